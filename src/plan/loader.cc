@@ -1,0 +1,1222 @@
+// Implementation details: yaml-cpp builds a node tree (it reads JSON too) with a 0-based mark on
+// every node; the schema walker below turns it into plan::Plan, one function per schema level.
+// Each check is one line because a failure is raised as a file-local PlanFailure that ParsePlan
+// catches and returns as an Error value: nothing thrown here leaves this file. Maps are read
+// through MapView, which rejects duplicate and unknown keys (with a did-you-mean) before any
+// field is looked at, so a misspelt key is reported as such and not as a missing field.
+#include "plan/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/duration.h"
+
+namespace promote::plan {
+namespace {
+
+using std::chrono::milliseconds;
+
+/// The Error that ends parsing, carried from deep in the walker up to ParsePlan.
+struct PlanFailure {
+  Error error;
+};
+
+/// A value in the document with its field path ("services[1].probes[0].expect") and position.
+struct Field {
+  std::string path;
+  YAML::Node node;
+  YAML::Mark mark;
+};
+
+/// One key of a mapping: its text, where the key itself is written, and its value.
+struct Entry {
+  std::string key;
+  YAML::Mark key_mark;
+  Field value;
+};
+
+/// The entries of one mapping, in document order, already checked against the keys allowed.
+class MapView {
+ public:
+  MapView(Field self, std::vector<Entry> entries)
+      : self_(std::move(self)), entries_(std::move(entries)) {}
+
+  std::optional<Field> Get(std::string_view key) const {
+    for (const Entry& entry : entries_) {
+      if (entry.key == key) return entry.value;
+    }
+    return std::nullopt;
+  }
+  const Entry* Find(std::string_view key) const {
+    for (const Entry& entry : entries_) {
+      if (entry.key == key) return &entry;
+    }
+    return nullptr;
+  }
+  const Field& self() const { return self_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  Field self_;
+  std::vector<Entry> entries_;
+};
+
+/// Which Kubernetes (or kube-adjacent) naming rule a name must follow.
+enum class NameRule { kDnsLabel, kDnsSubdomain, kHelmRelease, kContext };
+
+/// Whether an empty string is an acceptable value for a text field.
+enum class Empty { kAllowed, kRejected };
+
+// ---------------------------------------------------------------------------------------------
+// Small text helpers.
+
+std::string Join(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+std::string Index(const std::string& parent, size_t i) {
+  return parent + "[" + std::to_string(i) + "]";
+}
+
+std::string JoinList(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool IsLowerAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool HasSpaceOrControl(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+}
+
+/// Optimal-string-alignment distance, case-insensitive (a swap of two letters costs 1).
+size_t EditDistance(std::string_view a_in, std::string_view b_in) {
+  const std::string a = Lower(std::string(a_in));
+  const std::string b = Lower(std::string(b_in));
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+/// The candidate closest to `got`, when it is close enough to be a plausible typo.
+std::optional<std::string> Suggest(std::string_view got,
+                                   const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  size_t best_distance = 0;
+  for (const std::string& candidate : candidates) {
+    const size_t distance = EditDistance(got, candidate);
+    const size_t allowed = std::max<size_t>(1, std::min<size_t>(3, candidate.size() / 3));
+    if (distance <= allowed && (!best || distance < best_distance)) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+/// "did you mean 'x'?" or, without a close candidate, the list of what is allowed.
+std::string SuggestionFix(std::string_view got, const std::vector<std::string>& candidates,
+                          std::string_view what_they_are) {
+  if (auto best = Suggest(got, candidates)) return "did you mean '" + *best + "'?";
+  return std::string(what_they_are) + ": " + JoinList(candidates, ", ");
+}
+
+/// How a node reads in "found …": the scalar itself, or what kind of thing it is.
+std::string Found(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: {
+      std::string text = node.Scalar();
+      if (text.size() > 60) text = text.substr(0, 57) + "...";
+      return "'" + text + "'";
+    }
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "nothing (null)";
+  }
+}
+
+bool IsQuoted(const YAML::Node& node) {
+  return node.Tag() == "!";
+}
+
+/// Parses a whole decimal integer ("42", "-1"); nullopt for anything else.
+std::optional<long long> ParseInteger(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  long long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+/// The placeholders ("{service}") of a template, or nullopt when a brace is unbalanced.
+std::optional<std::vector<std::string>> Placeholders(std::string_view text) {
+  std::vector<std::string> found;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '}') return std::nullopt;
+    if (text[i] != '{') continue;
+    const size_t close = text.find_first_of("{}", i + 1);
+    if (close == std::string_view::npos || text[close] != '}') return std::nullopt;
+    found.emplace_back(text.substr(i, close - i + 1));
+    i = close;
+  }
+  return found;
+}
+
+std::string Substitute(std::string text, std::string_view placeholder, std::string_view value) {
+  for (size_t at = text.find(placeholder); at != std::string::npos;
+       at = text.find(placeholder, at + value.size())) {
+    text.replace(at, placeholder.size(), value);
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes names.
+
+size_t MaxLength(NameRule rule) {
+  switch (rule) {
+    case NameRule::kDnsLabel:
+      return 63;
+    case NameRule::kHelmRelease:
+      return 53;
+    case NameRule::kDnsSubdomain:
+    case NameRule::kContext:
+      return 253;
+  }
+  return 63;
+}
+
+std::string RuleText(NameRule rule) {
+  switch (rule) {
+    case NameRule::kDnsLabel:
+      return "RFC 1123 label: at most 63 characters, lowercase letters, digits and '-', "
+             "starting and ending with a letter or digit";
+    case NameRule::kDnsSubdomain:
+      return "RFC 1123 subdomain: at most 253 characters, lowercase letters, digits, '-' and "
+             "'.', each dot-separated part starting and ending with a letter or digit";
+    case NameRule::kHelmRelease:
+      return "Helm release name: an RFC 1123 label of at most 53 characters";
+    case NameRule::kContext:
+      return "kube context name: no whitespace or control characters, not starting with '-'";
+  }
+  return "";
+}
+
+/// Why `name` breaks `rule` ("it contains '_'"), or nullopt when it is fine.
+std::optional<std::string> NameProblem(const std::string& name, NameRule rule) {
+  if (name.empty()) return "it is empty";
+  if (name.front() == '-') return "it starts with '-', so kubectl/helm would read it as an option";
+  if (name.size() > MaxLength(rule)) {
+    return "it is " + std::to_string(name.size()) + " characters long, more than " +
+           std::to_string(MaxLength(rule));
+  }
+  if (rule == NameRule::kContext) {
+    if (HasSpaceOrControl(name)) return "it contains whitespace or a control character";
+    return std::nullopt;
+  }
+  const bool dots = rule == NameRule::kDnsSubdomain;
+  for (char c : name) {
+    if (IsLowerAlnum(c) || c == '-' || (dots && c == '.')) continue;
+    if (c >= 'A' && c <= 'Z') return std::string("it contains uppercase '") + c + "'";
+    return std::string("it contains '") + c + "'";
+  }
+  // Every part (the whole name for a label) must start and end with a letter or digit.
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = dots ? name.find('.', start) : std::string::npos;
+    if (end == std::string::npos) end = name.size();
+    const std::string_view part = std::string_view(name).substr(start, end - start);
+    if (part.empty()) return "it has an empty part between dots";
+    if (!IsLowerAlnum(part.front())) return "it starts with '" + std::string(1, part.front()) + "'";
+    if (!IsLowerAlnum(part.back())) return "it ends with '" + std::string(1, part.back()) + "'";
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+/// A close valid name for a fix ("My_Service" → "my-service"); empty when none comes out.
+std::string SanitizeName(const std::string& name, NameRule rule) {
+  if (rule == NameRule::kContext) {
+    std::string out = name.substr(std::min(name.find_first_not_of('-'), name.size()));
+    for (char& c : out) c = static_cast<unsigned char>(c) <= ' ' ? '-' : c;
+    return NameProblem(out, rule) ? std::string() : out;
+  }
+  std::string out;
+  for (char c : Lower(name)) {
+    const bool ok = IsLowerAlnum(c) || c == '-' || (rule == NameRule::kDnsSubdomain && c == '.');
+    out += ok ? c : '-';
+  }
+  const auto trim = [](std::string& s) {
+    while (!s.empty() && !IsLowerAlnum(s.front())) s.erase(s.begin());
+    while (!s.empty() && !IsLowerAlnum(s.back())) s.pop_back();
+  };
+  trim(out);
+  if (out.size() > MaxLength(rule)) out.resize(MaxLength(rule));
+  trim(out);
+  return NameProblem(out, rule) ? std::string() : out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema walker.
+
+const std::vector<std::string> kTopKeys = {"apiVersion",   "name",     "releases", "secretEnv",
+                                           "environments", "services", "validate", "hooks"};
+const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
+const std::vector<std::string> kEnvironmentKeys = {"context", "kubeconfig", "driver",  "namespace",
+                                                   "url",     "secrets",    "approval"};
+const std::vector<std::string> kApprovalKeys = {"required", "approvers", "allowSelfApproval",
+                                                "count"};
+const std::vector<std::string> kServiceKeys = {"name", "workload", "container", "image",
+                                               "helm", "wave",     "probes"};
+const std::vector<std::string> kHelmKeys = {"release", "chart", "valuesKey"};
+const std::vector<std::string> kMethodKeys = {"get", "post", "put", "delete", "head", "patch"};
+const std::vector<std::string> kProbeKeys = {
+    "name",   "get",          "post", "put",  "delete",  "head",    "patch",   "method", "path",
+    "expect", "bodyContains", "json", "body", "headers", "timeout", "retries", "golden"};
+const std::vector<std::string> kJsonKeys = {"path", "equals"};
+const std::vector<std::string> kExpectKeys = {"not", "range"};
+const std::vector<std::string> kValidateKeys = {"initialDelay",  "interval",     "soak",
+                                                "successes",     "failureLimit", "errorLimit",
+                                                "rolloutTimeout"};
+const std::vector<std::string> kHookKeys = {"pre-audit",   "post-audit",    "pre-deploy",
+                                            "post-deploy", "post-validate", "on-rollback",
+                                            "on-success",  "on-failure"};
+const std::vector<std::string> kWorkloadKinds = {"deployment", "statefulset", "daemonset"};
+const std::vector<std::string> kDrivers = {"kubectl", "helm"};
+const std::vector<std::string> kTagPlaceholders = {"{date}", "{env}", "{plan}"};
+
+constexpr std::string_view kExpectForms =
+    "an HTTP status (200), a class (\"2xx\"), a list, or {not: 404}";
+constexpr std::string_view kExpectFix =
+    "write e.g. expect: 200, expect: \"2xx\", expect: [200, 401], expect: {not: 404} or "
+    "expect: {range: [200, 399]}";
+
+/// Walks one parsed document and fills a Plan, raising PlanFailure at the first problem.
+class SchemaReader {
+ public:
+  explicit SchemaReader(std::string source) : source_(std::move(source)) {}
+
+  Plan ReadPlan(const YAML::Node& root) {
+    Plan plan;
+    plan.source_file = source_;
+    const Field root_field{"", root, root.Mark()};
+    if (root.IsNull()) {
+      Fail(YAML::Mark(), "the plan is empty",
+           "start with apiVersion: promote/v1, name, releases, environments and services");
+    }
+    const MapView top = Map(root_field, kTopKeys, "a map with apiVersion, name, releases, ...");
+
+    const Field api_version = Require(top, "apiVersion", "promote/v1");
+    if (Text(api_version) != "promote/v1") {
+      Fail(api_version.mark, "apiVersion: expected 'promote/v1', found " + Found(api_version.node),
+           "set apiVersion: promote/v1");
+    }
+    plan.name = Name(Require(top, "name", "NAME"), NameRule::kDnsLabel, "plan name");
+    plan.releases = ReadReleases(Require(top, "releases", "{ repo: ../releases }"));
+    if (auto field = top.Get("secretEnv")) plan.secret_env = ReadSecretEnv(*field);
+    std::vector<Field> service_fields;
+    plan.services =
+        ReadServices(Require(top, "services", "[ { name: api, workload: ... } ]"), service_fields);
+    plan.environments = ReadEnvironments(
+        Require(top, "environments", "{ dev: {...}, prod: {...} }"), plan.services);
+    CheckHelmTargets(plan, service_fields);
+    if (auto field = top.Get("validate")) plan.validate = ReadValidate(*field);
+    if (auto field = top.Get("hooks")) plan.hooks = ReadHooks(*field);
+    return plan;
+  }
+
+  [[noreturn]] void Fail(const YAML::Mark& mark, std::string what, std::string fix) const {
+    const int line = mark.is_null() ? 1 : mark.line + 1;
+    const int column = mark.is_null() ? 1 : mark.column + 1;
+    throw PlanFailure{Error{ErrorKind::kInvalidPlan, std::move(what),
+                            source_ + ":" + std::to_string(line) + ":" + std::to_string(column),
+                            std::move(fix)}};
+  }
+
+ private:
+  // --- generic readers -----------------------------------------------------------------------
+
+  [[noreturn]] void Expected(const Field& field, std::string_view expected, std::string fix) const {
+    Fail(field.mark,
+         (field.path.empty() ? "the plan" : field.path) + ": expected " + std::string(expected) +
+             ", found " + Found(field.node),
+         std::move(fix));
+  }
+
+  /// Checks that `field` is a map whose keys are unique and among `allowed`.
+  MapView Map(const Field& field, const std::vector<std::string>& allowed,
+              std::string_view expected) const {
+    if (!field.node.IsMap()) Expected(field, expected, "write a map of key: value pairs here");
+    std::vector<Entry> entries;
+    for (auto it = field.node.begin(); it != field.node.end(); ++it) {
+      const YAML::Node& key = it->first;
+      if (!key.IsScalar()) {
+        Fail(key.Mark(),
+             (field.path.empty() ? "top level" : field.path) + ": expected a key name, found " +
+                 Found(key),
+             "keys are plain names like 'name' or 'services'");
+      }
+      const std::string name = key.Scalar();
+      for (const Entry& seen : entries) {
+        if (seen.key == name) {
+          const std::string where = field.path.empty() ? " at top level" : " in " + field.path;
+          Fail(key.Mark(),
+               "duplicate key '" + name + "'" + where + " (first on line " +
+                   std::to_string(seen.key_mark.line + 1) + ")",
+               "keep one '" + name + "' entry");
+        }
+      }
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        const std::string what = field.path.empty() ? "unknown key '" + name + "' at top level"
+                                                    : field.path + ": unknown key '" + name + "'";
+        Fail(key.Mark(), what, SuggestionFix(name, allowed, "valid keys here"));
+      }
+      const YAML::Node value = it->second;
+      // yaml-cpp marks an implicit null ("key:" and nothing) on the following line.
+      const YAML::Mark mark = value.IsNull() || value.Mark().is_null() ? key.Mark() : value.Mark();
+      entries.push_back(Entry{name, key.Mark(), Field{Join(field.path, name), value, mark}});
+    }
+    return MapView(field, std::move(entries));
+  }
+
+  Field Require(const MapView& map, std::string_view key, std::string_view example) const {
+    if (auto field = map.Get(key)) return *field;
+    const std::string& path = map.self().path;
+    const std::string what = path.empty()
+                                 ? "missing required field '" + std::string(key) + "' at top level"
+                                 : path + ": missing required field '" + std::string(key) + "'";
+    Fail(map.self().mark, what, "add " + std::string(key) + ": " + std::string(example));
+  }
+
+  std::vector<Field> List(const Field& field, std::string_view expected) const {
+    if (!field.node.IsSequence()) Expected(field, expected, "write a list: [a, b] or '- a' lines");
+    std::vector<Field> items;
+    size_t i = 0;
+    for (auto it = field.node.begin(); it != field.node.end(); ++it, ++i) {
+      const YAML::Node item = *it;
+      items.push_back(
+          Field{Index(field.path, i), item, item.Mark().is_null() ? field.mark : item.Mark()});
+    }
+    return items;
+  }
+
+  std::string Text(const Field& field, Empty empty = Empty::kRejected) const {
+    if (!field.node.IsScalar()) Expected(field, "a string", "write a single value here");
+    const std::string& text = field.node.Scalar();
+    if (text.empty() && empty == Empty::kRejected) {
+      Fail(field.mark, field.path + ": expected a non-empty string, found an empty string",
+           "give a value or remove the key");
+    }
+    return text;
+  }
+
+  /// A string that becomes an argv item or a path: not empty, no control characters, no '-'.
+  std::string ArgText(const Field& field, std::string_view what) const {
+    const std::string text = Text(field);
+    if (text.front() == '-') {
+      Fail(field.mark,
+           field.path + ": " + std::string(what) + " '" + text +
+               "' starts with '-', so a command would read it as an option",
+           "remove the leading '-' (write ./" + text + " for a file of that name)");
+    }
+    if (std::any_of(text.begin(), text.end(),
+                    [](unsigned char c) { return c < ' ' || c == 0x7f; })) {
+      Fail(field.mark, field.path + ": " + std::string(what) + " contains a control character",
+           "remove line breaks and tabs from the value");
+    }
+    return text;
+  }
+
+  long long Integer(const Field& field, long long min, long long max, std::string why_min) const {
+    if (!field.node.IsScalar()) Expected(field, "an integer", "write a whole number like 3");
+    const std::string& text = field.node.Scalar();
+    const std::optional<long long> value = ParseInteger(text);
+    if (!value) Expected(field, "an integer", "write a whole number like 3");
+    if (IsQuoted(field.node)) {
+      Fail(field.mark, field.path + ": expected an integer, found the string \"" + text + "\"",
+           "remove the quotes: " + text);
+    }
+    if (*value < min) {
+      Fail(field.mark, field.path + ": must be at least " + std::to_string(min) + ", found " + text,
+           std::move(why_min));
+    }
+    if (*value > max) {
+      Fail(field.mark, field.path + ": must be at most " + std::to_string(max) + ", found " + text,
+           "use a value up to " + std::to_string(max));
+    }
+    return *value;
+  }
+
+  bool Bool(const Field& field) const {
+    static constexpr std::string_view kForms = "true or false";
+    if (!field.node.IsScalar()) Expected(field, kForms, "write true or false");
+    const std::string text = field.node.Scalar();
+    if (IsQuoted(field.node)) {
+      Fail(field.mark, field.path + ": expected true or false, found the string \"" + text + "\"",
+           "remove the quotes: " + text);
+    }
+    if (text == "true" || text == "True" || text == "TRUE") return true;
+    if (text == "false" || text == "False" || text == "FALSE") return false;
+    Expected(field, kForms, "write true or false");
+  }
+
+  /// Whether a zero duration makes sense for a field (a delay yes, an interval no).
+  enum class ZeroDuration { kAllowed, kRejected };
+
+  milliseconds Duration(const Field& field, ZeroDuration zero) const {
+    static constexpr std::string_view kForms = "a duration like 500ms, 5s, 2m or 1h";
+    const std::string fix = "write a number followed by ms, s, m or h (e.g. 30s or 1m30s)";
+    if (!field.node.IsScalar()) Expected(field, kForms, fix);
+    const std::optional<milliseconds> value = ParseDuration(field.node.Scalar());
+    if (!value) Expected(field, kForms, fix);
+    if (zero == ZeroDuration::kRejected && value->count() == 0) {
+      Fail(field.mark, field.path + ": must be longer than 0, found " + Found(field.node),
+           "give a positive duration such as 5s");
+    }
+    return *value;
+  }
+
+  std::string Name(const Field& field, NameRule rule, std::string_view kind) const {
+    const std::string name = Text(field, Empty::kAllowed);
+    CheckName(field, name, rule, kind);
+    return name;
+  }
+
+  void CheckName(const Field& field, const std::string& name, NameRule rule,
+                 std::string_view kind) const {
+    const std::optional<std::string> problem = NameProblem(name, rule);
+    if (!problem) return;
+    const std::string suggestion = SanitizeName(name, rule);
+    Fail(field.mark,
+         field.path + ": '" + name + "' is not a valid " + std::string(kind) + ": " + *problem +
+             " (" + RuleText(rule) + ")",
+         suggestion.empty() ? "use lowercase letters, digits and '-', e.g. 'api'"
+                            : "rename it, e.g. '" + suggestion + "'");
+  }
+
+  // --- plan sections -------------------------------------------------------------------------
+
+  ReleaseRepo ReadReleases(const Field& field) const {
+    const MapView map = Map(field, kReleaseKeys, "a map { repo, tag, remote }");
+    ReleaseRepo releases;
+    releases.repo = ArgText(Require(map, "repo", "../releases"), "releases repository path");
+    if (auto tag = map.Get("tag")) {
+      releases.tag_template = Text(*tag);
+      CheckTagTemplate(*tag, releases.tag_template);
+    }
+    if (auto remote = map.Get("remote")) {
+      releases.remote = ArgText(*remote, "remote");
+      if (HasSpaceOrControl(*releases.remote)) {
+        Fail(remote->mark, remote->path + ": remote '" + *releases.remote + "' contains a space",
+             "name a git remote like 'origin'");
+      }
+    }
+    return releases;
+  }
+
+  void CheckTagTemplate(const Field& field, const std::string& tag) const {
+    const auto placeholders = Placeholders(tag);
+    if (!placeholders) {
+      Fail(field.mark, field.path + ": unbalanced '{' or '}' in tag template '" + tag + "'",
+           "placeholders are written {date}, {env} or {plan}");
+    }
+    for (const std::string& placeholder : *placeholders) {
+      if (std::find(kTagPlaceholders.begin(), kTagPlaceholders.end(), placeholder) ==
+          kTagPlaceholders.end()) {
+        Fail(field.mark,
+             field.path + ": unknown placeholder '" + placeholder + "' in tag template '" + tag +
+                 "'",
+             SuggestionFix(placeholder, kTagPlaceholders, "placeholders are"));
+      }
+    }
+    // What is left after substitution must be a valid git tag name.
+    std::string literal = tag;
+    for (const std::string& placeholder : kTagPlaceholders)
+      literal = Substitute(literal, placeholder, "x");
+    const std::string bad_chars = " ~^:?*[\\";
+    std::string problem;
+    if (literal.front() == '-' || literal.front() == '.' || literal.front() == '/') {
+      problem = "it starts with '" + std::string(1, literal.front()) + "'";
+    } else if (literal.back() == '/' || literal.back() == '.') {
+      problem = "it ends with '" + std::string(1, literal.back()) + "'";
+    } else if (literal.find("..") != std::string::npos || literal.find("@{") != std::string::npos ||
+               literal.find("//") != std::string::npos) {
+      problem = "it contains '..', '//' or '@{'";
+    } else if (HasSpaceOrControl(literal) ||
+               literal.find_first_of(bad_chars) != std::string::npos) {
+      problem = "it contains a space or one of ~ ^ : ? * [ \\";
+    }
+    if (!problem.empty()) {
+      Fail(field.mark, field.path + ": '" + tag + "' does not make a valid git tag: " + problem,
+           "use letters, digits, '-', '_', '.' and '/' plus placeholders, e.g. 'prod-{date}'");
+    }
+  }
+
+  std::vector<std::string> ReadSecretEnv(const Field& field) const {
+    std::vector<std::string> names;
+    for (const Field& item : List(field, "a list of environment variable names")) {
+      const std::string name = Text(item);
+      const bool valid = (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+                         std::all_of(name.begin(), name.end(),
+                                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+      if (!valid) {
+        Fail(item.mark, item.path + ": '" + name + "' is not an environment variable name",
+             "use letters, digits and '_', not starting with a digit, e.g. KEYBUZZ_API_TOKEN");
+      }
+      names.push_back(name);
+    }
+    return names;
+  }
+
+  // --- services ------------------------------------------------------------------------------
+
+  std::vector<Service> ReadServices(const Field& field, std::vector<Field>& items) const {
+    items = List(field, "a list of services");
+    if (items.empty()) {
+      Fail(field.mark, field.path + ": expected at least one service, found an empty list",
+           "add a service: - { name: api, workload: deployment/api }");
+    }
+    std::vector<Service> services;
+    std::vector<Field> name_fields;
+    for (const Field& item : items) {
+      Field name_field;
+      Service service = ReadService(item, name_field);
+      for (size_t i = 0; i < services.size(); ++i) {
+        if (services[i].name == service.name) {
+          Fail(name_field.mark,
+               name_field.path + ": duplicate service name '" + service.name + "' (first at " +
+                   name_fields[i].path + ", line " + std::to_string(name_fields[i].mark.line + 1) +
+                   ")",
+               "service names must be unique: rename one entry or merge the two");
+        }
+      }
+      services.push_back(std::move(service));
+      name_fields.push_back(name_field);
+    }
+    return services;
+  }
+
+  Service ReadService(const Field& field, Field& name_field) const {
+    const MapView map = Map(field, kServiceKeys, "a service map { name, workload, ... }");
+    Service service;
+    name_field = Require(map, "name", "api");
+    service.name = Name(name_field, NameRule::kDnsLabel, "service name");
+
+    const Field workload = Require(map, "workload", "deployment/" + service.name);
+    const std::string text = Text(workload);
+    const size_t slash = text.find('/');
+    if (slash == std::string::npos || text.find('/', slash + 1) != std::string::npos) {
+      Expected(workload, "'KIND/NAME' (e.g. deployment/keybuzz-api)",
+               "write deployment/" + text + " (or statefulset/, daemonset/)");
+    }
+    service.workload_kind = Lower(text.substr(0, slash));
+    service.workload_name = text.substr(slash + 1);
+    if (std::find(kWorkloadKinds.begin(), kWorkloadKinds.end(), service.workload_kind) ==
+        kWorkloadKinds.end()) {
+      Fail(workload.mark,
+           workload.path + ": unknown workload kind '" + text.substr(0, slash) +
+               "', expected deployment, statefulset or daemonset",
+           SuggestionFix(service.workload_kind, kWorkloadKinds, "kinds are"));
+    }
+    CheckName(workload, service.workload_name, NameRule::kDnsSubdomain, "workload name");
+
+    service.container = service.name;
+    if (auto container = map.Get("container")) {
+      service.container = Name(*container, NameRule::kDnsLabel, "container name");
+    }
+    if (auto image = map.Get("image")) service.image = ReadImage(*image);
+    if (auto helm = map.Get("helm")) service.helm = ReadHelm(*helm, service.name);
+    if (auto wave = map.Get("wave")) {
+      service.wave = static_cast<int>(
+          Integer(*wave, 1, 1000, "waves are numbered from 1 (the first services to roll out)"));
+    }
+    if (auto probes = map.Get("probes")) service.probes = ReadProbes(*probes, service.name);
+    return service;
+  }
+
+  std::string ReadImage(const Field& field) const {
+    const std::string image = ArgText(field, "image");
+    if (HasSpaceOrControl(image)) {
+      Fail(field.mark, field.path + ": image '" + image + "' contains whitespace",
+           "write an image repository like ghcr.io/keybuzz/keybuzz-api");
+    }
+    // A tag is a ':' in the last path component (an earlier one is a registry port).
+    std::string repo = image.substr(0, image.find('@'));
+    const size_t last_slash = repo.rfind('/');
+    const size_t colon = repo.find(':', last_slash == std::string::npos ? 0 : last_slash);
+    if (colon != std::string::npos) repo.resize(colon);
+    if (repo != image) {
+      Fail(field.mark,
+           field.path + ": expected an image repository without tag or digest, found '" + image +
+               "'",
+           "write '" + repo +
+               "': promote chooses the tag (the one proven in the source environment)");
+    }
+    return image;
+  }
+
+  HelmTarget ReadHelm(const Field& field, const std::string& service_name) const {
+    const MapView map = Map(field, kHelmKeys, "a map { release, chart, valuesKey }");
+    HelmTarget helm;
+    helm.release = service_name;
+    if (auto release = map.Get("release")) {
+      helm.release = Name(*release, NameRule::kHelmRelease, "helm release name");
+    } else {
+      CheckName(field, helm.release, NameRule::kHelmRelease,
+                "helm release name (defaulted from the service name)");
+    }
+    helm.chart = ArgText(Require(map, "chart", "charts/" + service_name), "chart");
+    if (auto values_key = map.Get("valuesKey")) {
+      helm.values_key = Text(*values_key);
+      const std::string& key = helm.values_key;
+      const bool valid = key.front() != '.' && key.back() != '.' &&
+                         key.find("..") == std::string::npos &&
+                         std::all_of(key.begin(), key.end(), [](unsigned char c) {
+                           return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+                         });
+      if (!valid) {
+        Fail(values_key->mark, values_key->path + ": '" + key + "' is not a dotted values key",
+             "write a key path like image.tag");
+      }
+    }
+    return helm;
+  }
+
+  std::vector<Probe> ReadProbes(const Field& field, const std::string& service_name) const {
+    std::vector<Probe> probes;
+    std::vector<Field> probe_fields;
+    for (const Field& item : List(field, "a list of probes")) {
+      Probe probe = ReadProbe(item);
+      for (size_t i = 0; i < probes.size(); ++i) {
+        if (probes[i].name == probe.name) {
+          Fail(item.mark,
+               item.path + ": duplicate probe name '" + probe.name + "' in service '" +
+                   service_name + "' (first at " + probe_fields[i].path + ")",
+               "give one of them a distinct name: name: ...");
+        }
+      }
+      probes.push_back(std::move(probe));
+      probe_fields.push_back(item);
+    }
+    return probes;
+  }
+
+  Probe ReadProbe(const Field& field) const {
+    const MapView map = Map(field, kProbeKeys, "a probe map { get: /path, expect: 200 }");
+    Probe probe;
+
+    const Entry* shorthand = nullptr;
+    for (const Entry& entry : map.entries()) {
+      if (std::find(kMethodKeys.begin(), kMethodKeys.end(), entry.key) == kMethodKeys.end()) {
+        continue;
+      }
+      if (shorthand) {
+        Fail(entry.key_mark,
+             field.path + ": give exactly one of get/post/put/delete/head/patch, found both '" +
+                 shorthand->key + "' and '" + entry.key + "'",
+             "split it into two probes, one per request");
+      }
+      shorthand = &entry;
+    }
+    const Entry* method = map.Find("method");
+    const Entry* path = map.Find("path");
+    if (shorthand && (method || path)) {
+      const Entry* other = method ? method : path;
+      Fail(other->key_mark,
+           field.path + ": '" + shorthand->key + "' and '" + other->key + "' cannot be combined",
+           "use either " + shorthand->key + ": PATH, or method: + path:");
+    }
+    Field path_field;
+    if (shorthand) {
+      std::string upper = shorthand->key;
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      probe.method = upper;
+      path_field = shorthand->value;
+    } else if (path) {
+      path_field = path->value;
+      if (method) {
+        std::string upper = Text(method->value);
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        if (std::find(kMethodKeys.begin(), kMethodKeys.end(), Lower(upper)) == kMethodKeys.end()) {
+          Fail(method->value.mark,
+               method->value.path + ": expected GET, POST, PUT, DELETE, HEAD or PATCH, found " +
+                   Found(method->value.node),
+               SuggestionFix(Lower(upper), kMethodKeys, "methods are"));
+        }
+        probe.method = upper;
+      }
+    } else {
+      Fail(field.mark, field.path + ": missing the request (get/post/put/delete/head/patch)",
+           method ? "add path: /PATH next to method:" : "add get: /PATH (or post: /PATH, ...)");
+    }
+    probe.path = Text(path_field);
+    if (probe.path.front() != '/' || HasSpaceOrControl(probe.path)) {
+      Fail(path_field.mark,
+           path_field.path + ": expected a URL path starting with '/' and without spaces, found " +
+               Found(path_field.node),
+           probe.path.front() != '/' ? "write '/" + probe.path + "'" : "encode spaces as %20");
+    }
+
+    probe.name = probe.method + " " + probe.path;
+    if (auto name = map.Get("name")) probe.name = Text(*name);
+
+    probe.expect.ranges = {{200, 299}};
+    if (auto expect = map.Get("expect")) probe.expect = ReadExpect(*expect);
+    if (auto contains = map.Get("bodyContains")) probe.body_contains = Text(*contains);
+    if (auto json = map.Get("json")) probe.json = ReadJsonMatch(*json);
+    if (auto body = map.Get("body")) probe.body = Text(*body, Empty::kAllowed);
+    if (auto headers = map.Get("headers")) probe.headers = ReadHeaders(*headers);
+    if (auto timeout = map.Get("timeout"))
+      probe.timeout = Duration(*timeout, ZeroDuration::kRejected);
+    if (auto retries = map.Get("retries")) {
+      probe.retries =
+          static_cast<int>(Integer(*retries, 0, 100, "retries counts extra attempts: 0 or more"));
+    }
+    if (auto golden = map.Get("golden")) probe.golden = Bool(*golden);
+    return probe;
+  }
+
+  int StatusCode(const Field& field) const {
+    if (!field.node.IsScalar()) Expected(field, kExpectForms, std::string(kExpectFix));
+    const std::optional<long long> code = ParseInteger(field.node.Scalar());
+    if (!code) Expected(field, kExpectForms, std::string(kExpectFix));
+    if (*code < 100 || *code > 599) {
+      Fail(field.mark, field.path + ": " + field.node.Scalar() + " is not an HTTP status (100-599)",
+           "use a status between 100 and 599, e.g. 200");
+    }
+    return static_cast<int>(*code);
+  }
+
+  /// A single code (200 or "200") or a class ("2xx") into `expect`.
+  void StatusOrClass(const Field& field, StatusExpectation& expect) const {
+    if (field.node.IsScalar()) {
+      const std::string text = Lower(field.node.Scalar());
+      if (text.size() == 3 && text[0] >= '1' && text[0] <= '5' && text.substr(1) == "xx") {
+        const int low = (text[0] - '0') * 100;
+        expect.ranges.emplace_back(low, low + 99);
+        return;
+      }
+    }
+    expect.codes.push_back(StatusCode(field));
+  }
+
+  StatusExpectation ReadExpect(const Field& field) const {
+    StatusExpectation expect;
+    if (field.node.IsSequence()) {
+      const std::vector<Field> items = List(field, kExpectForms);
+      if (items.empty()) {
+        Fail(field.mark, field.path + ": expected at least one status, found an empty list",
+             std::string(kExpectFix));
+      }
+      for (const Field& item : items) StatusOrClass(item, expect);
+      return expect;
+    }
+    if (!field.node.IsMap()) {
+      StatusOrClass(field, expect);
+      return expect;
+    }
+    const MapView map = Map(field, kExpectKeys, kExpectForms);
+    if (map.entries().empty()) Expected(field, kExpectForms, std::string(kExpectFix));
+    if (auto not_codes = map.Get("not")) {
+      if (not_codes->node.IsSequence()) {
+        for (const Field& item : List(*not_codes, "a list of statuses")) {
+          expect.not_codes.push_back(StatusCode(item));
+        }
+      } else {
+        expect.not_codes.push_back(StatusCode(*not_codes));
+      }
+    }
+    if (auto range = map.Get("range")) {
+      const std::string form = "a range [LOW, HIGH] like [200, 399]";
+      if (!range->node.IsSequence() || range->node.size() != 2) {
+        Expected(*range, form, "write range: [200, 399]");
+      }
+      const std::vector<Field> bounds = List(*range, form);
+      const int low = StatusCode(bounds[0]);
+      const int high = StatusCode(bounds[1]);
+      if (low > high) {
+        Fail(range->mark,
+             range->path + ": range [" + std::to_string(low) + ", " + std::to_string(high) +
+                 "] is empty (low is above high)",
+             "write the lower bound first: [" + std::to_string(high) + ", " + std::to_string(low) +
+                 "]");
+      }
+      expect.ranges.emplace_back(low, high);
+    }
+    return expect;
+  }
+
+  JsonFieldMatch ReadJsonMatch(const Field& field) const {
+    const MapView map = Map(field, kJsonKeys, "a map { path: data.service, equals: VALUE }");
+    JsonFieldMatch match;
+    const Field path = Require(map, "path", "data.service");
+    match.path = Text(path);
+    if (match.path.front() == '.' || match.path.back() == '.' ||
+        match.path.find("..") != std::string::npos || HasSpaceOrControl(match.path)) {
+      Fail(path.mark, path.path + ": '" + match.path + "' is not a dotted JSON path",
+           "write field names joined by dots, e.g. data.service");
+    }
+    match.equals = Text(Require(map, "equals", "VALUE"), Empty::kAllowed);
+    return match;
+  }
+
+  std::map<std::string, std::string> ReadHeaders(const Field& field) const {
+    const MapView map = Map(field, {}, "a map of header names to values");
+    std::map<std::string, std::string> headers;
+    for (const Entry& entry : map.entries()) {
+      // RFC 9110 token characters.
+      const bool valid_name =
+          !entry.key.empty() &&
+          std::all_of(entry.key.begin(), entry.key.end(), [](unsigned char c) {
+            return std::isalnum(c) ||
+                   std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+          });
+      if (!valid_name) {
+        Fail(entry.key_mark, entry.value.path + ": '" + entry.key + "' is not an HTTP header name",
+             "use letters, digits and '-', e.g. X-Probe");
+      }
+      const std::string value = Text(entry.value, Empty::kAllowed);
+      if (value.find_first_of("\r\n") != std::string::npos) {
+        Fail(entry.value.mark, entry.value.path + ": header value contains a line break",
+             "write the value on one line");
+      }
+      headers[entry.key] = value;
+    }
+    return headers;
+  }
+
+  /// helm upgrade needs a chart: every service must say which, once any environment uses helm.
+  void CheckHelmTargets(const Plan& plan, const std::vector<Field>& service_fields) const {
+    for (const auto& [name, environment] : plan.environments) {
+      if (environment.driver != Driver::kHelm) continue;
+      for (size_t i = 0; i < plan.services.size(); ++i) {
+        if (plan.services[i].helm) continue;
+        Fail(service_fields[i].mark,
+             service_fields[i].path + ": environment '" + name +
+                 "' uses driver helm, so service '" + plan.services[i].name +
+                 "' needs a helm: block with its chart",
+             "add helm: { chart: charts/" + plan.services[i].name +
+                 " } (release defaults to the service name, valuesKey to image.tag)");
+      }
+    }
+  }
+
+  // --- environments --------------------------------------------------------------------------
+
+  std::map<std::string, Environment> ReadEnvironments(const Field& field,
+                                                      const std::vector<Service>& services) const {
+    const MapView map = Map(field, {}, "a map of environment name to settings");
+    if (map.entries().size() < 2) {
+      Fail(field.mark,
+           field.path + ": expected at least 2 environments (a source and a target), found " +
+               std::to_string(map.entries().size()),
+           "add both, e.g. dev: {...} and prod: {...}");
+    }
+    std::map<std::string, Environment> environments;
+    for (const Entry& entry : map.entries()) {
+      const Field key_field{entry.value.path, YAML::Node(entry.key), entry.key_mark};
+      CheckName(key_field, entry.key, NameRule::kDnsLabel, "environment name");
+      Environment environment = ReadEnvironment(entry.value, services);
+      environment.name = entry.key;
+      environments.emplace(entry.key, std::move(environment));
+    }
+    return environments;
+  }
+
+  Environment ReadEnvironment(const Field& field, const std::vector<Service>& services) const {
+    const MapView map = Map(field, kEnvironmentKeys, "a map { context, namespace, url, ... }");
+    Environment environment;
+    const Field context = Require(map, "context", "CONTEXT-NAME");
+    environment.context = Name(context, NameRule::kContext, "kube context name");
+    if (auto kubeconfig = map.Get("kubeconfig")) {
+      environment.kubeconfig = ArgText(*kubeconfig, "kubeconfig path");
+    }
+    if (auto driver = map.Get("driver")) {
+      const std::string text = Text(*driver);
+      if (text == "kubectl") {
+        environment.driver = Driver::kKubectl;
+      } else if (text == "helm") {
+        environment.driver = Driver::kHelm;
+      } else {
+        Fail(driver->mark,
+             driver->path + ": expected kubectl or helm, found " + Found(driver->node),
+             SuggestionFix(text, kDrivers, "drivers are"));
+      }
+    }
+    const Field namespace_field = Require(map, "namespace", "\"myapp-{service}-prod\"");
+    environment.namespace_template = Text(namespace_field);
+    CheckNamespace(namespace_field, environment.namespace_template, services);
+
+    ReadUrls(Require(map, "url", "\"http://{service}.example.test\""), services, environment);
+    if (auto secrets = map.Get("secrets")) {
+      for (const Field& item : List(*secrets, "a list of Secret names")) {
+        environment.secrets.push_back(Name(item, NameRule::kDnsSubdomain, "Secret name"));
+      }
+    }
+    if (auto approval = map.Get("approval")) environment.approval = ReadApproval(*approval);
+    return environment;
+  }
+
+  void CheckNamespace(const Field& field, const std::string& tmpl,
+                      const std::vector<Service>& services) const {
+    const auto placeholders = Placeholders(tmpl);
+    if (!placeholders) {
+      Fail(field.mark, field.path + ": unbalanced '{' or '}' in '" + tmpl + "'",
+           "the only placeholder is {service}");
+    }
+    for (const std::string& placeholder : *placeholders) {
+      if (placeholder != "{service}") {
+        Fail(field.mark,
+             field.path + ": unknown placeholder '" + placeholder + "' in '" + tmpl + "'",
+             "the only placeholder is {service}");
+      }
+    }
+    for (const Service& service : services) {
+      const std::string name = Substitute(tmpl, "{service}", service.name);
+      const std::optional<std::string> problem = NameProblem(name, NameRule::kDnsLabel);
+      if (!problem) continue;
+      const std::string suggestion = SuggestNamespaceTemplate(tmpl, services);
+      Fail(field.mark,
+           field.path + ": '" + tmpl + "' gives '" + name + "' for service '" + service.name +
+               "', which is not a valid namespace: " + *problem + " (" +
+               RuleText(NameRule::kDnsLabel) + ")",
+           suggestion.empty() ? "use lowercase letters, digits and '-' around {service}"
+                              : "use e.g. '" + suggestion + "'");
+    }
+  }
+
+  /// The template with each literal part made valid, if that gives valid names for all services.
+  static std::string SuggestNamespaceTemplate(const std::string& tmpl,
+                                              const std::vector<Service>& services) {
+    std::string out;
+    for (char c : Lower(tmpl))
+      out += (IsLowerAlnum(c) || c == '-' || c == '{' || c == '}') ? c : '-';
+    out = Substitute(out, "{service}", "\x01");
+    while (!out.empty() && out.front() == '-') out.erase(out.begin());
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    out = Substitute(out, "\x01", "{service}");
+    for (const Service& service : services) {
+      if (NameProblem(Substitute(out, "{service}", service.name), NameRule::kDnsLabel)) return "";
+    }
+    return out;
+  }
+
+  void CheckUrl(const Field& field, const std::string& url,
+                std::string_view allowed_placeholder) const {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      Expected(field, "a URL starting with http:// or https://",
+               url.find("://") == std::string::npos ? "write http://" + url
+                                                    : "use an http:// or https:// URL");
+    }
+    if (HasSpaceOrControl(url)) {
+      Fail(field.mark, field.path + ": URL '" + url + "' contains whitespace", "remove the spaces");
+    }
+    const auto placeholders = Placeholders(url);
+    if (!placeholders) {
+      Fail(field.mark, field.path + ": unbalanced '{' or '}' in '" + url + "'",
+           allowed_placeholder.empty() ? "remove the braces" : "the only placeholder is {service}");
+    }
+    for (const std::string& placeholder : *placeholders) {
+      if (placeholder != allowed_placeholder) {
+        Fail(field.mark,
+             field.path + ": unknown placeholder '" + placeholder + "' in '" + url + "'",
+             allowed_placeholder.empty() ? "write the full URL of this service"
+                                         : "the only placeholder is {service}");
+      }
+    }
+  }
+
+  void ReadUrls(const Field& field, const std::vector<Service>& services,
+                Environment& environment) const {
+    std::vector<std::string> names;
+    for (const Service& service : services) names.push_back(service.name);
+    if (field.node.IsScalar()) {
+      environment.url_template = Text(field);
+      CheckUrl(field, environment.url_template, "{service}");
+      return;
+    }
+    if (!field.node.IsMap()) {
+      Expected(field, "a URL template with {service} or a map of service name to URL",
+               "write url: \"http://{service}.example.test\"");
+    }
+    const MapView map = Map(field, {}, "");
+    for (const Entry& entry : map.entries()) {
+      if (std::find(names.begin(), names.end(), entry.key) == names.end()) {
+        Fail(entry.key_mark, entry.value.path + ": no service named '" + entry.key + "'",
+             SuggestionFix(entry.key, names, "services are"));
+      }
+      const std::string url = Text(entry.value);
+      CheckUrl(entry.value, url, "");
+      environment.urls[entry.key] = url;
+    }
+    for (const Service& service : services) {
+      if (service.probes.empty() || environment.urls.count(service.name)) continue;
+      Fail(field.mark, field.path + ": no URL for service '" + service.name + "', which has probes",
+           "add " + service.name + ": http://... to this map, or use one template with {service}");
+    }
+  }
+
+  ApprovalGate ReadApproval(const Field& field) const {
+    const MapView map =
+        Map(field, kApprovalKeys, "a map { required, approvers, allowSelfApproval, count }");
+    ApprovalGate gate;
+    if (auto required = map.Get("required")) gate.required = Bool(*required);
+    if (auto approvers = map.Get("approvers")) {
+      for (const Field& item : List(*approvers, "a list of approver names")) {
+        const std::string approver = Text(item);
+        if (std::find(gate.approvers.begin(), gate.approvers.end(), approver) !=
+            gate.approvers.end()) {
+          Fail(item.mark, item.path + ": approver '" + approver + "' is listed twice",
+               "list each approver once");
+        }
+        gate.approvers.push_back(approver);
+      }
+    }
+    if (auto self = map.Get("allowSelfApproval")) gate.allow_self_approval = Bool(*self);
+    if (auto count = map.Get("count")) {
+      gate.count = static_cast<int>(Integer(*count, 1, 100, "at least one approval is needed"));
+      if (!gate.approvers.empty() && gate.count > static_cast<int>(gate.approvers.size())) {
+        Fail(count->mark,
+             count->path + ": " + std::to_string(gate.count) + " approvals needed but only " +
+                 std::to_string(gate.approvers.size()) + " approvers are listed",
+             "lower count to at most " + std::to_string(gate.approvers.size()) +
+                 " or list more approvers");
+      }
+    }
+    return gate;
+  }
+
+  // --- validation policy and hooks -----------------------------------------------------------
+
+  ValidationPolicy ReadValidate(const Field& field) const {
+    const MapView map = Map(field, kValidateKeys, "a map { initialDelay, interval, soak, ... }");
+    ValidationPolicy policy;
+    if (auto f = map.Get("initialDelay"))
+      policy.initial_delay = Duration(*f, ZeroDuration::kAllowed);
+    if (auto f = map.Get("interval")) policy.interval = Duration(*f, ZeroDuration::kRejected);
+    if (auto f = map.Get("soak")) policy.soak = Duration(*f, ZeroDuration::kAllowed);
+    if (auto f = map.Get("successes")) {
+      policy.successes = static_cast<int>(
+          Integer(*f, 1, 1000, "successes counts consecutive passing rounds: at least 1"));
+    }
+    if (auto f = map.Get("failureLimit")) {
+      policy.failure_limit =
+          static_cast<int>(Integer(*f, 0, 1000, "a limit cannot be negative: use 0 for none"));
+    }
+    if (auto f = map.Get("errorLimit")) {
+      policy.error_limit =
+          static_cast<int>(Integer(*f, 0, 1000, "a limit cannot be negative: use 0 for none"));
+    }
+    if (auto f = map.Get("rolloutTimeout")) {
+      policy.rollout_timeout = Duration(*f, ZeroDuration::kRejected);
+    }
+    return policy;
+  }
+
+  std::map<std::string, std::vector<std::string>> ReadHooks(const Field& field) const {
+    const MapView map = Map(field, kHookKeys, "a map of phase boundary to hook list");
+    std::map<std::string, std::vector<std::string>> hooks;
+    for (const Entry& entry : map.entries()) {
+      std::vector<std::string>& list = hooks[entry.key];
+      for (const Field& item : List(entry.value, "a list of hook executables")) {
+        list.push_back(ArgText(item, "hook"));
+      }
+    }
+    return hooks;
+  }
+
+  std::string source_;
+};
+
+}  // namespace
+
+Result<Plan> ParsePlan(const std::string& text, const std::string& source_name) {
+  SchemaReader reader(source_name);
+  try {
+    std::vector<YAML::Node> documents;
+    try {
+      documents = YAML::LoadAll(text);
+    } catch (const YAML::Exception& e) {
+      const bool json =
+          source_name.size() >= 5 && source_name.compare(source_name.size() - 5, 5, ".json") == 0;
+      reader.Fail(e.mark, std::string(json ? "JSON" : "YAML") + " syntax error: " + e.msg,
+                  json ? "check the brackets, quotes and commas just before this position"
+                       : "check the indentation, quotes and brackets just before this "
+                         "position (tabs are not allowed for indentation)");
+    }
+    if (documents.size() > 1) {
+      reader.Fail(documents[1].Mark(),
+                  "the file holds " + std::to_string(documents.size()) +
+                      " YAML documents; a plan is exactly one",
+                  "remove the '---' separators and keep one plan per file");
+    }
+    return reader.ReadPlan(documents.empty() ? YAML::Node() : documents.front());
+  } catch (const PlanFailure& failure) {
+    return failure.error;
+  } catch (const YAML::Exception& e) {
+    // Not expected: the walker only reads scalars as text. Report it rather than crash.
+    return Error{ErrorKind::kInvalidPlan, "unreadable plan: " + e.msg,
+                 source_name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                     std::to_string(e.mark.column + 1),
+                 "simplify the YAML near this position"};
+  }
+}
+
+Result<Plan> LoadPlan(const std::filesystem::path& file) {
+  const std::string source = file.string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return Error{
+        ErrorKind::kInvalidPlan,
+        std::filesystem::exists(file, ec) ? "the plan is not a regular file" : "no such plan file",
+        source, "check the path; plans live in plans/NAME.yaml or plans/NAME.json"};
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    return Error{ErrorKind::kInvalidPlan, "cannot read the plan file", source,
+                 "check the file's permissions"};
+  }
+  return ParsePlan(text.str(), source);
+}
+
+}  // namespace promote::plan

@@ -1,0 +1,375 @@
+#include "plan/loader.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace promote::plan {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kSourceDir = PROMOTE_SOURCE_DIR;
+const fs::path kBadDir = kSourceDir / "tests/plans/bad";
+const fs::path kGoodDir = kSourceDir / "tests/plans/good";
+
+/// One row of tests/plans/bad/expected.tsv.
+struct Expectation {
+  std::string line_col;
+  std::vector<std::string> fragments;
+};
+
+std::vector<std::string> SplitTabs(const std::string& line) {
+  std::vector<std::string> cells;
+  std::stringstream in(line);
+  for (std::string cell; std::getline(in, cell, '\t');) cells.push_back(cell);
+  return cells;
+}
+
+std::map<std::string, Expectation> ReadExpectations() {
+  std::ifstream in(kBadDir / "expected.tsv");
+  REQUIRE(in.good());
+  std::map<std::string, Expectation> rows;
+  std::vector<std::string> malformed;  // fewer than 3 cells, or a file listed twice
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::vector<std::string> cells = SplitTabs(line);
+    if (cells.size() < 3 || rows.count(cells[0]) != 0) {
+      malformed.push_back(line);
+      continue;
+    }
+    rows[cells[0]] = Expectation{cells[1], {cells.begin() + 2, cells.end()}};
+  }
+  CHECK(malformed == std::vector<std::string>{});
+  return rows;
+}
+
+bool EndsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Every value of a plan as text (source_file left out), so two plans compare with a readable diff.
+std::string Dump(const Plan& plan) {
+  std::ostringstream out;
+  out << "name=" << plan.name << "\nreleases=" << plan.releases.repo << "|"
+      << plan.releases.tag_template << "|" << plan.releases.remote.value_or("-") << "\n";
+  for (const auto& name : plan.secret_env) out << "secretEnv " << name << "\n";
+  for (const auto& [key, env] : plan.environments) {
+    out << "env " << key << " name=" << env.name << " context=" << env.context
+        << " kubeconfig=" << env.kubeconfig.value_or("-")
+        << " driver=" << (env.driver == Driver::kHelm ? "helm" : "kubectl")
+        << " ns=" << env.namespace_template << " url=" << env.url_template << "\n";
+    for (const auto& [service, url] : env.urls) out << "  url " << service << "=" << url << "\n";
+    for (const auto& secret : env.secrets) out << "  secret " << secret << "\n";
+    out << "  approval " << env.approval.required << " " << env.approval.allow_self_approval << " "
+        << env.approval.count;
+    for (const auto& approver : env.approval.approvers) out << " " << approver;
+    out << "\n";
+  }
+  for (const Service& s : plan.services) {
+    out << "service " << s.name << " " << s.workload_kind << "/" << s.workload_name
+        << " container=" << s.container << " image=" << s.image << " wave=" << s.wave << "\n";
+    if (s.helm) {
+      out << "  helm " << s.helm->release << " " << s.helm->chart << " " << s.helm->values_key
+          << "\n";
+    }
+    for (const Probe& p : s.probes) {
+      out << "  probe " << p.name << ": " << p.method << " " << p.path << " expect "
+          << p.expect.Describe() << " body=" << p.body.value_or("-")
+          << " contains=" << p.body_contains.value_or("-") << " timeout=" << p.timeout.count()
+          << " retries=" << p.retries << " golden=" << p.golden;
+      if (p.json) out << " json " << p.json->path << "=" << p.json->equals;
+      for (const auto& [header, value] : p.headers) out << " header " << header << "=" << value;
+      out << "\n";
+    }
+  }
+  const ValidationPolicy& v = plan.validate;
+  out << "validate " << v.initial_delay.count() << " " << v.interval.count() << " "
+      << v.soak.count() << " " << v.successes << " " << v.failure_limit << " " << v.error_limit
+      << " " << v.rollout_timeout.count() << "\n";
+  for (const auto& [boundary, hooks] : plan.hooks) {
+    out << "hooks " << boundary;
+    for (const auto& hook : hooks) out << " " << hook;
+    out << "\n";
+  }
+  return out.str();
+}
+
+const Probe& FindProbe(const Service& service, const std::string& name) {
+  for (const Probe& probe : service.probes) {
+    if (probe.name == name) return probe;
+  }
+  FAIL("no probe " << name << " in service " << service.name);
+  throw std::logic_error("unreachable");
+}
+
+constexpr const char* kMinimalPlan = R"(apiVersion: promote/v1
+name: mini
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "mini-{service}-dev", url: "http://{service}.dev.test" }
+  prod: { context: prod, namespace: "mini-{service}-prod", url: "http://{service}.prod.test" }
+services:
+  - name: api
+    workload: deployment/mini-api
+    probes:
+      - get: /health
+)";
+
+}  // namespace
+
+TEST_CASE("every bad plan has a row in expected.tsv and every row a file", "[plan]") {
+  const std::map<std::string, Expectation> expectations = ReadExpectations();
+
+  // A new file without a row (or a row for a deleted file) fails here, not silently.
+  std::set<std::string> files;
+  for (const auto& entry : fs::directory_iterator(kBadDir)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "expected.tsv") files.insert(name);
+  }
+  for (const std::string& file : files) {
+    INFO("file without a row in expected.tsv: " << file);
+    CHECK(expectations.count(file) == 1);
+  }
+  for (const auto& [file, expectation] : expectations) {
+    INFO("row in expected.tsv without a file: " << file);
+    CHECK(files.count(file) == 1);
+  }
+  CHECK(expectations.size() >= 35);
+}
+
+TEST_CASE("every bad plan fails with its expected location, message and fix", "[plan]") {
+  const std::map<std::string, Expectation> expectations = ReadExpectations();
+  for (const auto& [file, expectation] : expectations) {
+    DYNAMIC_SECTION(file) {
+      const Result<Plan> plan = LoadPlan(kBadDir / file);
+      REQUIRE_FALSE(plan.ok());
+      const Error& error = plan.error();
+      INFO(error.Format());
+      CHECK(error.kind == ErrorKind::kInvalidPlan);
+      CHECK(EndsWith(error.where, file + ":" + expectation.line_col));
+      CHECK_FALSE(error.fix.empty());
+      for (const std::string& fragment : expectation.fragments) {
+        INFO("expected fragment: " << fragment);
+        CHECK(error.Format().find(fragment) != std::string::npos);
+      }
+    }
+  }
+}
+
+TEST_CASE("the YAML and JSON forms of one plan load to the same values", "[plan]") {
+  const Result<Plan> yaml = LoadPlan(kGoodDir / "shop.yaml");
+  INFO((yaml.ok() ? "" : yaml.error().Format()));
+  REQUIRE(yaml.ok());
+  const Result<Plan> json = LoadPlan(kGoodDir / "shop.json");
+  INFO((json.ok() ? "" : json.error().Format()));
+  REQUIRE(json.ok());
+  CHECK(Dump(*yaml) == Dump(*json));
+  CHECK(yaml->source_file == (kGoodDir / "shop.yaml").string());
+}
+
+TEST_CASE("the shop plan's values, shorthands and defaults", "[plan]") {
+  const Result<Plan> loaded = LoadPlan(kGoodDir / "shop.yaml");
+  REQUIRE(loaded.ok());
+  const Plan& plan = *loaded;
+
+  CHECK(plan.releases.tag_template == "{env}-{date}-{plan}");
+  CHECK(plan.releases.remote == "origin");
+  CHECK(plan.secret_env == std::vector<std::string>{"SHOP_API_TOKEN", "_OTHER"});
+
+  const Environment& staging = plan.environments.at("staging");
+  CHECK(staging.name == "staging");
+  CHECK(staging.context == "gke_shop_europe-west1_staging");
+  CHECK(staging.kubeconfig == "~/.kube/staging");
+  CHECK(staging.driver == Driver::kKubectl);
+  CHECK(staging.UrlFor("web") == "https://web.staging.shop.test");
+  CHECK_FALSE(staging.approval.required);
+
+  const Environment& prod = plan.environments.at("prod");
+  CHECK(prod.driver == Driver::kHelm);
+  CHECK(prod.NamespaceFor("api") == "shop-prod");
+  CHECK(prod.UrlFor("web") == "https://shop.test");
+  CHECK(prod.secrets == std::vector<std::string>{"shop-db", "registry.creds"});
+  CHECK(prod.approval.required);
+  CHECK(prod.approval.allow_self_approval);
+  CHECK(prod.approval.count == 2);
+  CHECK(prod.approval.approvers.size() == 3);
+
+  REQUIRE(plan.services.size() == 3);
+  const Service& api = plan.services[0];
+  CHECK(api.container == "server");
+  CHECK(api.image == "registry.shop.test:5000/shop/api");
+  REQUIRE(api.helm);
+  CHECK(api.helm->values_key == "server.image.tag");
+
+  const Probe& health = FindProbe(api, "health");
+  CHECK(health.method == "GET");
+  CHECK(health.path == "/health");
+  CHECK(health.expect.Accepts(200));
+  CHECK_FALSE(health.expect.Accepts(204));
+  CHECK(health.body_contains == "\"ok\":true");
+  REQUIRE(health.json);
+  CHECK(health.json->path == "data.service");
+  CHECK(health.json->equals == "shop-api");
+  CHECK(health.timeout == std::chrono::seconds(90));
+  CHECK(health.retries == 2);
+  CHECK(health.golden);
+
+  // A probe without a name is called "METHOD PATH".
+  const Probe& login = FindProbe(api, "POST /login");
+  CHECK(login.body == "{\"user\":\"probe\"}");
+  CHECK(login.headers.at("X-Probe") == "promote");
+  CHECK(login.expect.Accepts(401));
+  CHECK_FALSE(login.expect.Accepts(500));
+  CHECK_FALSE(login.golden);
+  CHECK(login.timeout == std::chrono::seconds(5));
+
+  const Probe& cache = FindProbe(api, "DELETE /cache");
+  CHECK(cache.expect.Accepts(204));
+  CHECK(cache.expect.Accepts(418));
+  CHECK_FALSE(cache.expect.Accepts(200));
+
+  // path: without method: is a GET.
+  const Probe& ready = FindProbe(api, "GET /ready");
+  CHECK(ready.expect.Describe() == "200-399 but not 304");
+  CHECK(ready.timeout == std::chrono::milliseconds(500));
+
+  const Service& web = plan.services[1];
+  CHECK(web.workload_kind == "statefulset");
+  CHECK(web.container == "web");
+  REQUIRE(web.helm);
+  CHECK(web.helm->release == "web");
+  CHECK(web.helm->values_key == "image.tag");
+  CHECK(web.probes.at(0).method == "HEAD");
+  CHECK(web.probes.at(0).expect.Describe() == "3xx");
+
+  const Service& worker = plan.services[2];
+  CHECK(worker.workload_kind == "daemonset");
+  CHECK(worker.workload_name == "shop-worker");
+  CHECK(worker.probes.empty());
+
+  CHECK(plan.validate.initial_delay.count() == 0);
+  CHECK(plan.validate.interval == std::chrono::milliseconds(250));
+  CHECK(plan.validate.soak == std::chrono::hours(1));
+  CHECK(plan.validate.failure_limit == 0);
+  CHECK(plan.validate.rollout_timeout == std::chrono::minutes(10));
+  CHECK(plan.hooks.at("on-failure") ==
+        std::vector<std::string>{"hooks/notify-webhook", "./hooks/page"});
+}
+
+TEST_CASE("a minimal plan gets the documented defaults", "[plan]") {
+  const Result<Plan> loaded = ParsePlan(kMinimalPlan, "inline.yaml");
+  INFO((loaded.ok() ? "" : loaded.error().Format()));
+  REQUIRE(loaded.ok());
+  const Plan& plan = *loaded;
+  CHECK(plan.source_file == "inline.yaml");
+  CHECK(plan.releases.tag_template == "{env}-{date}");
+  CHECK_FALSE(plan.releases.remote);
+  CHECK(plan.environments.at("dev").driver == Driver::kKubectl);
+  CHECK(plan.environments.at("prod").secrets.empty());
+  const Service& api = plan.services.at(0);
+  CHECK(api.container == "api");
+  CHECK(api.wave == 1);
+  CHECK_FALSE(api.helm);
+  const Probe& probe = api.probes.at(0);
+  CHECK(probe.name == "GET /health");
+  CHECK(probe.expect.Describe() == "2xx");
+  CHECK(probe.timeout == std::chrono::seconds(5));
+  const ValidationPolicy defaults;
+  CHECK(plan.validate.successes == defaults.successes);
+  CHECK(plan.validate.soak == defaults.soak);
+  CHECK(plan.hooks.empty());
+}
+
+TEST_CASE("ParsePlan reports errors under the given source name", "[plan]") {
+  std::string text = kMinimalPlan;
+  text.replace(text.find("get: /health"), 12, "get: /health\n        timeout: 5 s");
+  const Result<Plan> loaded = ParsePlan(text, "inline.yaml");
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().where == "inline.yaml:12:18");
+  CHECK(loaded.error().what.rfind("services[0].probes[0].timeout: ", 0) == 0);
+}
+
+TEST_CASE("durations accept every documented unit and their sums", "[plan]") {
+  const auto timeout_of = [](const std::string& duration) {
+    std::string text = kMinimalPlan;
+    text.replace(text.find("get: /health"), 12, "get: /health\n        timeout: " + duration);
+    const Result<Plan> loaded = ParsePlan(text, "inline.yaml");
+    INFO(duration << " → " << (loaded.ok() ? "ok" : loaded.error().Format()));
+    REQUIRE(loaded.ok());
+    return loaded->services.at(0).probes.at(0).timeout;
+  };
+  CHECK(timeout_of("500ms") == std::chrono::milliseconds(500));
+  CHECK(timeout_of("5s") == std::chrono::seconds(5));
+  CHECK(timeout_of("2m") == std::chrono::minutes(2));
+  CHECK(timeout_of("1h") == std::chrono::hours(1));
+  CHECK(timeout_of("1m30s") == std::chrono::seconds(90));
+  CHECK(timeout_of("1s500ms") == std::chrono::milliseconds(1500));
+}
+
+TEST_CASE("LoadPlan of a missing file is an invalid-plan error naming the path", "[plan]") {
+  const fs::path missing = kGoodDir / "no-such-plan.yaml";
+  const Result<Plan> loaded = LoadPlan(missing);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().kind == ErrorKind::kInvalidPlan);
+  CHECK(loaded.error().where == missing.string());
+  CHECK(loaded.error().what == "no such plan file");
+}
+
+TEST_CASE("plans/keybuzz.yaml models the KeyBuzz promotion", "[plan]") {
+  const Result<Plan> loaded = LoadPlan(kSourceDir / "plans/keybuzz.yaml");
+  INFO((loaded.ok() ? "" : loaded.error().Format()));
+  REQUIRE(loaded.ok());
+  const Plan& plan = *loaded;
+  CHECK(plan.name == "keybuzz");
+  CHECK(plan.releases.repo == "../releases");
+  CHECK(plan.releases.tag_template == "prod-{date}");
+
+  REQUIRE(plan.services.size() == 3);
+  CHECK(plan.services[0].name == "api");
+  CHECK(plan.services[0].workload_name == "keybuzz-api");
+  CHECK(plan.services[0].container == "api");
+  CHECK(plan.services[0].image == "ghcr.io/keybuzz/keybuzz-api");
+  const auto waves = plan.Waves();
+  REQUIRE(waves.size() == 2);
+  CHECK(waves[0].size() == 1);
+  CHECK(waves[1].size() == 2);
+  CHECK(waves[1][0]->name == "client");
+  CHECK(waves[1][1]->name == "website");
+
+  const Service& api = plan.services[0];
+  CHECK(FindProbe(api, "health").body_contains == "\"service\":\"keybuzz-api\"");
+  CHECK(FindProbe(api, "me").expect.Describe() == "401");
+  const Probe& login = FindProbe(api, "login");
+  CHECK(login.method == "POST");
+  CHECK(login.path == "/auth/login");
+  CHECK(login.golden);
+  CHECK(login.expect.Describe() == "not 404");
+  CHECK_FALSE(login.expect.Accepts(404));  // the bug that started the project
+  CHECK(FindProbe(api, "signup").golden);
+  CHECK(FindProbe(plan.services[1], "root").expect.Describe() == "307");
+  CHECK(FindProbe(plan.services[1], "login-page").golden);
+  CHECK(FindProbe(plan.services[2], "home").golden);
+
+  const Environment* prod = plan.FindEnvironment("prod");
+  REQUIRE(prod != nullptr);
+  CHECK(prod->context == "prod");
+  CHECK(prod->NamespaceFor("website") == "keybuzz-website-prod");
+  CHECK(prod->secrets == std::vector<std::string>{"keybuzz-api-postgres", "keybuzz-stripe",
+                                                  "minio-credentials", "ghcr-cred"});
+  CHECK(prod->approval.required);
+  CHECK(prod->approval.approvers == std::vector<std::string>{"ops-lead", "cto"});
+  CHECK_FALSE(prod->approval.allow_self_approval);
+  const Environment* dev = plan.FindEnvironment("dev");
+  REQUIRE(dev != nullptr);
+  CHECK(dev->NamespaceFor("api") == "keybuzz-api-dev");
+  CHECK_FALSE(dev->approval.required);
+  CHECK(plan.validate.soak == std::chrono::seconds(5));
+  CHECK(plan.validate.successes == 3);
+}
+
+}  // namespace promote::plan

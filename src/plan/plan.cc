@@ -1,0 +1,99 @@
+// The few computations on plan data: placeholder substitution, status matching and wave order.
+#include "plan/plan.h"
+
+#include <algorithm>
+#include <set>
+
+namespace promote::plan {
+namespace {
+
+/// Replaces every `{service}` in `text` with `service`.
+std::string SubstituteService(std::string text, const std::string& service) {
+  static constexpr std::string_view kPlaceholder = "{service}";
+  for (size_t at = text.find(kPlaceholder); at != std::string::npos;
+       at = text.find(kPlaceholder, at + service.size())) {
+    text.replace(at, kPlaceholder.size(), service);
+  }
+  return text;
+}
+
+/// "2xx" for a whole status class, "200-399" for any other range.
+std::string DescribeRange(const std::pair<int, int>& range) {
+  const auto [low, high] = range;
+  if (low == high) return std::to_string(low);
+  if (low % 100 == 0 && high == low + 99) return std::to_string(low / 100) + "xx";
+  return std::to_string(low) + "-" + std::to_string(high);
+}
+
+/// Joins with ", " and a final " or " ("200, 201 or 2xx").
+std::string JoinAlternatives(const std::vector<std::string>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += (i + 1 == parts.size()) ? " or " : ", ";
+    out += parts[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Environment::NamespaceFor(const std::string& service) const {
+  return SubstituteService(namespace_template, service);
+}
+
+std::string Environment::UrlFor(const std::string& service) const {
+  if (auto it = urls.find(service); it != urls.end()) return it->second;
+  return SubstituteService(url_template, service);
+}
+
+bool StatusExpectation::Accepts(int status) const {
+  // Below 100 is not an HTTP answer at all (callers use 0 for "no response").
+  if (status < 100) return false;
+  if (std::find(not_codes.begin(), not_codes.end(), status) != not_codes.end()) return false;
+  // Only exclusions ({not: 404}): every other answer is fine.
+  if (codes.empty() && ranges.empty()) return true;
+  if (std::find(codes.begin(), codes.end(), status) != codes.end()) return true;
+  return std::any_of(ranges.begin(), ranges.end(), [status](const std::pair<int, int>& range) {
+    return range.first <= status && status <= range.second;
+  });
+}
+
+std::string StatusExpectation::Describe() const {
+  std::vector<std::string> accepted;
+  for (int code : codes) accepted.push_back(std::to_string(code));
+  for (const auto& range : ranges) accepted.push_back(DescribeRange(range));
+  std::vector<std::string> refused;
+  for (int code : not_codes) refused.push_back(std::to_string(code));
+
+  std::string refused_text;
+  if (refused.size() == 1) {
+    refused_text = "not " + refused[0];
+  } else if (!refused.empty()) {
+    refused_text = "neither " + refused[0];
+    for (size_t i = 1; i < refused.size(); ++i) refused_text += " nor " + refused[i];
+  }
+  if (accepted.empty()) return refused.empty() ? "any status" : refused_text;
+  std::string out = JoinAlternatives(accepted);
+  if (!refused.empty()) out += " but " + refused_text;
+  return out;
+}
+
+const Environment* Plan::FindEnvironment(const std::string& name) const {
+  auto it = environments.find(name);
+  return it == environments.end() ? nullptr : &it->second;
+}
+
+std::vector<std::vector<const Service*>> Plan::Waves() const {
+  std::set<int> wave_numbers;
+  for (const Service& service : services) wave_numbers.insert(service.wave);
+  std::vector<std::vector<const Service*>> waves;
+  for (int wave : wave_numbers) {
+    std::vector<const Service*>& group = waves.emplace_back();
+    for (const Service& service : services) {
+      if (service.wave == wave) group.push_back(&service);
+    }
+  }
+  return waves;
+}
+
+}  // namespace promote::plan

@@ -1,0 +1,127 @@
+// The plan: what to promote, from where to where, and how to tell that it worked. These types
+// are plain data, filled and validated by plan/loader; nothing here touches the outside world.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace promote::plan {
+
+/// How a target environment is changed: `kubectl set image` or `helm upgrade`.
+enum class Driver { kKubectl, kHelm };
+
+/// Who may let a promotion into an environment, and how many of them must.
+struct ApprovalGate {
+  bool required = false;
+  std::vector<std::string> approvers;  ///< empty = anyone may approve
+  bool allow_self_approval = false;    ///< may the initiator approve their own run
+  int count = 1;                       ///< distinct approvals needed
+};
+
+/// One environment (dev, prod, …): where its workloads live and how to reach its services.
+struct Environment {
+  std::string name;
+  std::string context;  ///< kube context, always passed explicitly
+  std::optional<std::string> kubeconfig;
+  Driver driver = Driver::kKubectl;
+  std::string namespace_template;           ///< may contain {service}
+  std::string url_template;                 ///< base URL for every service, may contain {service}
+  std::map<std::string, std::string> urls;  ///< per-service base URL, overrides url_template
+  std::vector<std::string> secrets;         ///< required Secret names (never their values)
+  ApprovalGate approval;
+
+  /// Namespace of `service` in this environment ({service} substituted).
+  std::string NamespaceFor(const std::string& service) const;
+  /// Base URL of `service` for probes (per-service entry, else the template).
+  std::string UrlFor(const std::string& service) const;
+};
+
+/// Which HTTP statuses a probe accepts: any of `codes`, any range, and none of `not_codes`.
+struct StatusExpectation {
+  std::vector<int> codes;
+  std::vector<std::pair<int, int>> ranges;  ///< inclusive [low, high], "2xx" = {200, 299}
+  std::vector<int> not_codes;
+
+  bool Accepts(int status) const;
+  /// "200", "2xx", "not 404", "200 or 401" — as a person would write it in a report.
+  std::string Describe() const;
+};
+
+/// A check of one field of a JSON body: `path` is dotted (`data.service`), `equals` its text.
+struct JsonFieldMatch {
+  std::string path;
+  std::string equals;
+};
+
+/// One HTTP check of a service: request, what counts as healthy, and how hard to try.
+struct Probe {
+  std::string name;
+  std::string method = "GET";
+  std::string path;
+  std::optional<std::string> body;  ///< request body (sent as application/json)
+  std::map<std::string, std::string> headers;
+  StatusExpectation expect;
+  std::optional<std::string> body_contains;
+  std::optional<JsonFieldMatch> json;
+  std::chrono::milliseconds timeout{5000};
+  int retries = 0;
+  bool golden = false;  ///< without this route the product is down for users
+};
+
+/// How a service is rolled out by helm: release name, chart, and the values key of the image.
+struct HelmTarget {
+  std::string release;
+  std::string chart;
+  std::string values_key = "image.tag";
+};
+
+/// One deployable unit: its workload, image, rollout wave and probes.
+struct Service {
+  std::string name;
+  std::string workload_kind = "deployment";
+  std::string workload_name;
+  std::string container;  ///< defaults to the service name
+  std::string image;      ///< image repository, e.g. ghcr.io/keybuzz/keybuzz-api
+  std::optional<HelmTarget> helm;
+  int wave = 1;
+  std::vector<Probe> probes;
+};
+
+/// When to call a promotion healthy or failed (Argo Rollouts' analysis thresholds).
+struct ValidationPolicy {
+  std::chrono::milliseconds initial_delay{0};
+  std::chrono::milliseconds interval{10000};
+  std::chrono::milliseconds soak{60000};
+  int successes = 3;      ///< consecutive passing rounds needed
+  int failure_limit = 2;  ///< wrong answers tolerated before failing
+  int error_limit = 3;    ///< no answers (timeout, refused) tolerated before failing
+  std::chrono::milliseconds rollout_timeout{300000};
+};
+
+/// Where releases are recorded: a git repository and the tag name template.
+struct ReleaseRepo {
+  std::string repo;  ///< path, relative to the plan file's folder
+  std::string tag_template = "{env}-{date}";
+  std::optional<std::string> remote;  ///< pushed to when set
+};
+
+/// A whole promotion plan as loaded from plans/NAME.yaml (or .json).
+struct Plan {
+  std::string source_file;
+  std::string name;
+  ReleaseRepo releases;
+  std::map<std::string, Environment> environments;
+  std::vector<Service> services;  ///< plan order
+  ValidationPolicy validate;
+  std::map<std::string, std::vector<std::string>> hooks;  ///< boundary → executables
+  std::vector<std::string> secret_env;  ///< environment variables whose values are redacted
+
+  const Environment* FindEnvironment(const std::string& name) const;
+  /// Service names grouped by wave, waves ascending, plan order within a wave.
+  std::vector<std::vector<const Service*>> Waves() const;
+};
+
+}  // namespace promote::plan
