@@ -1,0 +1,181 @@
+// Implementation details: CLI11 builds the command tree; each command is a small function that
+// returns Result<CommandOutcome>. Errors travel up as values and are printed and mapped to an exit
+// code in exactly one place, Main() below.
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli/exit_code.h"
+#include "core/version.h"
+#include "plan/loader.h"
+#include "plan/plan.h"
+#include "report/plan_summary.h"
+
+namespace promote::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// How results are printed on stdout.
+enum class OutputFormat { kText, kJson };
+
+/// Flags every command shares.
+struct GlobalOptions {
+  std::string plan;
+  bool dry_run = false;
+  std::string output = "text";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  bool no_color = false;
+  std::string kubectl;
+  std::string helm;
+};
+
+/// What a finished command wants main to know beyond success: its exit code.
+struct CommandOutcome {
+  ExitCode code = ExitCode::kOk;
+};
+
+Error UsageError(std::string what, std::string fix) {
+  return Error{ErrorKind::kUsage, std::move(what), "", std::move(fix)};
+}
+
+Result<OutputFormat> ParseOutputFormat(const std::string& text) {
+  if (text == "text") return OutputFormat::kText;
+  if (text == "json") return OutputFormat::kJson;
+  return UsageError("--output: expected 'text' or 'json', found '" + text + "'",
+                    "use --output text (default) or --output json");
+}
+
+// The plan is --plan, else $PROMOTE_PLAN, else plans/promote.yaml, else the only plan in plans/.
+Result<fs::path> ResolvePlanPath(const std::string& flag) {
+  if (!flag.empty()) return fs::path(flag);
+  if (const char* from_env = std::getenv("PROMOTE_PLAN"); from_env && *from_env) {
+    return fs::path(from_env);
+  }
+  const fs::path conventional = "plans/promote.yaml";
+  if (fs::exists(conventional)) return conventional;
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("plans", ec)) {
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
+      candidates.push_back(entry.path());
+    }
+  }
+  if (candidates.size() == 1) return candidates.front();
+  return UsageError(candidates.empty() ? "no plan found: plans/promote.yaml does not exist"
+                                       : "several plans in plans/ and none is plans/promote.yaml",
+                    "name the plan with --plan FILE or the PROMOTE_PLAN environment variable");
+}
+
+Result<CommandOutcome> RunPlanCheck(const std::string& file, OutputFormat format,
+                                    std::ostream& out) {
+  auto plan = plan::LoadPlan(file);
+  if (!plan) return std::move(plan).error();
+  if (format == OutputFormat::kJson) {
+    out << report::PlanSummaryJson(*plan).dump(2) << "\n";
+  } else {
+    out << report::RenderPlanSummary(*plan);
+  }
+  return CommandOutcome{};
+}
+
+Status RequireEnvironment(const plan::Plan& plan, const std::string& name, const char* role) {
+  if (plan.FindEnvironment(name)) return Done{};
+  std::string known;
+  for (const auto& [env_name, env] : plan.environments) {
+    known += (known.empty() ? "" : ", ") + env_name;
+  }
+  return Error{ErrorKind::kUsage,
+               std::string(role) + " environment '" + name + "' is not in the plan",
+               plan.source_file, "use one of: " + known};
+}
+
+Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::string& source,
+                                  const std::string& target) {
+  auto path = ResolvePlanPath(options.plan);
+  if (!path) return std::move(path).error();
+  auto plan = plan::LoadPlan(*path);
+  if (!plan) return std::move(plan).error();
+  if (auto ok = RequireEnvironment(*plan, source, "source"); !ok) return std::move(ok).error();
+  if (auto ok = RequireEnvironment(*plan, target, "target"); !ok) return std::move(ok).error();
+  return Error{ErrorKind::kNotYet,
+               "promoting " + source + " → " + target + " is not implemented yet", "promote",
+               "run `promote plan check " + path->string() + "` to see what it would promote"};
+}
+
+}  // namespace
+
+int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{
+      "promote moves the versions proven in one environment into the next: audit, approval "
+      "gate, git tag, rollout, probes, automatic rollback.",
+      "promote"};
+  app.set_version_flag("--version", std::string("promote ") + kVersion);
+  app.require_subcommand(0, 1);
+  app.footer(
+      "Main form: promote SRC DST  (e.g. promote dev prod)\n"
+      "Exit codes: 0 ok · 1 failed (rolled back) · 2 bad usage or invalid plan · 3 waiting for "
+      "approval · 4 locked by another run · 5 rollback failed");
+
+  GlobalOptions options;
+  app.add_option("--plan", options.plan,
+                 "plan file (default: $PROMOTE_PLAN, plans/promote.yaml, or the only plan in "
+                 "plans/)");
+  app.add_flag("--dry-run", options.dry_run, "plan every step, change nothing");
+  app.add_option("--output", options.output, "result format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", options.log_level,
+                 "trace, debug, info, warn, error or off (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--log-format", options.log_format, "log lines as text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--no-color", options.no_color, "never color the output");
+  app.add_option("--kubectl", options.kubectl, "kubectl binary (else $PROMOTE_KUBECTL, PATH)");
+  app.add_option("--helm", options.helm, "helm binary (else $PROMOTE_HELM, PATH)");
+
+  std::string source;
+  std::string target;
+  app.add_option("SRC", source, "environment whose versions are proven (e.g. dev)");
+  app.add_option("DST", target, "environment to promote into (e.g. prod)");
+
+  auto* plan_cmd = app.add_subcommand("plan", "work with plan files");
+  plan_cmd->require_subcommand(1);
+  std::string check_file;
+  auto* check_cmd =
+      plan_cmd->add_subcommand("check", "validate a plan and print what it would promote");
+  check_cmd->add_option("FILE", check_file, "plan file (YAML or JSON)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return code == 0 ? static_cast<int>(ExitCode::kOk) : static_cast<int>(ExitCode::kUsage);
+  }
+
+  auto result = [&]() -> Result<CommandOutcome> {
+    auto format = ParseOutputFormat(options.output);
+    if (!format) return std::move(format).error();
+    if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, out);
+    if (source.empty() || target.empty()) {
+      return UsageError("nothing to do: name a source and a target environment",
+                        "run `promote dev prod`, or `promote --help` for the commands");
+    }
+    return RunPromote(options, source, target);
+  }();
+
+  if (!result) {
+    err << "promote: " << result.error().Format() << "\n";
+    return static_cast<int>(ExitCodeFor(result.error()));
+  }
+  return static_cast<int>(result->code);
+}
+
+}  // namespace promote::cli

@@ -1,0 +1,89 @@
+#include "cli/cli.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+/// The result of one in-process `promote …` invocation.
+struct Invocation {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Invocation RunPromote(std::vector<std::string> args) {
+  args.insert(args.begin(), "promote");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  const int code = promote::cli::Main(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string KeybuzzPlan() {
+  return (std::filesystem::path(PROMOTE_SOURCE_DIR) / "plans" / "keybuzz.yaml").string();
+}
+
+}  // namespace
+
+TEST_CASE("--help lists the commands and the exit codes", "[cli]") {
+  const auto run = RunPromote({"--help"});
+  CHECK(run.code == 0);
+  CHECK(run.out.find("plan") != std::string::npos);
+  CHECK(run.out.find("SRC") != std::string::npos);
+  CHECK(run.out.find("Exit codes") != std::string::npos);
+}
+
+TEST_CASE("--version prints the version", "[cli]") {
+  const auto run = RunPromote({"--version"});
+  CHECK(run.code == 0);
+  CHECK(run.out.rfind("promote 0.", 0) == 0);
+}
+
+TEST_CASE("plan check names the three keybuzz services", "[cli]") {
+  const auto run = RunPromote({"plan", "check", KeybuzzPlan()});
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  for (const char* service : {"api", "client", "website"}) {
+    CHECK(run.out.find(std::string("    ") + service + ":") != std::string::npos);
+  }
+  CHECK(run.out.find("keybuzz-api-prod") != std::string::npos);
+}
+
+TEST_CASE("plan check --output json is machine-readable", "[cli]") {
+  const auto run = RunPromote({"--output", "json", "plan", "check", KeybuzzPlan()});
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("\"schema\": \"promote/plan-summary/v1\"") != std::string::npos);
+}
+
+TEST_CASE("a misspelt key exits 2 naming the file, the line and the fix", "[cli]") {
+  const auto dir = std::filesystem::temp_directory_path() / "promote-cli-test";
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "typo.yaml";
+  std::ofstream(file) << "apiVersion: promote/v1\nname: typo\nservces: []\n";
+  const auto run = RunPromote({"plan", "check", file.string()});
+  CHECK(run.code == 2);
+  CHECK(run.err.find(file.string() + ":3:") != std::string::npos);
+  CHECK(run.err.find("services") != std::string::npos);
+  CHECK(run.out.empty());
+}
+
+TEST_CASE("an unknown environment is a usage error naming the known ones", "[cli]") {
+  const auto run = RunPromote({"--plan", KeybuzzPlan(), "dev", "staging"});
+  CHECK(run.code == 2);
+  CHECK(run.err.find("'staging'") != std::string::npos);
+  CHECK(run.err.find("dev, prod") != std::string::npos);
+}
+
+TEST_CASE("bad flags and a missing plan file exit 2", "[cli]") {
+  CHECK(RunPromote({"--output", "xml", "plan", "check", KeybuzzPlan()}).code == 2);
+  CHECK(RunPromote({"--no-such-flag"}).code == 2);
+  const auto missing = RunPromote({"plan", "check", "/nonexistent/plan.yaml"});
+  CHECK(missing.code == 2);
+  CHECK(missing.err.find("/nonexistent/plan.yaml") != std::string::npos);
+}

@@ -1,0 +1,32 @@
+// The process exit codes of promote: stable, documented in README.md, decided only in cli::Main.
+#pragma once
+
+#include "core/error.h"
+
+namespace promote::cli {
+
+/// What a scheduler or CI job sees when promote ends.
+enum class ExitCode : int {
+  kOk = 0,                ///< promoted, or dry run / check clean
+  kFailed = 1,            ///< failed; anything changed was rolled back
+  kUsage = 2,             ///< bad usage or invalid plan; nothing was changed
+  kAwaitingApproval = 3,  ///< stopped at the approval gate, state saved
+  kLocked = 4,            ///< another run holds the target's lock
+  kRollbackFailed = 5,    ///< rollback failed: the target needs a person now
+};
+
+/// The one mapping from an error's kind to the exit code.
+inline ExitCode ExitCodeFor(const Error& error) {
+  switch (error.kind) {
+    case ErrorKind::kUsage:
+    case ErrorKind::kInvalidPlan:
+    case ErrorKind::kNotYet:
+      return ExitCode::kUsage;
+    case ErrorKind::kExternal:
+    case ErrorKind::kInternal:
+      return ExitCode::kFailed;
+  }
+  return ExitCode::kFailed;
+}
+
+}  // namespace promote::cli

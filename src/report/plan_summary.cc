@@ -1,0 +1,124 @@
+#include "report/plan_summary.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/duration.h"
+#include "plan/plan.h"
+
+namespace promote::report {
+namespace {
+
+const char* DriverName(plan::Driver driver) {
+  return driver == plan::Driver::kHelm ? "helm" : "kubectl";
+}
+
+std::string Join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+int GoldenCount(const plan::Service& service) {
+  return static_cast<int>(std::count_if(service.probes.begin(), service.probes.end(),
+                                        [](const plan::Probe& p) { return p.golden; }));
+}
+
+std::string DescribeGate(const plan::ApprovalGate& gate) {
+  if (!gate.required) return "no approval gate";
+  std::ostringstream out;
+  out << "approval by " << gate.count << " of "
+      << (gate.approvers.empty() ? std::string("anyone") : Join(gate.approvers, ", "))
+      << (gate.allow_self_approval ? " (initiator may approve)" : " (initiator may not approve)");
+  return out.str();
+}
+
+}  // namespace
+
+std::string RenderPlanSummary(const plan::Plan& plan) {
+  std::ostringstream out;
+  out << "Plan '" << plan.name << "' (" << plan.source_file << ") is valid.\n\n";
+  out << "Environments:\n";
+  for (const auto& [name, env] : plan.environments) {
+    out << "  " << name << ": context " << env.context << ", driver " << DriverName(env.driver)
+        << ", " << DescribeGate(env.approval);
+    if (!env.secrets.empty()) out << ", requires secrets " << Join(env.secrets, ", ");
+    out << "\n";
+  }
+  const auto waves = plan.Waves();
+  out << "\nServices (" << plan.services.size() << ", in " << waves.size() << " wave"
+      << (waves.size() == 1 ? "" : "s") << "):\n";
+  for (const auto& wave : waves) {
+    out << "  wave " << wave.front()->wave << ":\n";
+    for (const plan::Service* service : wave) {
+      out << "    " << service->name << ": " << service->workload_kind << "/"
+          << service->workload_name << " container " << service->container;
+      if (!service->image.empty()) out << ", image " << service->image;
+      out << ", " << service->probes.size() << (service->probes.size() == 1 ? " probe" : " probes")
+          << " (" << GoldenCount(*service) << " golden)\n";
+      for (const auto& [env_name, env] : plan.environments) {
+        out << "      " << env_name << ": namespace " << env.NamespaceFor(service->name);
+        const std::string url = env.UrlFor(service->name);
+        if (!url.empty()) out << ", " << url;
+        out << "\n";
+      }
+    }
+  }
+  const auto& v = plan.validate;
+  out << "\nValidation: initial delay " << FormatDuration(v.initial_delay) << ", every "
+      << FormatDuration(v.interval) << " for " << FormatDuration(v.soak) << ", " << v.successes
+      << " consecutive successes, failure limit " << v.failure_limit << ", error limit "
+      << v.error_limit << "\n";
+  out << "Releases: tag '" << plan.releases.tag_template << "' in " << plan.releases.repo << "\n";
+  return out.str();
+}
+
+nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
+  nlohmann::json environments = nlohmann::json::object();
+  for (const auto& [name, env] : plan.environments) {
+    environments[name] = {
+        {"context", env.context},
+        {"driver", DriverName(env.driver)},
+        {"secrets", env.secrets},
+        {"approval",
+         {{"required", env.approval.required},
+          {"approvers", env.approval.approvers},
+          {"allowSelfApproval", env.approval.allow_self_approval},
+          {"count", env.approval.count}}},
+    };
+  }
+  nlohmann::json services = nlohmann::json::array();
+  for (const auto& service : plan.services) {
+    nlohmann::json namespaces = nlohmann::json::object();
+    for (const auto& [env_name, env] : plan.environments) {
+      namespaces[env_name] = env.NamespaceFor(service.name);
+    }
+    nlohmann::json probes = nlohmann::json::array();
+    for (const auto& probe : service.probes) {
+      probes.push_back({{"name", probe.name},
+                        {"method", probe.method},
+                        {"path", probe.path},
+                        {"expect", probe.expect.Describe()},
+                        {"golden", probe.golden}});
+    }
+    services.push_back({{"name", service.name},
+                        {"workload", service.workload_kind + "/" + service.workload_name},
+                        {"container", service.container},
+                        {"image", service.image},
+                        {"wave", service.wave},
+                        {"namespaces", namespaces},
+                        {"probes", probes}});
+  }
+  return {{"schema", "promote/plan-summary/v1"},
+          {"name", plan.name},
+          {"file", plan.source_file},
+          {"environments", environments},
+          {"services", services},
+          {"releases", {{"repo", plan.releases.repo}, {"tag", plan.releases.tag_template}}}};
+}
+
+}  // namespace promote::report
