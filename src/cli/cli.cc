@@ -3,6 +3,8 @@
 // code in exactly one place, Main() below.
 #include "cli/cli.h"
 
+#include <spdlog/logger.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include "cli/exit_code.h"
+#include "core/log.h"
+#include "core/redactor.h"
 #include "core/version.h"
 #include "plan/loader.h"
 #include "plan/plan.h"
@@ -75,9 +79,40 @@ Result<fs::path> ResolvePlanPath(const std::string& flag) {
                     "name the plan with --plan FILE or the PROMOTE_PLAN environment variable");
 }
 
-Result<CommandOutcome> RunPlanCheck(const std::string& file, OutputFormat format,
-                                    std::ostream& out) {
+// The one logger of this invocation: redacted, on stderr, as --log-level/--log-format ask.
+Result<std::shared_ptr<spdlog::logger>> MakeCliLogger(const GlobalOptions& options,
+                                                      std::shared_ptr<const Redactor> redactor) {
+  LogOptions log;
+  auto level = ParseLogLevel(options.log_level);
+  if (!level) return std::move(level).error();
+  auto format = ParseLogFormat(options.log_format);
+  if (!format) return std::move(format).error();
+  log.level = *level;
+  log.format = *format;
+  log.color = options.no_color || std::getenv("NO_COLOR") ? LogColor::kNever : LogColor::kAuto;
+  return MakeLogger(log, std::move(redactor));
+}
+
+// The values of the plan's secretEnv variables join the redactor before anything else runs.
+void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor) {
+  for (const auto& name : plan.secret_env) {
+    if (const char* value = std::getenv(name.c_str())) redactor.AddSecret(name, value);
+  }
+}
+
+Result<plan::Plan> LoadPlanForRun(const fs::path& file, Redactor& redactor,
+                                  spdlog::logger& logger) {
   auto plan = plan::LoadPlan(file);
+  if (!plan) return std::move(plan).error();
+  RegisterPlanSecrets(*plan, redactor);
+  logger.debug("loaded plan '{}' from {}: {} services, {} environments", plan->name, file.string(),
+               plan->services.size(), plan->environments.size());
+  return plan;
+}
+
+Result<CommandOutcome> RunPlanCheck(const std::string& file, OutputFormat format,
+                                    Redactor& redactor, spdlog::logger& logger, std::ostream& out) {
+  auto plan = LoadPlanForRun(file, redactor, logger);
   if (!plan) return std::move(plan).error();
   if (format == OutputFormat::kJson) {
     out << report::PlanSummaryJson(*plan).dump(2) << "\n";
@@ -99,15 +134,16 @@ Status RequireEnvironment(const plan::Plan& plan, const std::string& name, const
 }
 
 Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::string& source,
-                                  const std::string& target) {
+                                  const std::string& target, Redactor& redactor,
+                                  spdlog::logger& logger) {
   auto path = ResolvePlanPath(options.plan);
   if (!path) return std::move(path).error();
-  auto plan = plan::LoadPlan(*path);
+  auto plan = LoadPlanForRun(*path, redactor, logger);
   if (!plan) return std::move(plan).error();
   if (auto ok = RequireEnvironment(*plan, source, "source"); !ok) return std::move(ok).error();
   if (auto ok = RequireEnvironment(*plan, target, "target"); !ok) return std::move(ok).error();
   return Error{ErrorKind::kNotYet,
-               "promoting " + source + " → " + target + " is not implemented yet", "promote",
+               "promoting " + source + " → " + target + " is not implemented yet", "",
                "run `promote plan check " + path->string() + "` to see what it would promote"};
 }
 
@@ -130,13 +166,10 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                  "plan file (default: $PROMOTE_PLAN, plans/promote.yaml, or the only plan in "
                  "plans/)");
   app.add_flag("--dry-run", options.dry_run, "plan every step, change nothing");
-  app.add_option("--output", options.output, "result format: text or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--output", options.output, "result format: text or json");
   app.add_option("--log-level", options.log_level,
-                 "trace, debug, info, warn, error or off (default info)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  app.add_option("--log-format", options.log_format, "log lines as text or json")
-      ->check(CLI::IsMember({"text", "json"}));
+                 "trace, debug, info, warn, error or off (default info)");
+  app.add_option("--log-format", options.log_format, "log lines on stderr as text or json");
   app.add_flag("--no-color", options.no_color, "never color the output");
   app.add_option("--kubectl", options.kubectl, "kubectl binary (else $PROMOTE_KUBECTL, PATH)");
   app.add_option("--helm", options.helm, "helm binary (else $PROMOTE_HELM, PATH)");
@@ -160,19 +193,23 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     return code == 0 ? static_cast<int>(ExitCode::kOk) : static_cast<int>(ExitCode::kUsage);
   }
 
+  // Errors are printed through the same redactor as the logs: a secret never reaches stderr.
+  auto redactor = std::make_shared<Redactor>();
   auto result = [&]() -> Result<CommandOutcome> {
     auto format = ParseOutputFormat(options.output);
     if (!format) return std::move(format).error();
-    if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, out);
+    auto logger = MakeCliLogger(options, redactor);
+    if (!logger) return std::move(logger).error();
+    if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
     if (source.empty() || target.empty()) {
       return UsageError("nothing to do: name a source and a target environment",
                         "run `promote dev prod`, or `promote --help` for the commands");
     }
-    return RunPromote(options, source, target);
+    return RunPromote(options, source, target, *redactor, **logger);
   }();
 
   if (!result) {
-    err << "promote: " << result.error().Format() << "\n";
+    err << "promote: " << redactor->Redact(result.error().Format()) << "\n";
     return static_cast<int>(ExitCodeFor(result.error()));
   }
   return static_cast<int>(result->code);
