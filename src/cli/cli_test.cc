@@ -31,7 +31,7 @@ std::string KeybuzzPlan() {
 
 }  // namespace
 
-TEST_CASE("--help lists the commands and the exit codes", "[cli]") {
+TEST_CASE("promote --help lists the commands and the exit codes", "[cli]") {
   const auto run = RunPromote({"--help"});
   CHECK(run.code == 0);
   CHECK(run.out.find("plan") != std::string::npos);
@@ -39,7 +39,7 @@ TEST_CASE("--help lists the commands and the exit codes", "[cli]") {
   CHECK(run.out.find("Exit codes") != std::string::npos);
 }
 
-TEST_CASE("--version prints the version", "[cli]") {
+TEST_CASE("promote --version prints the version", "[cli]") {
   const auto run = RunPromote({"--version"});
   CHECK(run.code == 0);
   CHECK(run.out.rfind("promote 0.", 0) == 0);
