@@ -1,0 +1,1 @@
+"""A local Kubernetes API stand-in for the real kubectl and helm (see README.md)."""

@@ -1,0 +1,64 @@
+"""The services' own HTTP ports: each answers as the image its deployment currently serves."""
+
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ServiceHandler(BaseHTTPRequestHandler):
+    """Answers one service's HTTP requests from the route table of its available image."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "standin-service"
+    runtime = None
+    env = None
+    deployment = None  # world deployment entry: namespace, name, container, service
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        d = self.deployment
+        cluster = self.runtime.clusters[self.env]
+        image = cluster.controller.serving_image(d["namespace"], d["name"], d.get("container"))
+        path = urllib.parse.urlsplit(self.path).path
+        headers = {}
+        if image is None:
+            code, ctype, body = 503, "text/plain", b"no healthy upstream"
+        else:
+            behaviour = self.runtime.world.behaviour(image, self.env)
+            r = self.runtime.world.route(behaviour, self.command, path)
+            if r is None:
+                r = {"status": 404, "body": {"error": "Not Found"}}
+            code = int(r.get("status", 200))
+            body = r.get("body", "")
+            if isinstance(body, (dict, list)):
+                ctype, body = r.get("contentType", "application/json"), json.dumps(body).encode()
+            else:
+                ctype, body = r.get("contentType", "text/plain"), str(body).encode()
+            headers = dict(r.get("headers", {}))
+            headers["X-Standin-Image"] = image
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+
+def serve(runtime, env, deployment):
+    """Starts one service's HTTP server on a free loopback port; returns the server."""
+    handler = type("Handler", (ServiceHandler,), {"runtime": runtime, "env": env, "deployment": deployment})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True,
+                     name="svc-%s-%s" % (env, deployment.get("service"))).start()
+    return server
