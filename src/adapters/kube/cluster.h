@@ -1,0 +1,120 @@
+// The Cluster interface: everything promote asks of a Kubernetes environment. Implementations
+// (KubectlCluster, HelmCluster) build argv for the real binaries and parse their `-o json`; they
+// never parse tables and never read a Secret's value.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/process/process.h"
+#include "core/error.h"
+
+namespace promote::adapters::kube {
+
+/// Which binaries to run and where their per-run state lives.
+struct Tooling {
+  std::string kubectl = "kubectl";
+  std::string helm = "helm";
+  /// Passed as --kubeconfig to every call when set (the plan's environment may override it).
+  std::optional<std::filesystem::path> kubeconfig;
+  /// kubectl's discovery cache (--cache-dir); unset = kubectl's default under ~/.kube.
+  std::optional<std::filesystem::path> cache_dir;
+  /// Extra environment for the children (HELM_CACHE_HOME and friends in tests).
+  std::map<std::string, std::string> env;
+  std::chrono::milliseconds read_timeout{30000};
+};
+
+/// Where one service's workload lives in one environment.
+struct WorkloadRef {
+  std::string context;
+  std::optional<std::filesystem::path> kubeconfig;  ///< overrides Tooling::kubeconfig
+  std::string ns;
+  std::string kind = "deployment";
+  std::string name;
+  std::string container;
+  std::string helm_release;  ///< HelmCluster only
+  std::string helm_chart;    ///< HelmCluster only
+  std::string helm_values_key = "image.tag";
+};
+
+/// Where a workload's rollout stands, as `kubectl rollout status` would judge it.
+enum class RolloutState {
+  kComplete,          ///< observed, all replicas updated and available
+  kProgressing,       ///< still rolling
+  kDeadlineExceeded,  ///< Progressing=False, reason ProgressDeadlineExceeded
+  kMissing,           ///< no such workload (or namespace)
+};
+
+/// What the cluster reports of one workload.
+struct WorkloadStatus {
+  bool namespace_present = false;
+  bool workload_present = false;
+  std::string image;                  ///< the container's image in the workload's template
+  std::optional<std::string> digest;  ///< sha256:… reported by its pods' imageID, when they agree
+  int desired = 0;
+  int updated = 0;
+  int ready = 0;
+  int available = 0;
+  long long generation = 0;
+  long long observed_generation = 0;
+  std::optional<int> revision;       ///< deployment.kubernetes.io/revision
+  std::optional<int> helm_revision;  ///< the release's revision (HelmCluster)
+  RolloutState rollout = RolloutState::kMissing;
+  std::string message;  ///< the Progressing/Available condition's message, for reports
+  std::string created;  ///< creationTimestamp
+};
+
+/// Whether a required Secret exists, by name only.
+struct SecretPresence {
+  std::string name;
+  bool present = false;
+};
+
+/// What a rollback restores: the image the target ran before, or its helm revision.
+struct RollbackTarget {
+  std::string image;
+  std::optional<int> helm_revision;
+};
+
+/// How waiting for a rollout ended (a failure to run kubectl at all is an Error instead).
+enum class RolloutOutcome { kComplete, kDeadlineExceeded, kTimedOut, kFailed };
+
+/// The result of WaitRollout with what kubectl/helm said, for the report.
+struct RolloutResult {
+  RolloutOutcome outcome = RolloutOutcome::kFailed;
+  std::string detail;
+};
+
+/// Everything promote reads from or changes in one Kubernetes environment.
+class Cluster {
+ public:
+  virtual ~Cluster();
+
+  virtual Result<WorkloadStatus> ReadWorkload(const WorkloadRef& ref) = 0;
+  /// Presence of each named Secret in `ns` (values never leave the cluster's answer to kubectl).
+  virtual Result<std::vector<SecretPresence>> CheckSecrets(
+      const WorkloadRef& where, const std::vector<std::string>& names) = 0;
+
+  /// The exact commands Deploy would run: what a dry run prints and the journal records first.
+  virtual std::vector<Command> PlanDeploy(const WorkloadRef& ref, const std::string& image,
+                                          std::chrono::milliseconds timeout) const = 0;
+  virtual Status Deploy(const WorkloadRef& ref, const std::string& image,
+                        std::chrono::milliseconds timeout) = 0;
+  /// Waits until the rollout completes, fails (progress deadline) or `deadline` passes.
+  virtual Result<RolloutResult> WaitRollout(const WorkloadRef& ref,
+                                            std::chrono::milliseconds deadline) = 0;
+
+  virtual std::vector<Command> PlanRollback(const WorkloadRef& ref, const RollbackTarget& target,
+                                            std::chrono::milliseconds timeout) const = 0;
+  virtual Status Rollback(const WorkloadRef& ref, const RollbackTarget& target,
+                          std::chrono::milliseconds timeout) = 0;
+};
+
+/// "ghcr.io/x/api:v1" → "v1"; "repo@sha256:…" → "sha256:…"; no tag → "latest".
+std::string ImageTag(const std::string& image);
+
+}  // namespace promote::adapters::kube

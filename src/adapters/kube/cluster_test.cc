@@ -1,0 +1,200 @@
+// The Cluster adapters with the real kubectl and helm against the local stand-in: read, deploy,
+// wait, fail on a progress deadline, roll back.
+#include <catch2/catch.hpp>
+
+#include "adapters/kube/helm_cluster.h"
+#include "adapters/kube/kubectl_cluster.h"
+#include "support/standin.h"
+
+namespace {
+
+using promote::adapters::SystemProcessRunner;
+using namespace promote::adapters::kube;
+using promote::testing::HttpStatus;
+using promote::testing::StandIn;
+using std::chrono::seconds;
+
+const std::string kApiRepo = "ghcr.io/keybuzz/keybuzz-api";
+
+WorkloadRef ProdApi() {
+  WorkloadRef ref;
+  ref.context = "prod";
+  ref.ns = "keybuzz-api-prod";
+  ref.name = "keybuzz-api";
+  ref.container = "api";
+  return ref;
+}
+
+size_t PatchesOf(const StandIn& standin, const std::string& name) {
+  size_t patches = 0;
+  for (const auto& write : standin.Writes("prod")) {
+    if (write["verb"] == "patch" &&
+        write["path"].get<std::string>().find("/deployments/" + name) != std::string::npos) {
+      ++patches;
+    }
+  }
+  return patches;
+}
+
+}  // namespace
+
+TEST_CASE("ImageTag finds the tag or digest of an image reference", "[kube]") {
+  CHECK(ImageTag("ghcr.io/keybuzz/keybuzz-api:v1") == "v1");
+  CHECK(ImageTag("localhost:5000/api:v2") == "v2");
+  CHECK(ImageTag("localhost:5000/api") == "latest");
+  CHECK(ImageTag("repo/api@sha256:abc") == "sha256:abc");
+  CHECK(ImageTag("repo/api:v3@sha256:abc") == "v3");
+}
+
+TEST_CASE("KubectlCluster builds argv with explicit context, namespace and kubeconfig", "[kube]") {
+  SystemProcessRunner runner(nullptr, nullptr);
+  Tooling tooling;
+  tooling.kubectl = "/opt/kubectl";
+  tooling.kubeconfig = "/tmp/kc";
+  KubectlCluster cluster(tooling, runner);
+  const auto plan = cluster.PlanDeploy(ProdApi(), kApiRepo + ":v2", seconds(60));
+  REQUIRE(plan.size() == 1);
+  CHECK(plan[0].argv == std::vector<std::string>{"/opt/kubectl", "--kubeconfig=/tmp/kc",
+                                                 "--context=prod", "--namespace=keybuzz-api-prod",
+                                                 "set", "image", "deployment/keybuzz-api",
+                                                 "api=" + kApiRepo + ":v2"});
+}
+
+TEST_CASE("KubectlCluster reads, deploys, waits, fails and rolls back", "[kube][standin]") {
+  StandIn standin({"--rollout-seconds", "0.5", "--deadline-seconds", "3"});
+  SystemProcessRunner runner(nullptr, nullptr);
+  KubectlCluster cluster(standin.Tooling(), runner);
+  const auto login = standin.Endpoint("prod", "api") + "/auth/login";
+
+  auto before = cluster.ReadWorkload(ProdApi());
+  REQUIRE(before.ok());
+  CHECK(before->namespace_present);
+  CHECK(before->workload_present);
+  CHECK(before->image == kApiRepo + ":v0.9.29-contact-fix");
+  REQUIRE(before->digest.has_value());
+  CHECK(before->digest->rfind("sha256:", 0) == 0);
+  CHECK(before->rollout == RolloutState::kComplete);
+  CHECK(before->desired >= 1);
+  CHECK(before->available == before->desired);
+  CHECK(HttpStatus("POST", login, "{}") == 404);
+  CHECK(standin.Writes("prod").empty());
+
+  SECTION("absent namespaces and workloads are facts, not errors") {
+    auto ref = ProdApi();
+    ref.ns = "no-such-namespace";
+    auto missing_ns = cluster.ReadWorkload(ref);
+    REQUIRE(missing_ns.ok());
+    CHECK_FALSE(missing_ns->namespace_present);
+    ref = ProdApi();
+    ref.name = "no-such-deployment";
+    auto missing = cluster.ReadWorkload(ref);
+    REQUIRE(missing.ok());
+    CHECK(missing->namespace_present);
+    CHECK_FALSE(missing->workload_present);
+    CHECK(missing->rollout == RolloutState::kMissing);
+  }
+
+  SECTION("secrets are checked by name") {
+    auto secrets =
+        cluster.CheckSecrets(ProdApi(), {"keybuzz-api-postgres", "keybuzz-stripe",
+                                         "minio-credentials", "ghcr-cred", "keybuzz-stripe-old"});
+    REQUIRE(secrets.ok());
+    REQUIRE(secrets->size() == 5);
+    for (size_t i = 0; i < 4; ++i) CHECK((*secrets)[i].present);
+    CHECK_FALSE((*secrets)[4].present);
+  }
+
+  SECTION("deploy, wait, then a never-ready image fails and rollback restores") {
+    REQUIRE(cluster.Deploy(ProdApi(), kApiRepo + ":v0.4.31-replacement", seconds(30)).ok());
+    CHECK(PatchesOf(standin, "keybuzz-api") == 1);
+    auto waited = cluster.WaitRollout(ProdApi(), seconds(60));
+    REQUIRE(waited.ok());
+    CHECK(waited->outcome == RolloutOutcome::kComplete);
+    CHECK(HttpStatus("POST", login, "{}") == 200);
+    auto after = cluster.ReadWorkload(ProdApi());
+    REQUIRE(after.ok());
+    CHECK(after->image == kApiRepo + ":v0.4.31-replacement");
+    CHECK(after->digest != before->digest);
+    CHECK(after->revision > before->revision);
+
+    REQUIRE(cluster.Deploy(ProdApi(), kApiRepo + ":v0.4.40-never-ready", seconds(30)).ok());
+    auto stuck = cluster.WaitRollout(ProdApi(), seconds(60));
+    REQUIRE(stuck.ok());
+    CHECK(stuck->outcome == RolloutOutcome::kDeadlineExceeded);
+    CHECK(stuck->detail.find("progress deadline") != std::string::npos);
+    auto stuck_state = cluster.ReadWorkload(ProdApi());
+    REQUIRE(stuck_state.ok());
+    CHECK(stuck_state->rollout == RolloutState::kDeadlineExceeded);
+    // The old pods still serve while the new ones never become ready.
+    CHECK(HttpStatus("POST", login, "{}") == 200);
+
+    REQUIRE(cluster.Rollback(ProdApi(), {after->image, std::nullopt}, seconds(30)).ok());
+    auto restored = cluster.WaitRollout(ProdApi(), seconds(60));
+    REQUIRE(restored.ok());
+    CHECK(restored->outcome == RolloutOutcome::kComplete);
+    auto final_state = cluster.ReadWorkload(ProdApi());
+    REQUIRE(final_state.ok());
+    CHECK(final_state->image == kApiRepo + ":v0.4.31-replacement");
+    CHECK(final_state->digest == after->digest);
+    CHECK(PatchesOf(standin, "keybuzz-api") == 3);
+  }
+}
+
+TEST_CASE("a kubectl that cannot reach the cluster is an error naming what was read",
+          "[kube][standin]") {
+  SystemProcessRunner runner(nullptr, nullptr);
+  StandIn standin;
+  auto tooling = standin.Tooling();
+  tooling.kubectl = "/nonexistent/kubectl";
+  KubectlCluster cluster(tooling, runner);
+  auto read = cluster.ReadWorkload(ProdApi());
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.error().what.find("reading deployment/keybuzz-api") != std::string::npos);
+  CHECK(read.error().what.find("/nonexistent/kubectl") != std::string::npos);
+}
+
+TEST_CASE("HelmCluster upgrades with --wait, fails on a never-ready image and rolls back",
+          "[kube][standin][helm]") {
+  StandIn standin({"--rollout-seconds", "0.5", "--deadline-seconds", "3"});
+  SystemProcessRunner runner(nullptr, nullptr);
+  const auto tooling = standin.Tooling();
+  HelmCluster cluster(tooling, runner);
+  const std::string chart = std::string(PROMOTE_SOURCE_DIR) + "/tests/standin/charts/tiny";
+
+  WorkloadRef ref = ProdApi();
+  ref.ns = "tiny-prod";
+  ref.name = "tiny";
+  ref.helm_release = "tiny";
+  ref.helm_chart = chart;
+  // The release starts life as a person would install it.
+  const auto installed =
+      standin.Run({tooling.helm, "install", "tiny", chart, "--kube-context=prod",
+                   "--namespace=tiny-prod", "--create-namespace",
+                   "--kubeconfig=" + tooling.kubeconfig->string(), "--wait", "--timeout=60s"},
+                  tooling.env);
+  INFO(installed.err);
+  REQUIRE(installed.ok());
+
+  auto before = cluster.ReadWorkload(ref);
+  REQUIRE(before.ok());
+  CHECK(before->image == kApiRepo + ":v0.9.29-contact-fix");
+  CHECK(before->helm_revision == 1);
+
+  REQUIRE(cluster.Deploy(ref, kApiRepo + ":v0.4.31-replacement", seconds(60)).ok());
+  auto upgraded = cluster.ReadWorkload(ref);
+  REQUIRE(upgraded.ok());
+  CHECK(upgraded->image == kApiRepo + ":v0.4.31-replacement");
+  CHECK(upgraded->helm_revision == 2);
+  CHECK(upgraded->rollout == RolloutState::kComplete);
+
+  auto failed = cluster.Deploy(ref, kApiRepo + ":v0.4.40-never-ready", seconds(4));
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().what.find("helm upgrade of tiny") != std::string::npos);
+
+  REQUIRE(cluster.Rollback(ref, {upgraded->image, upgraded->helm_revision}, seconds(60)).ok());
+  auto restored = cluster.ReadWorkload(ref);
+  REQUIRE(restored.ok());
+  CHECK(restored->image == kApiRepo + ":v0.4.31-replacement");
+  CHECK(restored->helm_revision == 4);
+  CHECK(restored->rollout == RolloutState::kComplete);
+}

@@ -1,0 +1,111 @@
+// Implementation details: helm's own --wait does the waiting for upgrade and rollback, with the
+// caller's timeout; WaitRollout then asks kubectl, which is a no-op when helm already waited and
+// the same verdict rules as the kubectl driver otherwise. The image goes in as one --set value:
+// the tag when the values key names a tag, else the whole reference.
+#include "adapters/kube/helm_cluster.h"
+
+#include <nlohmann/json.hpp>
+
+namespace promote::adapters::kube {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kHelmGrace{15000};
+
+std::string Seconds(milliseconds duration) {
+  const long long seconds = (duration.count() + 999) / 1000;
+  return std::to_string(seconds < 1 ? 1 : seconds) + "s";
+}
+
+bool KeyTakesTag(const std::string& key) {
+  return key == "tag" || (key.size() > 4 && key.compare(key.size() - 4, 4, ".tag") == 0);
+}
+
+}  // namespace
+
+HelmCluster::HelmCluster(Tooling tooling, ProcessRunner& runner)
+    : tooling_(tooling), kubectl_(std::move(tooling), runner) {}
+
+Command HelmCluster::HelmCommand(const WorkloadRef& ref, std::vector<std::string> args,
+                                 milliseconds timeout) const {
+  Command command;
+  command.argv = {tooling_.helm};
+  command.argv.insert(command.argv.end(), std::make_move_iterator(args.begin()),
+                      std::make_move_iterator(args.end()));
+  command.argv.push_back("--kube-context=" + ref.context);
+  command.argv.push_back("--namespace=" + ref.ns);
+  const auto kubeconfig = ref.kubeconfig ? ref.kubeconfig : tooling_.kubeconfig;
+  if (kubeconfig) command.argv.push_back("--kubeconfig=" + kubeconfig->string());
+  command.env = tooling_.env;
+  command.timeout = timeout;
+  return command;
+}
+
+Result<WorkloadStatus> HelmCluster::ReadWorkload(const WorkloadRef& ref) {
+  auto status = kubectl_.ReadWorkload(ref);
+  if (!status || !status->workload_present) return status;
+  auto run = kubectl_.RunChecked(
+      HelmCommand(ref, {"status", ref.helm_release, "-o", "json"}, tooling_.read_timeout),
+      "reading helm release " + ref.helm_release + " in " + ref.ns);
+  if (!run) return std::move(run).error();
+  const auto release = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
+  if (release.is_object() && release.contains("version") && release["version"].is_number()) {
+    status->helm_revision = release["version"].get<int>();
+  }
+  return status;
+}
+
+Result<std::vector<SecretPresence>> HelmCluster::CheckSecrets(
+    const WorkloadRef& where, const std::vector<std::string>& names) {
+  return kubectl_.CheckSecrets(where, names);
+}
+
+std::vector<Command> HelmCluster::PlanDeploy(const WorkloadRef& ref, const std::string& image,
+                                             milliseconds timeout) const {
+  const std::string value = KeyTakesTag(ref.helm_values_key) ? ImageTag(image) : image;
+  return {
+      HelmCommand(ref,
+                  {"upgrade", ref.helm_release, ref.helm_chart, "--reuse-values", "--set",
+                   ref.helm_values_key + "=" + value, "--wait", "--timeout=" + Seconds(timeout)},
+                  timeout + kHelmGrace)};
+}
+
+Status HelmCluster::Deploy(const WorkloadRef& ref, const std::string& image, milliseconds timeout) {
+  if (KeyTakesTag(ref.helm_values_key) && ImageTag(image).rfind("sha256:", 0) == 0) {
+    return Error{ErrorKind::kExternal,
+                 "cannot deploy " + image + " through helm value " + ref.helm_values_key +
+                     ": it takes a tag and the image is pinned by digest only",
+                 "release " + ref.helm_release,
+                 "point the service's helm valuesKey at a value that takes a whole image"};
+  }
+  for (const auto& command : PlanDeploy(ref, image, timeout)) {
+    auto run = kubectl_.RunChecked(command, "helm upgrade of " + ref.helm_release);
+    if (!run) return std::move(run).error();
+  }
+  return Done{};
+}
+
+Result<RolloutResult> HelmCluster::WaitRollout(const WorkloadRef& ref, milliseconds deadline) {
+  return kubectl_.WaitRollout(ref, deadline);
+}
+
+std::vector<Command> HelmCluster::PlanRollback(const WorkloadRef& ref, const RollbackTarget& target,
+                                               milliseconds timeout) const {
+  if (!target.helm_revision) return kubectl_.PlanRollback(ref, target, timeout);
+  return {HelmCommand(ref,
+                      {"rollback", ref.helm_release, std::to_string(*target.helm_revision),
+                       "--wait", "--timeout=" + Seconds(timeout)},
+                      timeout + kHelmGrace)};
+}
+
+Status HelmCluster::Rollback(const WorkloadRef& ref, const RollbackTarget& target,
+                             milliseconds timeout) {
+  for (const auto& command : PlanRollback(ref, target, timeout)) {
+    auto run = kubectl_.RunChecked(command, "rolling back helm release " + ref.helm_release);
+    if (!run) return std::move(run).error();
+  }
+  return Done{};
+}
+
+}  // namespace promote::adapters::kube

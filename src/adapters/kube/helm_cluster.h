@@ -1,0 +1,39 @@
+// HelmCluster: the Cluster interface for services released with the real `helm` binary.
+#pragma once
+
+#include "adapters/kube/kubectl_cluster.h"
+
+namespace promote::adapters::kube {
+
+/// Rolls out with `helm upgrade --reuse-values --set KEY=TAG --wait` and rolls back with
+/// `helm rollback REVISION --wait`; reads workloads, secrets and rollout state through kubectl
+/// (helm has no view of a Deployment's image or health) plus `helm status -o json` for the
+/// release revision.
+class HelmCluster final : public Cluster {
+ public:
+  HelmCluster(Tooling tooling, ProcessRunner& runner);
+
+  Result<WorkloadStatus> ReadWorkload(const WorkloadRef& ref) override;
+  Result<std::vector<SecretPresence>> CheckSecrets(const WorkloadRef& where,
+                                                   const std::vector<std::string>& names) override;
+  std::vector<Command> PlanDeploy(const WorkloadRef& ref, const std::string& image,
+                                  std::chrono::milliseconds timeout) const override;
+  Status Deploy(const WorkloadRef& ref, const std::string& image,
+                std::chrono::milliseconds timeout) override;
+  Result<RolloutResult> WaitRollout(const WorkloadRef& ref,
+                                    std::chrono::milliseconds deadline) override;
+  std::vector<Command> PlanRollback(const WorkloadRef& ref, const RollbackTarget& target,
+                                    std::chrono::milliseconds timeout) const override;
+  Status Rollback(const WorkloadRef& ref, const RollbackTarget& target,
+                  std::chrono::milliseconds timeout) override;
+
+ private:
+  /// `helm ARGS… --kube-context X --namespace N [--kubeconfig K]` as a Command.
+  Command HelmCommand(const WorkloadRef& ref, std::vector<std::string> args,
+                      std::chrono::milliseconds timeout) const;
+
+  Tooling tooling_;
+  KubectlCluster kubectl_;
+};
+
+}  // namespace promote::adapters::kube

@@ -1,0 +1,53 @@
+// Test fixture: the local Kubernetes API stand-in (scripts/standin.sh) for one test, with the
+// pinned real kubectl/helm, the request log, and a small HTTP client for the service ports.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "adapters/kube/cluster.h"
+#include "adapters/process/process.h"
+
+namespace promote::testing {
+
+/// The pinned binary `name` (kubectl, helm): $PROMOTE_KUBECTL/$PROMOTE_HELM, else tools/bin.
+std::string PinnedTool(const std::string& name);
+
+/// A running stand-in in its own temporary folder; stopped (and checked gone) on destruction.
+class StandIn {
+ public:
+  /// Starts it with `args` passed to `standin.sh up` (e.g. {"--rollout-seconds", "0.5"}).
+  explicit StandIn(std::vector<std::string> args = {});
+  ~StandIn();
+  StandIn(const StandIn&) = delete;
+  StandIn& operator=(const StandIn&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path kubeconfig() const { return dir_ / "kubeconfig"; }
+  /// Base URL of `service` in `env`, from DIR/endpoints.json.
+  std::string Endpoint(const std::string& env, const std::string& service) const;
+  /// Every API request logged so far (DIR/requests.jsonl).
+  std::vector<nlohmann::json> Requests() const;
+  /// Requests of `env` whose verb changes something (create, update, patch, delete…).
+  std::vector<nlohmann::json> Writes(const std::string& env) const;
+  /// Tooling for the adapters: pinned binaries, this kubeconfig, a private discovery cache and
+  /// private helm folders.
+  adapters::kube::Tooling Tooling() const;
+  /// Runs a command through the real process adapter, with `env` added to the environment.
+  adapters::ProcessResult Run(std::vector<std::string> argv,
+                              std::map<std::string, std::string> env = {}) const;
+
+ private:
+  std::filesystem::path root_;
+  std::filesystem::path dir_;
+  nlohmann::json endpoints_;
+  std::unique_ptr<adapters::ProcessRunner> runner_;
+};
+
+/// Status code of an HTTP request to a loopback URL (-1 when nothing answered).
+int HttpStatus(const std::string& method, const std::string& url, const std::string& body = "");
+
+}  // namespace promote::testing
