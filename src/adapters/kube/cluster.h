@@ -114,6 +114,10 @@ class Cluster {
                           std::chrono::milliseconds timeout) = 0;
 };
 
+/// The kubectl and helm to run: the flag when given, else $PROMOTE_KUBECTL / $PROMOTE_HELM,
+/// else the bare name (looked up on PATH by the process adapter).
+Tooling ResolveTooling(const std::string& kubectl_flag, const std::string& helm_flag);
+
 /// "ghcr.io/x/api:v1" → "v1"; "repo@sha256:…" → "sha256:…"; no tag → "latest".
 std::string ImageTag(const std::string& image);
 

@@ -1,6 +1,10 @@
 // The Cluster adapters with the real kubectl and helm against the local stand-in: read, deploy,
 // wait, fail on a progress deadline, roll back.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <functional>
 
 #include "adapters/kube/helm_cluster.h"
 #include "adapters/kube/kubectl_cluster.h"
@@ -44,6 +48,21 @@ TEST_CASE("ImageTag finds the tag or digest of an image reference", "[kube]") {
   CHECK(ImageTag("localhost:5000/api") == "latest");
   CHECK(ImageTag("repo/api@sha256:abc") == "sha256:abc");
   CHECK(ImageTag("repo/api:v3@sha256:abc") == "v3");
+}
+
+TEST_CASE("kubectl and helm come from the flag, else PROMOTE_KUBECTL/PROMOTE_HELM, else PATH",
+          "[kube]") {
+  const char* was = std::getenv("PROMOTE_KUBECTL");
+  const std::string saved = was ? was : "";
+  ::setenv("PROMOTE_KUBECTL", "/env/kubectl", 1);
+  ::unsetenv("PROMOTE_HELM");
+  CHECK(ResolveTooling("", "").kubectl == "/env/kubectl");
+  CHECK(ResolveTooling("", "").helm == "helm");
+  CHECK(ResolveTooling("/flag/kubectl", "/flag/helm").kubectl == "/flag/kubectl");
+  CHECK(ResolveTooling("/flag/kubectl", "/flag/helm").helm == "/flag/helm");
+  ::unsetenv("PROMOTE_KUBECTL");
+  CHECK(ResolveTooling("", "").kubectl == "kubectl");
+  if (was) ::setenv("PROMOTE_KUBECTL", saved.c_str(), 1);
 }
 
 TEST_CASE("KubectlCluster builds argv with explicit context, namespace and kubeconfig", "[kube]") {
@@ -197,4 +216,79 @@ TEST_CASE("HelmCluster upgrades with --wait, fails on a never-ready image and ro
   CHECK(restored->image == kApiRepo + ":v0.4.31-replacement");
   CHECK(restored->helm_revision == 4);
   CHECK(restored->rollout == RolloutState::kComplete);
+}
+
+// The same read/deploy/wait/fail/roll back cycle against a real cluster, when one is given:
+// PROMOTE_TEST_KUBECONFIG (and optionally PROMOTE_TEST_CONTEXT). It works in a namespace of its
+// own, promote-test-<pid>, with registry.k8s.io/pause images, and deletes it afterwards. CTest
+// runs it as `kube.real_cluster` (label real-cluster) and reports it skipped when unset.
+TEST_CASE("KubectlCluster against a real cluster", "[real-cluster]") {
+  const char* kubeconfig = std::getenv("PROMOTE_TEST_KUBECONFIG");
+  if (!kubeconfig || !*kubeconfig) {
+    WARN("PROMOTE_TEST_KUBECONFIG is not set: real-cluster test skipped");
+    return;
+  }
+  SystemProcessRunner runner(nullptr, nullptr);
+  Tooling tooling = ResolveTooling("", "");
+  tooling.kubeconfig = kubeconfig;
+  auto run = [&](std::vector<std::string> args, std::string stdin_data) {
+    promote::adapters::Command command;
+    command.stdin_data = std::move(stdin_data);
+    command.argv = {tooling.kubectl, std::string("--kubeconfig=") + kubeconfig};
+    command.argv.insert(command.argv.end(), args.begin(), args.end());
+    command.timeout = seconds(120);
+    auto result = runner.Run(command);
+    REQUIRE(result.ok());
+    INFO(result->err);
+    REQUIRE(result->ok());
+    return result->out;
+  };
+  std::string context;
+  if (const char* set = std::getenv("PROMOTE_TEST_CONTEXT"); set && *set) {
+    context = set;
+  } else {
+    context = run({"config", "current-context"}, "");
+    context.erase(context.find_last_not_of("\n ") + 1);
+  }
+  WorkloadRef ref;
+  ref.context = context;
+  ref.ns = "promote-test-" + std::to_string(::getpid());
+  ref.name = "pause";
+  ref.container = "pause";
+  const std::string ctx = "--context=" + context;
+  const std::string labels = R"({"app":"promote-test"})";
+  // --validate=false: the stand-in's OpenAPI covers only what promote itself sends.
+  run({ctx, "create", "--validate=false", "-f", "-"},
+      R"({"apiVersion":"v1","kind":"List","items":[)"
+      R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" +
+          ref.ns +
+          R"("}},)"
+          R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"pause","namespace":")" +
+          ref.ns +
+          R"("},"spec":{"replicas":1,"progressDeadlineSeconds":20,)"
+          R"("selector":{"matchLabels":)" +
+          labels +
+          R"(},"template":{"metadata":)"
+          R"({"labels":)" +
+          labels +
+          R"(},"spec":{"containers":[{"name":"pause",)"
+          R"("image":"registry.k8s.io/pause:3.9"}]}}}}]})");
+  struct Cleanup {
+    std::function<void()> done;
+    ~Cleanup() { done(); }
+  } cleanup{[&] { run({ctx, "delete", "namespace", ref.ns, "--wait=false"}, ""); }};
+
+  KubectlCluster cluster(tooling, runner);
+  REQUIRE(cluster.WaitRollout(ref, seconds(120))->outcome == RolloutOutcome::kComplete);
+  auto before = cluster.ReadWorkload(ref);
+  REQUIRE(before.ok());
+  CHECK(before->image == "registry.k8s.io/pause:3.9");
+
+  REQUIRE(cluster.Deploy(ref, "registry.k8s.io/pause:3.10", seconds(30)).ok());
+  CHECK(cluster.WaitRollout(ref, seconds(120))->outcome == RolloutOutcome::kComplete);
+  REQUIRE(cluster.Deploy(ref, "registry.k8s.io/pause:promote-no-such-tag", seconds(30)).ok());
+  CHECK(cluster.WaitRollout(ref, seconds(120))->outcome == RolloutOutcome::kDeadlineExceeded);
+  REQUIRE(cluster.Rollback(ref, {"registry.k8s.io/pause:3.10", std::nullopt}, seconds(30)).ok());
+  CHECK(cluster.WaitRollout(ref, seconds(120))->outcome == RolloutOutcome::kComplete);
+  CHECK(cluster.ReadWorkload(ref)->image == "registry.k8s.io/pause:3.10");
 }

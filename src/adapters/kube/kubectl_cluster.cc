@@ -4,6 +4,7 @@
 // their values never reach promote's memory.
 #include "adapters/kube/kubectl_cluster.h"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -72,6 +73,18 @@ RolloutState JudgeRollout(const json& workload, WorkloadStatus& status) {
 }  // namespace
 
 Cluster::~Cluster() = default;
+
+Tooling ResolveTooling(const std::string& kubectl_flag, const std::string& helm_flag) {
+  auto pick = [](const std::string& flag, const char* variable, const char* fallback) {
+    if (!flag.empty()) return flag;
+    const char* set = std::getenv(variable);
+    return std::string(set && *set ? set : fallback);
+  };
+  Tooling tooling;
+  tooling.kubectl = pick(kubectl_flag, "PROMOTE_KUBECTL", "kubectl");
+  tooling.helm = pick(helm_flag, "PROMOTE_HELM", "helm");
+  return tooling;
+}
 
 std::string ImageTag(const std::string& image) {
   const auto at = image.find('@');
