@@ -6,6 +6,14 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class ServiceServer(ThreadingHTTPServer):
+    """A service port that takes a burst of concurrent probes (the default backlog of 5 makes the
+    sixth connection wait for a SYN retry, a whole second)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class ServiceHandler(BaseHTTPRequestHandler):
     """Answers one service's HTTP requests from the route table of its available image."""
 
@@ -37,7 +45,9 @@ class ServiceHandler(BaseHTTPRequestHandler):
             code = int(r.get("status", 200))
             body = r.get("body", "")
             if isinstance(body, (dict, list)):
-                ctype, body = r.get("contentType", "application/json"), json.dumps(body).encode()
+                # Compact, as real JSON APIs answer: probes match bodies like '"service":"x"'.
+                ctype = r.get("contentType", "application/json")
+                body = json.dumps(body, separators=(",", ":")).encode()
             else:
                 ctype, body = r.get("contentType", "text/plain"), str(body).encode()
             headers = dict(r.get("headers", {}))
@@ -57,8 +67,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
 def serve(runtime, env, deployment):
     """Starts one service's HTTP server on a free loopback port; returns the server."""
     handler = type("Handler", (ServiceHandler,), {"runtime": runtime, "env": env, "deployment": deployment})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = ServiceServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True,
                      name="svc-%s-%s" % (env, deployment.get("service"))).start()
     return server
