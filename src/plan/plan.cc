@@ -78,6 +78,13 @@ std::string StatusExpectation::Describe() const {
   return out;
 }
 
+const Service* Plan::FindService(const std::string& name) const {
+  for (const auto& service : services) {
+    if (service.name == name) return &service;
+  }
+  return nullptr;
+}
+
 const Environment* Plan::FindEnvironment(const std::string& name) const {
   auto it = environments.find(name);
   return it == environments.end() ? nullptr : &it->second;

@@ -120,6 +120,7 @@ struct Plan {
   std::vector<std::string> secret_env;  ///< environment variables whose values are redacted
 
   const Environment* FindEnvironment(const std::string& name) const;
+  const Service* FindService(const std::string& name) const;
   /// Service names grouped by wave, waves ascending, plan order within a wave.
   std::vector<std::vector<const Service*>> Waves() const;
 };

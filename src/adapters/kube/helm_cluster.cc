@@ -86,6 +86,10 @@ Status HelmCluster::Deploy(const WorkloadRef& ref, const std::string& image, mil
   return Done{};
 }
 
+Command HelmCluster::PlanWait(const WorkloadRef& ref, milliseconds deadline) const {
+  return kubectl_.PlanWait(ref, deadline);
+}
+
 Result<RolloutResult> HelmCluster::WaitRollout(const WorkloadRef& ref, milliseconds deadline) {
   return kubectl_.WaitRollout(ref, deadline);
 }

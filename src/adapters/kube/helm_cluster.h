@@ -20,6 +20,7 @@ class HelmCluster final : public Cluster {
                                   std::chrono::milliseconds timeout) const override;
   Status Deploy(const WorkloadRef& ref, const std::string& image,
                 std::chrono::milliseconds timeout) override;
+  Command PlanWait(const WorkloadRef& ref, std::chrono::milliseconds deadline) const override;
   Result<RolloutResult> WaitRollout(const WorkloadRef& ref,
                                     std::chrono::milliseconds deadline) override;
   std::vector<Command> PlanRollback(const WorkloadRef& ref, const RollbackTarget& target,

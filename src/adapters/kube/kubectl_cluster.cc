@@ -242,11 +242,14 @@ Status KubectlCluster::Deploy(const WorkloadRef& ref, const std::string& image,
   return Done{};
 }
 
+Command KubectlCluster::PlanWait(const WorkloadRef& ref, milliseconds deadline) const {
+  return KubectlCommand(ref,
+                        {"rollout", "status", WorkloadArg(ref), "--timeout=" + Seconds(deadline)},
+                        deadline + kWaitGrace);
+}
+
 Result<RolloutResult> KubectlCluster::WaitRollout(const WorkloadRef& ref, milliseconds deadline) {
-  Command command =
-      KubectlCommand(ref, {"rollout", "status", WorkloadArg(ref), "--timeout=" + Seconds(deadline)},
-                     deadline + kWaitGrace);
-  auto run = runner_.Run(command);
+  auto run = runner_.Run(PlanWait(ref, deadline));
   if (!run) return std::move(run).error().WithContext("waiting for " + WorkloadArg(ref));
   RolloutResult result;
   const std::string said = run->out + run->err;

@@ -1,0 +1,150 @@
+// The audit's conclusion rules on hand-made observations (no cluster, no network).
+#include "phases/audit.h"
+
+#include <catch2/catch.hpp>
+
+#include "plan/loader.h"
+#include "plan/plan.h"
+
+namespace {
+
+using namespace promote::phases;
+using promote::adapters::kube::RolloutState;
+using promote::adapters::probe::ProbeOutcome;
+using promote::adapters::probe::ProbeResult;
+
+const char* kPlan = R"(
+apiVersion: promote/v1
+name: shop
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "shop-{service}-dev", url: "http://{service}.dev.test" }
+  prod: { context: prod, namespace: "shop-{service}-prod", url: "http://{service}.prod.test",
+          secrets: [db-password] }
+services:
+  - name: api
+    workload: deployment/api
+    probes:
+      - { name: login, post: /login, expect: { not: 404 }, golden: true }
+      - { name: stats, get: /stats, expect: 200 }
+  - name: web
+    workload: deployment/web
+    probes: [ { name: home, get: /, expect: 200, golden: true } ]
+)";
+
+promote::plan::Plan LoadTestPlan() {
+  auto plan = promote::plan::ParsePlan(kPlan, "shop.yaml");
+  REQUIRE(plan.ok());
+  return std::move(plan).value();
+}
+
+ProbeResult Probe(const std::string& name, const std::string& method, const std::string& path,
+                  bool golden, int status, ProbeOutcome outcome, const std::string& note) {
+  ProbeResult probe;
+  probe.probe_name = name;
+  probe.method = method;
+  probe.path = path;
+  probe.golden = golden;
+  probe.status = status;
+  probe.verdict.outcome = outcome;
+  probe.verdict.note = note;
+  return probe;
+}
+
+ServiceObservation Running(const std::string& service, const std::string& env,
+                           const std::string& tag, bool login_works) {
+  ServiceObservation seen;
+  seen.service = service;
+  seen.environment = env;
+  seen.ns = "shop-" + service + "-" + env;
+  seen.workload = "deployment/" + service;
+  seen.status.namespace_present = true;
+  seen.status.workload_present = true;
+  seen.status.image = "registry.test/" + service + ":" + tag;
+  seen.status.digest = "sha256:" + service + tag;
+  seen.status.rollout = RolloutState::kComplete;
+  if (service == "api") {
+    seen.probes.push_back(
+        login_works
+            ? Probe("login", "POST", "/login", true, 200, ProbeOutcome::kPassed, "ok")
+            : Probe("login", "POST", "/login", true, 404, ProbeOutcome::kFailed, "route missing"));
+    seen.probes.push_back(Probe("stats", "GET", "/stats", false, 200, ProbeOutcome::kPassed, "ok"));
+  } else {
+    seen.probes.push_back(Probe("home", "GET", "/", true, 200, ProbeOutcome::kPassed, "ok"));
+  }
+  return seen;
+}
+
+AuditReport Situation(bool prod_login_works, const std::string& dev_api_tag, bool dev_login_works) {
+  AuditReport report;
+  report.source = "dev";
+  report.target = "prod";
+  report.plan_file = "plans/shop.yaml";
+  report.source_env.name = "dev";
+  report.target_env.name = "prod";
+  report.source_env.services = {Running("api", "dev", dev_api_tag, dev_login_works),
+                                Running("web", "dev", "v1", true)};
+  report.target_env.services = {Running("api", "prod", "v1", prod_login_works),
+                                Running("web", "prod", "v1", true)};
+  report.target_env.secrets = {{"db-password", {"shop-api-prod"}}};
+  return report;
+}
+
+}  // namespace
+
+TEST_CASE("a broken target and a healthy, newer source: promote", "[audit]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(/*prod_login_works=*/false, "v2", /*dev_login_works=*/true);
+  Conclude(plan, report);
+  CHECK(report.target_verdict.functional == Functional::kNotFunctional);
+  CHECK(report.target_verdict.reason ==
+        "login impossible: POST /login → 404 (route missing) on shop-api-prod");
+  CHECK(report.source_verdict.functional == Functional::kFunctional);
+  REQUIRE(report.comparisons.size() == 2);
+  CHECK(report.comparisons[0].action == ServiceAction::kPromote);
+  CHECK(report.comparisons[0].reason == "v1 → v2");
+  CHECK(report.comparisons[0].DeployImage() == "registry.test/api:v2@sha256:apiv2");
+  CHECK(report.comparisons[1].action == ServiceAction::kUpToDate);
+  CHECK(report.recommendation == Recommendation::kPromote);
+  CHECK(report.command == "promote dev prod --plan plans/shop.yaml");
+}
+
+TEST_CASE("an unhealthy source is never recommended", "[audit]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(true, "v2", /*dev_login_works=*/false);
+  Conclude(plan, report);
+  CHECK(report.comparisons[0].action == ServiceAction::kBlocked);
+  CHECK(report.recommendation == Recommendation::kDoNotPromote);
+  CHECK(report.recommendation_reason.find("api is unhealthy in dev: POST /login → 404") !=
+        std::string::npos);
+}
+
+TEST_CASE("same versions and a healthy target: nothing to do", "[audit]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(true, "v1", true);
+  Conclude(plan, report);
+  CHECK(report.recommendation == Recommendation::kNothingToDo);
+  CHECK(report.TargetHealthy());
+  CHECK(report.command.empty());
+}
+
+TEST_CASE("a missing secret or a failing non-golden probe degrades the target", "[audit]") {
+  const auto plan = LoadTestPlan();
+  SECTION("missing secret blocks the promotion") {
+    auto report = Situation(false, "v2", true);
+    report.target_env.secrets = {{"db-password", {}}};
+    report.target_env.services[0].probes[0] =
+        Probe("login", "POST", "/login", true, 200, ProbeOutcome::kPassed, "ok");
+    Conclude(plan, report);
+    CHECK(report.target_verdict.functional == Functional::kDegraded);
+    CHECK(report.target_verdict.reason.find("secret db-password is missing") != std::string::npos);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+  }
+  SECTION("a stuck rollout is named") {
+    auto report = Situation(true, "v1", true);
+    report.target_env.services[1].status.rollout = RolloutState::kDeadlineExceeded;
+    Conclude(plan, report);
+    CHECK(report.target_verdict.functional == Functional::kDegraded);
+    CHECK(report.target_verdict.reason == "deployment/web is stuck (progress deadline exceeded)");
+  }
+}

@@ -1,0 +1,49 @@
+// The one door from phases to the outside world (Helm's action.Configuration): adapters,
+// logger, redactor and clock. Phases never construct their own clients, so tests swap them.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace promote {
+class Redactor;
+}
+
+namespace promote::adapters {
+class ProcessRunner;
+}
+
+namespace promote::adapters::kube {
+class Cluster;
+}
+
+namespace promote::adapters::probe {
+class Prober;
+}
+
+namespace promote::phases {
+
+/// What every phase shares. The referenced objects outlive the context.
+struct Context {
+  const Redactor& redactor;
+  spdlog::logger& logger;
+  adapters::ProcessRunner& processes;
+  adapters::probe::Prober& prober;
+  /// The cluster adapter of an environment (its plan driver: kubectl or helm).
+  std::function<adapters::kube::Cluster&(const std::string& environment)> cluster;
+  /// Base URLs that replace the plan's, per environment then service (--endpoints FILE).
+  std::map<std::string, std::map<std::string, std::string>> endpoints;
+  /// The release repository, resolved against the plan's folder; unset = not configured.
+  std::optional<std::filesystem::path> releases_repo;
+  std::function<std::chrono::system_clock::time_point()> now = std::chrono::system_clock::now;
+};
+
+}  // namespace promote::phases
