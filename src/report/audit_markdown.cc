@@ -1,0 +1,432 @@
+// Implementation details: every table cell goes through Cell() (pipes escaped, line breaks
+// flattened) so a note or body excerpt from a service can never break the table; verdicts,
+// actions and outcomes get one icon each (✅ ⚠️ ❌) so the report scans at a glance.
+#include "report/audit_markdown.h"
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <sstream>
+
+#include "adapters/kube/cluster.h"
+#include "core/duration.h"
+#include "phases/audit.h"
+#include "report/audit_json.h"
+
+namespace promote::report {
+namespace {
+
+using adapters::kube::RolloutState;
+using adapters::probe::ProbeOutcome;
+using adapters::probe::ProbeResult;
+using std::chrono::milliseconds;
+
+constexpr char kNone[] = "—";
+constexpr std::size_t kExcerptChars = 120;
+
+// Text safe inside a table cell: `|` escaped (GFM honours `\|` even inside code spans) and line
+// breaks flattened, since a cell is one line.
+std::string Cell(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// An inline code span whose content cannot end it early.
+std::string Code(const std::string& text) {
+  if (text.empty()) return kNone;
+  const std::string fence = text.find('`') == std::string::npos ? "`" : "`` ";
+  const std::string close = fence == "`" ? "`" : " ``";
+  return fence + Cell(text) + close;
+}
+
+// "not-functional" → "not functional": the machine name read as words.
+std::string Words(const char* name) {
+  std::string out = name;
+  for (char& c : out) {
+    if (c == '-') c = ' ';
+  }
+  return out;
+}
+
+const char* VerdictIcon(phases::Functional functional) {
+  switch (functional) {
+    case phases::Functional::kFunctional:
+      return "✅";
+    case phases::Functional::kDegraded:
+      return "⚠️";
+    case phases::Functional::kNotFunctional:
+      return "❌";
+  }
+  return "❔";
+}
+
+const char* OutcomeIcon(ProbeOutcome outcome) {
+  switch (outcome) {
+    case ProbeOutcome::kPassed:
+      return "✅";
+    case ProbeOutcome::kFailed:
+      return "❌";
+    case ProbeOutcome::kErrored:
+      return "⚠️";
+  }
+  return "❔";
+}
+
+const char* RolloutIcon(RolloutState state) {
+  switch (state) {
+    case RolloutState::kComplete:
+      return "✅";
+    case RolloutState::kProgressing:
+      return "⏳";
+    case RolloutState::kDeadlineExceeded:
+    case RolloutState::kMissing:
+      return "❌";
+  }
+  return "❔";
+}
+
+// "sha256:4f1c9e2ab07d…" → "sha256:4f1c9e2ab07d": 12 hex digits tell images apart for a reader.
+std::string ShortDigest(const std::string& digest) {
+  const auto colon = digest.find(':');
+  const std::size_t keep = (colon == std::string::npos ? 0 : colon + 1) + 12;
+  return digest.size() > keep ? digest.substr(0, keep) : digest;
+}
+
+// The tag of an image, and its digest shortened on a second line.
+std::string ShortImage(const std::string& image, const std::optional<std::string>& digest) {
+  if (image.empty()) return kNone;
+  std::string tag = adapters::kube::ImageTag(image);
+  if (tag.rfind("sha256:", 0) == 0) tag = ShortDigest(tag);
+  std::string out = Code(tag);
+  if (digest) out += "<br>" + Code(ShortDigest(*digest));
+  return out;
+}
+
+// Seconds since the epoch of an RFC 3339 time ("2026-02-01T09:00:00Z", fractions and offsets
+// accepted), or nullopt when it is not one.
+std::optional<std::chrono::sys_seconds> ParseTime(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
+      6) {
+    return std::nullopt;
+  }
+  std::size_t at = static_cast<std::size_t>(consumed);
+  if (at < text.size() && text[at] == '.') {
+    ++at;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') ++at;
+  }
+  int offset_minutes = 0;
+  if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
+    int oh = 0, om = 0;
+    if (std::sscanf(text.c_str() + at + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
+    offset_minutes = (text[at] == '+' ? 1 : -1) * (oh * 60 + om);
+  } else if (at >= text.size() || (text[at] != 'Z' && text[at] != 'z')) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(mo),
+                                         std::chrono::day(d)};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::sys_days(date) + std::chrono::hours(h) + std::chrono::minutes(mi) +
+         std::chrono::seconds(s) - std::chrono::minutes(offset_minutes);
+}
+
+// A duration cut to its largest unit, so an age reads "52h" rather than "52h14m3s".
+std::string Coarse(milliseconds duration) {
+  using std::chrono::duration_cast;
+  if (duration >= std::chrono::hours(1)) {
+    return FormatDuration(duration_cast<std::chrono::hours>(duration));
+  }
+  if (duration >= std::chrono::minutes(1)) {
+    return FormatDuration(duration_cast<std::chrono::minutes>(duration));
+  }
+  return FormatDuration(duration_cast<std::chrono::seconds>(duration));
+}
+
+// How long the workload had existed when the audit started; the raw timestamp when either time
+// cannot be read.
+std::string Age(const std::string& created, const std::string& started_at) {
+  if (created.empty()) return kNone;
+  const auto from = ParseTime(created);
+  const auto to = ParseTime(started_at);
+  if (!from || !to || *to < *from) return Cell(created);
+  return Coarse(std::chrono::duration_cast<milliseconds>(*to - *from));
+}
+
+// How long the audit took: milliseconds below a second, whole seconds above.
+std::string Took(milliseconds duration) {
+  if (duration < std::chrono::seconds(1)) return FormatDuration(duration);
+  return FormatDuration(std::chrono::round<std::chrono::seconds>(duration));
+}
+
+// "2 attempts: timeout after 5s, then 200": the retries a reader must not miss.
+std::string Attempts(const ProbeResult& probe) {
+  std::string out = std::to_string(probe.attempts.size()) + " attempts: ";
+  bool first = true;
+  for (const auto& attempt : probe.attempts) {
+    if (!first) out += ", then ";
+    first = false;
+    if (attempt.status >= 0) {
+      out += std::to_string(attempt.status);
+    } else {
+      out += attempt.note.empty() ? std::string("no answer") : attempt.note;
+    }
+  }
+  return out;
+}
+
+std::string ProbeNote(const ProbeResult& probe) {
+  std::string note = probe.verdict.note;
+  if (probe.attempts.size() > 1) {
+    if (note == "ok") note.clear();
+    note += (note.empty() ? "" : " · ") + Attempts(probe);
+  }
+  return note.empty() ? std::string(kNone) : Cell(note);
+}
+
+// A body excerpt on one line, short enough for a list item.
+std::string Excerpt(const std::string& body) {
+  std::string out;
+  for (char c : body) {
+    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (out.size() > kExcerptChars) {
+    std::size_t cut = kExcerptChars;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out = out.substr(0, cut) + "…";
+  }
+  return out;
+}
+
+void Heading(std::ostringstream& out, const std::string& title) {
+  out << "\n## " << title << "\n\n";
+}
+
+void RenderConclusion(std::ostringstream& out, const phases::AuditReport& report) {
+  Heading(out, "Conclusion");
+  auto verdict = [&](const std::string& env, const phases::Verdict& v) {
+    out << VerdictIcon(v.functional) << " **" << env << " is "
+        << Words(FunctionalName(v.functional)) << "**";
+    if (!v.reason.empty()) out << ": " << v.reason;
+    out << "\n\n";
+  };
+  verdict(report.target, report.target_verdict);
+  verdict(report.source, report.source_verdict);
+  const std::string name = Words(RecommendationName(report.recommendation));
+  std::string reason = report.recommendation_reason;
+  if (reason.rfind(name + ": ", 0) == 0) reason = reason.substr(name.size() + 2);
+  out << "**Recommendation: " << name << "**";
+  if (!reason.empty()) out << " — " << reason;
+  out << "\n";
+  if (!report.command.empty()) out << "\n```sh\n" << report.command << "\n```\n";
+}
+
+void RenderVersions(std::ostringstream& out, const phases::AuditReport& report) {
+  Heading(out, "Versions");
+  if (report.comparisons.empty()) {
+    out << "No service was found in both " << report.source << " and " << report.target << ".\n";
+    return;
+  }
+  out << "| Service | " << Cell(report.source) << " | " << Cell(report.target)
+      << " | Action |\n|---|---|---|---|\n";
+  for (const auto& c : report.comparisons) {
+    std::string action;
+    switch (c.action) {
+      case phases::ServiceAction::kPromote:
+        action = "⬆️ **promote**" + (c.reason.empty() ? "" : ": " + Cell(c.reason));
+        break;
+      case phases::ServiceAction::kUpToDate:
+        action = "✅ up-to-date";
+        break;
+      case phases::ServiceAction::kBlocked:
+        action = "⛔ **blocked**" + (c.reason.empty() ? "" : ": " + Cell(c.reason));
+        break;
+    }
+    out << "| " << Cell(c.service) << " | " << ShortImage(c.source_image, c.source_digest) << " | "
+        << ShortImage(c.target_image, c.target_digest) << " | " << action << " |\n";
+  }
+}
+
+std::string RolloutCell(const adapters::kube::WorkloadStatus& status) {
+  std::string out =
+      std::string(RolloutIcon(status.rollout)) + " " + Words(RolloutStateName(status.rollout));
+  if (status.rollout != RolloutState::kComplete && !status.message.empty()) {
+    out += ": " + Cell(status.message);
+  }
+  return out;
+}
+
+void RenderEnvironment(std::ostringstream& out, const phases::AuditReport& report,
+                       const phases::EnvironmentObservation& env) {
+  out << "### " << env.name;
+  if (!env.context.empty()) out << " (context " << Code(env.context) << ")";
+  out << "\n\n";
+  if (env.services.empty()) {
+    out << "No service observed.\n\n";
+    return;
+  }
+  out << "| Service | Namespace | Workload | Image | Ready | Rollout | Age |\n"
+         "|---|---|---|---|---|---|---|\n";
+  for (const auto& s : env.services) {
+    out << "| " << Cell(s.service) << " | ";
+    if (s.read_error) {
+      out << Code(s.ns) << " | " << Code(s.workload)
+          << " | ⚠️ cannot read: " << Cell(*s.read_error) << " | " << kNone << " | " << kNone
+          << " | " << kNone << " |\n";
+    } else if (!s.status.namespace_present) {
+      out << Code(s.ns) << " ❌ missing | " << Code(s.workload) << " | " << kNone << " | " << kNone
+          << " | " << kNone << " | " << kNone << " |\n";
+    } else if (!s.status.workload_present) {
+      out << Code(s.ns) << " | " << Code(s.workload) << " ❌ missing | " << kNone << " | " << kNone
+          << " | " << kNone << " | " << kNone << " |\n";
+    } else {
+      out << Code(s.ns) << " | " << Code(s.workload) << " | " << Code(s.status.image) << " | "
+          << s.status.ready << "/" << s.status.desired << " | " << RolloutCell(s.status) << " | "
+          << Age(s.status.created, report.started_at) << " |\n";
+    }
+  }
+  out << "\n";
+}
+
+void RenderEndpoints(std::ostringstream& out, const phases::EnvironmentObservation& env) {
+  out << "### " << env.name << "\n\n";
+  std::size_t count = 0;
+  for (const auto& s : env.services) count += s.probes.size();
+  if (count == 0) {
+    out << "No probe ran.\n\n";
+    return;
+  }
+  out << "| | Service | Method | Path | Status | Latency | Note |\n"
+         "|---|---|---|---|---|---|---|\n";
+  std::vector<const ProbeResult*> troubles;
+  for (const auto& s : env.services) {
+    for (const auto& p : s.probes) {
+      const std::string path = Cell(p.path.empty() ? "/" : p.path);
+      out << "| " << OutcomeIcon(p.verdict.outcome) << " | " << Cell(p.service) << " | "
+          << Cell(p.method) << " | " << (p.golden ? "**" + path + "** ★" : path) << " | "
+          << (p.status >= 0 ? std::to_string(p.status) : std::string(kNone)) << " | "
+          << FormatDuration(p.latency) << " | " << ProbeNote(p) << " |\n";
+      if (!p.passed()) troubles.push_back(&p);
+    }
+  }
+  out << "\n";
+  for (const ProbeResult* p : troubles) {
+    out << "- " << OutcomeIcon(p->verdict.outcome) << " " << Code(p->method + " " + p->path) << " ("
+        << p->service
+        << "): " << Excerpt(p->verdict.reason.empty() ? p->verdict.note : p->verdict.reason);
+    if (!p->body_excerpt.empty()) out << " — body: " << Code(Excerpt(p->body_excerpt));
+    out << "\n";
+  }
+  if (!troubles.empty()) out << "\n";
+}
+
+void RenderSecrets(std::ostringstream& out, const phases::AuditReport& report) {
+  Heading(out, "Secrets");
+  bool any = false;
+  for (const auto* env : {&report.source_env, &report.target_env}) {
+    if (env->secrets.empty() && !env->secrets_error) continue;
+    if (!any) out << "Names only: promote never reads a secret's value.\n\n";
+    any = true;
+    out << "### " << env->name << "\n\n";
+    if (env->secrets_error) {
+      out << "⚠️ the secrets could not be listed: " << Cell(*env->secrets_error) << "\n\n";
+    }
+    if (env->secrets.empty()) continue;
+    out << "| Secret | Present | Namespace |\n|---|---|---|\n";
+    for (const auto& secret : env->secrets) {
+      std::string where;
+      for (const auto& ns : secret.namespaces) where += (where.empty() ? "" : ", ") + Code(ns);
+      out << "| " << Cell(secret.name) << " | " << (secret.present() ? "✅" : "❌") << " | "
+          << (where.empty() ? std::string(kNone) : where) << " |\n";
+    }
+    out << "\n";
+  }
+  if (!any) out << "The plan requires no secrets.\n";
+}
+
+void RenderDrift(std::ostringstream& out, const phases::AuditReport& report) {
+  if (report.drift.empty()) return;
+  Heading(out, "Drift");
+  out << report.target << " runs images found in no release tag:\n\n";
+  for (const auto& image : report.drift) out << "- " << Code(image) << "\n";
+}
+
+void RenderRecommendations(std::ostringstream& out, const phases::AuditReport& report) {
+  Heading(out, "Recommendations");
+  out << "- **" << Words(RecommendationName(report.recommendation)) << "**";
+  if (!report.recommendation_reason.empty()) out << ": " << report.recommendation_reason;
+  if (!report.command.empty()) out << " — run " << Code(report.command);
+  out << "\n";
+  for (const auto& c : report.comparisons) {
+    if (c.action != phases::ServiceAction::kBlocked) continue;
+    out << "- Fix **" << c.service << "** in " << report.source
+        << " before promoting it: " << c.reason << "\n";
+  }
+  for (const auto& secret : report.target_env.secrets) {
+    if (!secret.present()) {
+      out << "- Create the secret " << Code(secret.name) << " in " << report.target << "\n";
+    }
+  }
+  if (report.target_env.secrets_error) {
+    out << "- Give promote read access to the secrets of " << report.target << "\n";
+  }
+  for (const auto& s : report.target_env.services) {
+    if (s.read_error) {
+      out << "- Check access to " << Code(s.ns) << " in " << report.target << ": " << *s.read_error
+          << "\n";
+    }
+  }
+  if (!report.drift.empty()) {
+    out << "- Replace or release the " << report.drift.size() << " unreleased image"
+        << (report.drift.size() == 1 ? "" : "s") << " running in " << report.target
+        << " (see Drift)\n";
+  }
+  if (!report.releases_known) {
+    out << "- The release repository could not be read: drift is unknown\n";
+  }
+}
+
+}  // namespace
+
+std::string RenderAuditMarkdown(const phases::AuditReport& report) {
+  std::ostringstream out;
+  out << "# Audit: " << report.plan_name << " " << report.source << " → " << report.target
+      << "\n\n";
+  out << "Started " << (report.started_at.empty() ? std::string(kNone) : report.started_at)
+      << " · took " << Took(report.duration);
+  if (!report.plan_file.empty()) out << " · plan " << Code(report.plan_file);
+  out << "\n";
+  RenderConclusion(out, report);
+  RenderVersions(out, report);
+  Heading(out, "Environments");
+  RenderEnvironment(out, report, report.source_env);
+  RenderEnvironment(out, report, report.target_env);
+  Heading(out, "Endpoints");
+  out << "★ golden probe: when it fails, users cannot do what matters. "
+         "✅ passed · ❌ wrong answer · ⚠️ no answer\n\n";
+  RenderEndpoints(out, report.source_env);
+  RenderEndpoints(out, report.target_env);
+  RenderSecrets(out, report);
+  RenderDrift(out, report);
+  RenderRecommendations(out, report);
+  // Sections end with their own blank line; keep at most one between blocks.
+  std::string text = out.str();
+  for (auto at = text.find("\n\n\n"); at != std::string::npos; at = text.find("\n\n\n", at)) {
+    text.erase(at, 1);
+  }
+  return text;
+}
+
+}  // namespace promote::report

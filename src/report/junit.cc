@@ -1,0 +1,172 @@
+// Implementation details: every attribute and text node goes through Xml(), which escapes the
+// five markup characters and drops control characters XML 1.0 cannot carry (a body excerpt from a
+// service may hold anything). Counts are computed before a suite is written, because JUnit
+// readers take tests/failures/errors from the <testsuite> attributes.
+#include "report/junit.h"
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+#include "adapters/probe/evaluate.h"
+#include "phases/audit.h"
+
+namespace promote::report {
+namespace {
+
+using adapters::probe::ProbeOutcome;
+
+std::string Xml(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\r' && c != '\t') break;
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string Seconds(std::chrono::milliseconds duration) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3f", static_cast<double>(duration.count()) / 1000.0);
+  return buffer;
+}
+
+/// How a test case ended, in JUnit's three kinds.
+enum class CaseKind { kPassed, kFailure, kError };
+
+/// One <testcase>, prepared before its suite is written so the suite's counts are known.
+struct Case {
+  std::string classname;
+  std::string name;
+  std::chrono::milliseconds time{0};
+  CaseKind kind = CaseKind::kPassed;
+  std::string type;     ///< the short note ("route missing", "missing secret")
+  std::string message;  ///< one sentence
+  std::string details;  ///< evidence: attempts, URL, body excerpt
+};
+
+Case ProbeCase(const std::string& env, const adapters::probe::ProbeResult& probe) {
+  Case c;
+  c.classname = env + "." + probe.service;
+  c.name = probe.method + " " + probe.path;
+  c.time = probe.latency;
+  if (probe.verdict.outcome == ProbeOutcome::kPassed) return c;
+  c.kind = probe.verdict.outcome == ProbeOutcome::kFailed ? CaseKind::kFailure : CaseKind::kError;
+  c.type = probe.verdict.note;
+  c.message = probe.verdict.reason.empty() ? probe.verdict.note : probe.verdict.reason;
+  std::ostringstream details;
+  details << probe.method << " " << probe.url << (probe.golden ? " (golden probe)" : "") << "\n";
+  int n = 0;
+  for (const auto& attempt : probe.attempts) {
+    details << "attempt " << ++n << ": " << adapters::probe::OutcomeName(attempt.outcome) << ", "
+            << (attempt.status >= 0 ? "status " + std::to_string(attempt.status)
+                                    : std::string("no answer"))
+            << ", " << attempt.latency.count() << "ms";
+    if (!attempt.note.empty()) details << ", " << attempt.note;
+    if (!attempt.reason.empty()) details << ": " << attempt.reason;
+    details << "\n";
+  }
+  if (!probe.body_excerpt.empty()) details << "body: " << probe.body_excerpt << "\n";
+  c.details = details.str();
+  return c;
+}
+
+std::vector<Case> EnvironmentCases(const phases::EnvironmentObservation& env) {
+  std::vector<Case> cases;
+  for (const auto& service : env.services) {
+    for (const auto& probe : service.probes) cases.push_back(ProbeCase(env.name, probe));
+  }
+  for (const auto& secret : env.secrets) {
+    Case c;
+    c.classname = env.name + ".secrets";
+    c.name = "secret " + secret.name;
+    if (env.secrets_error) {
+      c.kind = CaseKind::kError;
+      c.type = "unreadable";
+      c.message = "the secrets of " + env.name + " could not be listed: " + *env.secrets_error;
+    } else if (!secret.present()) {
+      c.kind = CaseKind::kFailure;
+      c.type = "missing secret";
+      c.message = "required secret " + secret.name + " is missing in " + env.name;
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+void WriteSuite(std::ostringstream& out, const phases::AuditReport& report,
+                const phases::EnvironmentObservation& env, const std::vector<Case>& cases) {
+  int failures = 0;
+  int errors = 0;
+  std::chrono::milliseconds time{0};
+  for (const auto& c : cases) {
+    failures += c.kind == CaseKind::kFailure;
+    errors += c.kind == CaseKind::kError;
+    time += c.time;
+  }
+  out << "  <testsuite name=\"audit." << Xml(env.name) << "\" tests=\"" << cases.size()
+      << "\" failures=\"" << failures << "\" errors=\"" << errors << "\" skipped=\"0\" time=\""
+      << Seconds(time) << "\"";
+  if (!report.started_at.empty()) out << " timestamp=\"" << Xml(report.started_at) << "\"";
+  out << ">\n";
+  for (const auto& c : cases) {
+    out << "    <testcase classname=\"" << Xml(c.classname) << "\" name=\"" << Xml(c.name)
+        << "\" time=\"" << Seconds(c.time) << "\"";
+    if (c.kind == CaseKind::kPassed) {
+      out << "/>\n";
+      continue;
+    }
+    const char* tag = c.kind == CaseKind::kFailure ? "failure" : "error";
+    out << ">\n      <" << tag << " message=\"" << Xml(c.message) << "\" type=\"" << Xml(c.type)
+        << "\">" << Xml(c.details.empty() ? c.message : c.details) << "</" << tag
+        << ">\n    </testcase>\n";
+  }
+  out << "  </testsuite>\n";
+}
+
+}  // namespace
+
+std::string RenderJUnit(const phases::AuditReport& report) {
+  const auto source_cases = EnvironmentCases(report.source_env);
+  const auto target_cases = EnvironmentCases(report.target_env);
+  int failures = 0;
+  int errors = 0;
+  for (const auto* cases : {&source_cases, &target_cases}) {
+    for (const auto& c : *cases) {
+      failures += c.kind == CaseKind::kFailure;
+      errors += c.kind == CaseKind::kError;
+    }
+  }
+  std::ostringstream out;
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\""
+      << Xml("audit " + report.plan_name + " " + report.source + " → " + report.target)
+      << "\" tests=\"" << source_cases.size() + target_cases.size() << "\" failures=\"" << failures
+      << "\" errors=\"" << errors << "\" time=\"" << Seconds(report.duration) << "\">\n";
+  WriteSuite(out, report, report.source_env, source_cases);
+  WriteSuite(out, report, report.target_env, target_cases);
+  out << "</testsuites>\n";
+  return out.str();
+}
+
+}  // namespace promote::report
