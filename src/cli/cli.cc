@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/audit_command.h"
 #include "cli/exit_code.h"
+#include "cli/options.h"
 #include "core/log.h"
 #include "core/redactor.h"
 #include "core/version.h"
@@ -25,26 +27,6 @@ namespace promote::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// How results are printed on stdout.
-enum class OutputFormat { kText, kJson };
-
-/// Flags every command shares.
-struct GlobalOptions {
-  std::string plan;
-  bool dry_run = false;
-  std::string output = "text";
-  std::string log_level = "info";
-  std::string log_format = "text";
-  bool no_color = false;
-  std::string kubectl;
-  std::string helm;
-};
-
-/// What a finished command wants main to know beyond success: its exit code.
-struct CommandOutcome {
-  ExitCode code = ExitCode::kOk;
-};
 
 Error UsageError(std::string what, std::string fix) {
   return Error{ErrorKind::kUsage, std::move(what), "", std::move(fix)};
@@ -133,18 +115,35 @@ Status RequireEnvironment(const plan::Plan& plan, const std::string& name, const
                plan.source_file, "use one of: " + known};
 }
 
-Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::string& source,
-                                  const std::string& target, Redactor& redactor,
-                                  spdlog::logger& logger) {
+// Loads the plan named by the flags and checks that both environments are in it.
+Result<plan::Plan> LoadPlanFor(const GlobalOptions& options, const std::string& source,
+                               const std::string& target, Redactor& redactor,
+                               spdlog::logger& logger) {
   auto path = ResolvePlanPath(options.plan);
   if (!path) return std::move(path).error();
   auto plan = LoadPlanForRun(*path, redactor, logger);
   if (!plan) return std::move(plan).error();
   if (auto ok = RequireEnvironment(*plan, source, "source"); !ok) return std::move(ok).error();
   if (auto ok = RequireEnvironment(*plan, target, "target"); !ok) return std::move(ok).error();
-  return Error{ErrorKind::kNotYet,
-               "promoting " + source + " → " + target + " is not implemented yet", "",
-               "run `promote plan check " + path->string() + "` to see what it would promote"};
+  if (source == target) {
+    return UsageError("source and target are both '" + source + "'",
+                      "promote from one environment into another, e.g. `promote dev prod`");
+  }
+  return plan;
+}
+
+Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::string& source,
+                                  const std::string& target, std::shared_ptr<Redactor> redactor,
+                                  std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
+  auto plan = LoadPlanFor(options, source, target, *redactor, *logger);
+  if (!plan) return std::move(plan).error();
+  if (options.dry_run) {
+    return RunAuditCommand(options, *plan, source, target, AuditMode::kDryRun, redactor, logger,
+                           out);
+  }
+  return Error{
+      ErrorKind::kNotYet, "promoting " + source + " → " + target + " is not implemented yet", "",
+      "run `promote " + source + " " + target + " --dry-run` to see every step it would take"};
 }
 
 }  // namespace
@@ -159,7 +158,8 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   app.footer(
       "Main form: promote SRC DST  (e.g. promote dev prod)\n"
       "Exit codes: 0 ok · 1 failed (rolled back) · 2 bad usage or invalid plan · 3 waiting for "
-      "approval · 4 locked by another run · 5 rollback failed");
+      "approval · 4 locked by another run · 5 rollback failed · 6 promotion pending (audit, dry "
+      "run) · 7 target unhealthy or drifted (audit, dry run)");
 
   GlobalOptions options;
   app.add_option("--plan", options.plan,
@@ -173,11 +173,29 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   app.add_flag("--no-color", options.no_color, "never color the output");
   app.add_option("--kubectl", options.kubectl, "kubectl binary (else $PROMOTE_KUBECTL, PATH)");
   app.add_option("--helm", options.helm, "helm binary (else $PROMOTE_HELM, PATH)");
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "kubeconfig for every kubectl/helm call (a plan environment's own wins)");
+  app.add_option("--endpoints", options.endpoints,
+                 "JSON file of base URLs per environment and service, replacing the plan's");
+  app.add_option("--releases", options.releases,
+                 "release git repository (default: the plan's releases.repo)");
+  app.add_option("--report-dir", options.report_dir,
+                 "where reports go (default: the run's folder under --state-dir)");
+  app.add_option("--state-dir", options.state_dir, "runs, journals and locks (default .promote)");
 
   std::string source;
   std::string target;
   app.add_option("SRC", source, "environment whose versions are proven (e.g. dev)");
   app.add_option("DST", target, "environment to promote into (e.g. prod)");
+
+  std::string audit_source;
+  std::string audit_target;
+  auto* audit_cmd = app.add_subcommand(
+      "audit",
+      "read both environments, probe them, report (exit 0 ok, 6 promotion pending, 7 "
+      "target unhealthy or drifted)");
+  audit_cmd->add_option("SRC", audit_source, "source environment")->required();
+  audit_cmd->add_option("DST", audit_target, "target environment")->required();
 
   auto* plan_cmd = app.add_subcommand("plan", "work with plan files");
   plan_cmd->require_subcommand(1);
@@ -201,11 +219,17 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     auto logger = MakeCliLogger(options, redactor);
     if (!logger) return std::move(logger).error();
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
+    if (audit_cmd->parsed()) {
+      auto plan = LoadPlanFor(options, audit_source, audit_target, *redactor, **logger);
+      if (!plan) return std::move(plan).error();
+      return RunAuditCommand(options, *plan, audit_source, audit_target, AuditMode::kAuditOnly,
+                             redactor, *logger, out);
+    }
     if (source.empty() || target.empty()) {
       return UsageError("nothing to do: name a source and a target environment",
                         "run `promote dev prod`, or `promote --help` for the commands");
     }
-    return RunPromote(options, source, target, *redactor, **logger);
+    return RunPromote(options, source, target, redactor, *logger, out);
   }();
 
   if (!result) {

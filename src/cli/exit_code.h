@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/error.h"
+#include "phases/audit.h"
 
 namespace promote::cli {
 
@@ -13,6 +14,8 @@ enum class ExitCode : int {
   kAwaitingApproval = 3,  ///< stopped at the approval gate, state saved
   kLocked = 4,            ///< another run holds the target's lock
   kRollbackFailed = 5,    ///< rollback failed: the target needs a person now
+  kPromotionPending = 6,  ///< audit/dry run: target healthy, a promotion is waiting to be run
+  kTargetUnhealthy = 7,   ///< audit/dry run: target not functional, degraded, or drifted
 };
 
 /// The one mapping from an error's kind to the exit code.
@@ -27,6 +30,14 @@ inline ExitCode ExitCodeFor(const Error& error) {
       return ExitCode::kFailed;
   }
   return ExitCode::kFailed;
+}
+
+/// What an audit or dry run tells a scheduler: an unhealthy or drifted target first (it needs
+/// someone now), then a pending promotion, else all clear.
+inline ExitCode ExitCodeForAudit(const phases::AuditReport& report) {
+  if (!report.TargetHealthy() || !report.drift.empty()) return ExitCode::kTargetUnhealthy;
+  if (report.PromotionPending()) return ExitCode::kPromotionPending;
+  return ExitCode::kOk;
 }
 
 }  // namespace promote::cli

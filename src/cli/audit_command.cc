@@ -1,0 +1,92 @@
+#include "cli/audit_command.h"
+
+#include <spdlog/logger.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "adapters/git/release_repo.h"
+#include "cli/wiring.h"
+#include "core/redactor.h"
+#include "core/time_format.h"
+#include "engine/promotion_plan.h"
+#include "engine/run_id.h"
+#include "phases/audit.h"
+#include "plan/plan.h"
+#include "report/audit_json.h"
+#include "report/console.h"
+#include "report/report_writer.h"
+
+namespace promote::cli {
+
+Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan::Plan& plan,
+                                       const std::string& source, const std::string& target,
+                                       AuditMode mode, std::shared_ptr<const Redactor> redactor,
+                                       std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
+  WiringOptions wiring_options;
+  wiring_options.kubectl = options.kubectl;
+  wiring_options.helm = options.helm;
+  if (!options.kubeconfig.empty()) wiring_options.kubeconfig = options.kubeconfig;
+  if (!options.endpoints.empty()) wiring_options.endpoints = options.endpoints;
+  if (!options.releases.empty()) wiring_options.releases = options.releases;
+  auto wiring = Wiring::Create(wiring_options, plan, redactor, logger);
+  if (!wiring) return std::move(wiring).error();
+  phases::Context& context = (*wiring)->context();
+
+  const auto started = context.now();
+  const std::string run_id = engine::NewRunId(started, source, target);
+  const std::filesystem::path report_dir =
+      options.report_dir.empty() ? std::filesystem::path(options.state_dir) / "runs" / run_id
+                                 : std::filesystem::path(options.report_dir);
+  logger->info("{} {} → {} (run {})", mode == AuditMode::kDryRun ? "dry run" : "audit", source,
+               target, run_id);
+
+  const phases::AuditReport report = phases::Audit(plan, source, target).Run(context);
+  engine::PromotionPlan promotion;
+  if (mode == AuditMode::kDryRun) {
+    std::string tag = engine::ExpandTagTemplate(plan, target, UtcDate(started));
+    // The suffix a second promotion of the day gets (prod-2026-02-01.2), read-only.
+    if (context.releases_repo) {
+      if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
+        if (auto free = repo->NextFreeName(tag)) tag = *free;
+      }
+    }
+    promotion = engine::PreparePromotion(
+        plan, report, (*wiring)->ClusterFor(target), tag,
+        context.releases_repo ? context.releases_repo->lexically_normal().string() : "(none)");
+  }
+
+  auto paths = report::WriteAuditReports(report, report_dir, *redactor);
+  if (!paths) return std::move(paths).error();
+  if (mode == AuditMode::kDryRun) {
+    auto written = report::WriteRedactedFile(
+        report_dir / "promotion-plan.json",
+        report::PromotionPlanJson(promotion, *redactor).dump(2) + "\n", *redactor);
+    if (!written) return std::move(written).error();
+  }
+
+  CommandOutcome outcome{ExitCodeForAudit(report)};
+  if (options.output == "json") {
+    nlohmann::json doc = {{"run", run_id},
+                          {"audit", report::AuditJson(report)},
+                          {"reports",
+                           {{"markdown", paths->markdown.string()},
+                            {"json", paths->json.string()},
+                            {"junit", paths->junit.string()}}},
+                          {"exitCode", static_cast<int>(outcome.code)}};
+    if (mode == AuditMode::kDryRun) {
+      doc["promotionPlan"] = report::PromotionPlanJson(promotion, *redactor);
+    }
+    out << redactor->Redact(doc.dump(2)) << "\n";
+  } else {
+    out << redactor->Redact(report::RenderAuditSummary(report));
+    if (mode == AuditMode::kDryRun) out << report::RenderPromotionPlan(promotion, *redactor);
+    out << "Reports: " << paths->markdown.string() << ", " << paths->json.string() << ", "
+        << paths->junit.string() << "\n";
+  }
+  return outcome;
+}
+
+}  // namespace promote::cli

@@ -1,0 +1,80 @@
+#include "cli/wiring.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "adapters/kube/helm_cluster.h"
+#include "adapters/kube/kubectl_cluster.h"
+#include "adapters/probe/prober.h"
+#include "adapters/process/process.h"
+#include "plan/plan.h"
+
+namespace promote::cli {
+
+Result<std::map<std::string, std::map<std::string, std::string>>> LoadEndpoints(
+    const std::filesystem::path& file) {
+  std::ifstream in(file);
+  const auto fail = [&](const std::string& what) {
+    return Error{
+        ErrorKind::kUsage, what, file.string(),
+        "give --endpoints a JSON file like {\"prod\": {\"api\": \"http://127.0.0.1:3001\"}}"};
+  };
+  if (!in) return fail("cannot read the endpoints file");
+  const auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return fail("not a JSON object of environment → service → URL");
+  std::map<std::string, std::map<std::string, std::string>> endpoints;
+  for (const auto& [env, services] : doc.items()) {
+    if (!services.is_object()) return fail("'" + env + "' is not an object of service → URL");
+    for (const auto& [service, url] : services.items()) {
+      if (url.is_string()) endpoints[env][service] = url.get<std::string>();
+    }
+  }
+  return endpoints;
+}
+
+Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, const plan::Plan& plan,
+                                               std::shared_ptr<const Redactor> redactor,
+                                               std::shared_ptr<spdlog::logger> logger) {
+  std::unique_ptr<Wiring> wiring(new Wiring());
+  wiring->redactor_ = redactor;
+  wiring->logger_ = logger;
+  wiring->runner_ = std::make_unique<adapters::SystemProcessRunner>(redactor, logger);
+  wiring->prober_ = std::make_unique<adapters::probe::HttpProber>(logger);
+
+  auto tooling = adapters::kube::ResolveTooling(options.kubectl, options.helm);
+  if (options.kubeconfig) tooling.kubeconfig = options.kubeconfig;
+  for (const auto& [name, env] : plan.environments) {
+    if (env.driver == plan::Driver::kHelm) {
+      wiring->clusters_[name] =
+          std::make_unique<adapters::kube::HelmCluster>(tooling, *wiring->runner_);
+    } else {
+      wiring->clusters_[name] =
+          std::make_unique<adapters::kube::KubectlCluster>(tooling, *wiring->runner_);
+    }
+  }
+
+  std::map<std::string, std::map<std::string, std::string>> endpoints;
+  if (options.endpoints) {
+    auto loaded = LoadEndpoints(*options.endpoints);
+    if (!loaded) return std::move(loaded).error();
+    endpoints = std::move(*loaded);
+  }
+  std::optional<std::filesystem::path> releases = options.releases;
+  if (!releases && !plan.releases.repo.empty()) {
+    releases = std::filesystem::path(plan.source_file).parent_path() / plan.releases.repo;
+  }
+  Wiring* self = wiring.get();
+  wiring->context_.reset(new phases::Context{
+      *redactor, *logger, *wiring->runner_, *wiring->prober_,
+      [self](const std::string& env) -> adapters::kube::Cluster& { return self->ClusterFor(env); },
+      std::move(endpoints), std::move(releases)});
+  return wiring;
+}
+
+Wiring::~Wiring() = default;
+
+adapters::kube::Cluster& Wiring::ClusterFor(const std::string& environment) {
+  return *clusters_.at(environment);
+}
+
+}  // namespace promote::cli

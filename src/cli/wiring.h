@@ -1,0 +1,58 @@
+// The adapters of one promote invocation, built once from the global flags and the plan, and
+// handed to the phases as one Context. Owns everything the Context refers to.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "adapters/kube/cluster.h"
+#include "core/error.h"
+#include "phases/context.h"
+
+namespace promote::plan {
+struct Plan;
+}
+
+namespace promote::cli {
+
+/// What the global flags say about reaching the outside world.
+struct WiringOptions {
+  std::string kubectl;                              ///< --kubectl (else $PROMOTE_KUBECTL, PATH)
+  std::string helm;                                 ///< --helm (else $PROMOTE_HELM, PATH)
+  std::optional<std::filesystem::path> kubeconfig;  ///< --kubeconfig
+  std::optional<std::filesystem::path> endpoints;   ///< --endpoints FILE (env → service → URL)
+  std::optional<std::filesystem::path> releases;    ///< --releases DIR, replaces releases.repo
+};
+
+/// Owns the process runner, prober and one Cluster per environment; exposes them as a Context.
+class Wiring {
+ public:
+  static Result<std::unique_ptr<Wiring>> Create(const WiringOptions& options,
+                                                const plan::Plan& plan,
+                                                std::shared_ptr<const Redactor> redactor,
+                                                std::shared_ptr<spdlog::logger> logger);
+  ~Wiring();
+
+  phases::Context& context() { return *context_; }
+  adapters::kube::Cluster& ClusterFor(const std::string& environment);
+
+ private:
+  Wiring() = default;
+
+  std::shared_ptr<const Redactor> redactor_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::unique_ptr<adapters::ProcessRunner> runner_;
+  std::unique_ptr<adapters::probe::Prober> prober_;
+  std::map<std::string, std::unique_ptr<adapters::kube::Cluster>> clusters_;
+  std::unique_ptr<phases::Context> context_;
+};
+
+/// Reads an endpoints file ({"dev": {"api": "http://127.0.0.1:3001", …}, …}, as the stand-in
+/// writes it); entries that are not strings are ignored.
+Result<std::map<std::string, std::map<std::string, std::string>>> LoadEndpoints(
+    const std::filesystem::path& file);
+
+}  // namespace promote::cli
