@@ -25,6 +25,8 @@ inline ExitCode ExitCodeFor(const Error& error) {
     case ErrorKind::kInvalidPlan:
     case ErrorKind::kNotYet:
       return ExitCode::kUsage;
+    case ErrorKind::kLocked:
+      return ExitCode::kLocked;
     case ErrorKind::kExternal:
     case ErrorKind::kInternal:
       return ExitCode::kFailed;

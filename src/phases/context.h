@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace spdlog {
 class logger;
@@ -44,6 +45,10 @@ struct Context {
   /// The release repository, resolved against the plan's folder; unset = not configured.
   std::optional<std::filesystem::path> releases_repo;
   std::function<std::chrono::system_clock::time_point()> now = std::chrono::system_clock::now;
+  /// Waits between probe rounds; tests pass one that advances a fake clock instead.
+  std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds duration) {
+    std::this_thread::sleep_for(duration);
+  };
 };
 
 }  // namespace promote::phases
