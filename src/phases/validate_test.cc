@@ -1,0 +1,450 @@
+// The validate phase's rules on a fake prober and a fake clock (sleep advances it at once), and
+// once against the stand-in's real HTTP service ports on 127.0.0.1.
+#include "phases/validate.h"
+
+#include <spdlog/logger.h>
+
+#include <catch2/catch.hpp>
+#include <functional>
+#include <stdexcept>
+
+#include "adapters/kube/cluster.h"
+#include "adapters/process/process.h"
+#include "core/redactor.h"
+#include "phases/context.h"
+#include "plan/loader.h"
+#include "plan/plan.h"
+#include "support/standin.h"
+
+namespace {
+
+using namespace promote::phases;
+using promote::adapters::probe::ProbeOutcome;
+using promote::adapters::probe::ProbeResult;
+using promote::adapters::probe::ProbeTarget;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using TimePoint = std::chrono::system_clock::time_point;
+
+const char* kPlan = R"(
+apiVersion: promote/v1
+name: shop
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "shop-{service}-dev", url: "http://{service}.dev.test" }
+  prod: { context: prod, namespace: "shop-{service}-prod", url: "http://{service}.prod.test" }
+services:
+  - name: api
+    workload: deployment/api
+    probes:
+      - { name: stats, get: /stats, expect: 200 }
+      - { name: login, post: /login, expect: { not: 404 }, golden: true }
+  - name: web
+    workload: deployment/web
+    probes: [ { name: home, get: /, expect: 200, golden: true } ]
+)";
+
+// 2026-01-01T00:00:00Z.
+const TimePoint kStart{seconds(1767225600)};
+
+promote::plan::Plan LoadTestPlan() {
+  auto plan = promote::plan::ParsePlan(kPlan, "shop.yaml");
+  REQUIRE(plan.ok());
+  return std::move(plan).value();
+}
+
+/// A clock that only moves when slept on (or when the fake prober "takes time").
+struct FakeClock {
+  TimePoint now = kStart;
+  std::vector<milliseconds> sleeps;
+};
+
+/// The outcome of probe `target` in round `round` (1-based).
+using Script = std::function<ProbeOutcome(int round, const ProbeTarget& target)>;
+
+/// A prober answering from a script; records when each batch started and how big it was.
+class FakeProber final : public promote::adapters::probe::Prober {
+ public:
+  FakeProber(FakeClock& clock, Script script) : clock_(clock), script_(std::move(script)) {}
+
+  std::vector<ProbeResult> Run(const std::vector<ProbeTarget>& targets) override {
+    ++calls;
+    started.push_back(clock_.now);
+    batch_sizes.push_back(targets.size());
+    std::vector<ProbeResult> results;
+    for (const auto& target : targets) {
+      ProbeResult result;
+      result.service = target.service;
+      result.environment = target.environment;
+      result.probe_name = target.probe.name;
+      result.method = target.probe.method;
+      result.path = target.probe.path;
+      result.golden = target.probe.golden;
+      result.verdict.outcome = script_(calls, target);
+      switch (result.verdict.outcome) {
+        case ProbeOutcome::kPassed:
+          result.status = 200;
+          result.verdict.note = "ok";
+          break;
+        case ProbeOutcome::kFailed:
+          result.status = target.probe.golden ? 404 : 500;
+          result.verdict.note = target.probe.golden ? "route missing" : "server error";
+          break;
+        case ProbeOutcome::kErrored:
+          result.verdict.note = "connection refused";
+          break;
+      }
+      if (retried && retried(calls, target)) {
+        result.attempts.push_back({ProbeOutcome::kErrored, -1, milliseconds(0), "refused", ""});
+      }
+      result.attempts.push_back({result.verdict.outcome, result.status, milliseconds(0), "", ""});
+      results.push_back(std::move(result));
+    }
+    clock_.now += probe_time;
+    return results;
+  }
+
+  int calls = 0;
+  std::vector<TimePoint> started;
+  std::vector<size_t> batch_sizes;
+  milliseconds probe_time{0};  ///< how long a batch "takes" on the fake clock
+  /// Probes whose final (passing) attempt came after an errored one.
+  std::function<bool(int round, const ProbeTarget& target)> retried;
+
+ private:
+  FakeClock& clock_;
+  Script script_;
+};
+
+/// No phase of this file may run a process.
+class NoProcesses final : public promote::adapters::ProcessRunner {
+ public:
+  promote::Result<promote::adapters::ProcessResult> Run(
+      const promote::adapters::Command&) override {
+    FAIL("validate ran a process");
+    throw std::logic_error("unreachable");
+  }
+};
+
+/// What a Context refers to, owned by the test.
+struct Fixture {
+  promote::Redactor redactor;
+  spdlog::logger logger{"test"};  // no sinks: logs go nowhere, but are formatted
+  NoProcesses processes;
+
+  Context MakeContext(promote::adapters::probe::Prober& prober) {
+    Context context{redactor,
+                    logger,
+                    processes,
+                    prober,
+                    [](const std::string& env) -> promote::adapters::kube::Cluster& {
+                      FAIL("validate asked for the cluster of " << env);
+                      throw std::logic_error("unreachable");
+                    },
+                    {},
+                    std::nullopt};
+    logger.set_level(spdlog::level::info);
+    return context;
+  }
+};
+
+/// A context on `clock`: now() reads it, sleep() advances it and records the sleep.
+Context FakeTimeContext(Fixture& fixture, FakeProber& prober, FakeClock& clock) {
+  Context context = fixture.MakeContext(prober);
+  context.now = [&clock] { return clock.now; };
+  context.sleep = [&clock](milliseconds duration) {
+    clock.sleeps.push_back(duration);
+    clock.now += duration;
+  };
+  return context;
+}
+
+promote::plan::ValidationPolicy Policy(milliseconds interval, milliseconds soak, int successes,
+                                       int failure_limit, int error_limit) {
+  promote::plan::ValidationPolicy policy;
+  policy.initial_delay = milliseconds(0);
+  policy.interval = interval;
+  policy.soak = soak;
+  policy.successes = successes;
+  policy.failure_limit = failure_limit;
+  policy.error_limit = error_limit;
+  return policy;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+ProbeOutcome AllPass(int, const ProbeTarget&) {
+  return ProbeOutcome::kPassed;
+}
+
+}  // namespace
+
+TEST_CASE("validate passes only after the soak, with enough consecutive passes", "[validate]") {
+  const auto plan = LoadTestPlan();
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+
+  SECTION("soak 5s at 1s: six rounds, the last one at 5s") {
+    Validate validate(plan, "prod", {"api", "web"}, Policy(seconds(1), seconds(5), 3, 2, 3));
+    const ValidationResult result = validate.Run(context);
+    INFO(result.reason);
+    CHECK(result.passed);
+    CHECK(result.rounds == 6);
+    CHECK(prober.calls == 6);
+    CHECK(result.consecutive_successes == 6);
+    CHECK(result.elapsed == seconds(5));
+    CHECK(result.failures == 0);
+    CHECK(result.errors == 0);
+    CHECK(result.reason == "6 consecutive passes after 5s of soak (6 rounds)");
+    REQUIRE(result.history.size() == 6);
+    for (const auto& round : result.history) {
+      CHECK(round.passed);
+      CHECK(round.problems.empty());
+    }
+    CHECK(result.history.back().number == 6);
+    CHECK(result.last_round.size() == 3);
+    // Every round is one batch with every probe of both services.
+    for (size_t size : prober.batch_sizes) CHECK(size == 3);
+  }
+
+  SECTION("without a soak, the successes still have to be reached") {
+    Validate validate(plan, "prod", {"api"}, Policy(seconds(1), milliseconds(0), 3, 2, 3));
+    const ValidationResult result = validate.Run(context);
+    CHECK(result.passed);
+    CHECK(result.rounds == 3);
+    CHECK(result.consecutive_successes == 3);
+    CHECK(prober.batch_sizes.front() == 2);
+  }
+}
+
+TEST_CASE("validate fails on the round that exceeds the failure limit, naming the golden probe",
+          "[validate]") {
+  const auto plan = LoadTestPlan();
+  Fixture fixture;
+  FakeClock clock;
+  // stats answers 500 in rounds 2, 4 and 5; the golden login answers 404 in round 5 only.
+  FakeProber prober(clock, [](int round, const ProbeTarget& target) {
+    if (target.probe.name == "stats" && (round == 2 || round == 4 || round == 5)) {
+      return ProbeOutcome::kFailed;
+    }
+    if (target.probe.name == "login" && round == 5) return ProbeOutcome::kFailed;
+    return ProbeOutcome::kPassed;
+  });
+  Context context = FakeTimeContext(fixture, prober, clock);
+  // A long soak: the verdict must not wait for it.
+  Validate validate(plan, "prod", {"api", "web"}, Policy(seconds(1), seconds(60), 3, 2, 3));
+  const ValidationResult result = validate.Run(context);
+  INFO(result.reason);
+  CHECK_FALSE(result.passed);
+  CHECK(result.rounds == 5);
+  CHECK(prober.calls == 5);
+  CHECK(result.failures == 3);
+  CHECK(result.errors == 0);
+  CHECK(result.elapsed == seconds(4));
+  // The golden probe is named although stats was wrong in more rounds.
+  CHECK(result.reason ==
+        "golden POST /login answered 404 (route missing) in 1 round (failure limit 2) on "
+        "shop-api-prod");
+  REQUIRE(result.history.size() == 5);
+  CHECK(result.history[0].passed);
+  CHECK_FALSE(result.history[1].passed);
+  CHECK(result.history[1].failed == 1);
+  CHECK(result.history[2].passed);
+  CHECK(result.history[4].failed == 2);
+  REQUIRE(result.history[4].problems.size() == 2);
+  CHECK(result.history[4].problems[0].probe_name == "stats");
+  CHECK(result.history[4].problems[1].probe_name == "login");
+  CHECK(result.last_round.size() == 3);
+  CHECK(result.consecutive_successes == 0);
+}
+
+TEST_CASE("validate counts errors apart from failures, by consecutive rounds", "[validate]") {
+  const auto plan = LoadTestPlan();
+  Fixture fixture;
+  FakeClock clock;
+
+  SECTION("four consecutive errored rounds exceed an error limit of 3") {
+    FakeProber prober(clock, [](int, const ProbeTarget& target) {
+      return target.service == "web" ? ProbeOutcome::kErrored : ProbeOutcome::kPassed;
+    });
+    Context context = FakeTimeContext(fixture, prober, clock);
+    Validate validate(plan, "prod", {"api", "web"}, Policy(seconds(1), seconds(60), 3, 2, 3));
+    const ValidationResult result = validate.Run(context);
+    INFO(result.reason);
+    CHECK_FALSE(result.passed);
+    CHECK(result.rounds == 4);
+    CHECK(prober.calls == 4);
+    CHECK(result.errors == 4);
+    CHECK(result.failures == 0);
+    CHECK(result.reason ==
+          "golden GET / got no answer (connection refused) on shop-web-prod: 4 consecutive rounds "
+          "without an answer (error limit 3)");
+    for (const auto& round : result.history) {
+      CHECK(round.errored == 1);
+      CHECK(round.failed == 0);
+    }
+  }
+
+  SECTION("errored and passing rounds alternating never fail, and the errors stay visible") {
+    FakeProber prober(clock, [](int round, const ProbeTarget& target) {
+      return target.service == "web" && round % 2 == 1 ? ProbeOutcome::kErrored
+                                                       : ProbeOutcome::kPassed;
+    });
+    Context context = FakeTimeContext(fixture, prober, clock);
+    Validate validate(plan, "prod", {"api", "web"}, Policy(seconds(1), seconds(5), 1, 2, 1));
+    const ValidationResult result = validate.Run(context);
+    INFO(result.reason);
+    CHECK(result.passed);
+    CHECK(result.rounds == 6);
+    CHECK(result.errors == 3);
+    CHECK(result.failures == 0);
+    CHECK(Contains(result.reason, "tolerated 0 failed rounds and 3 errored rounds"));
+    REQUIRE(result.history.size() == 6);
+    for (const auto& round : result.history) {
+      const bool odd = round.number % 2 == 1;
+      CHECK(round.passed == !odd);
+      CHECK(round.errored == (odd ? 1 : 0));
+      if (odd) {
+        REQUIRE(round.problems.size() == 1);
+        CHECK(round.problems[0].verdict.note == "connection refused");
+      }
+    }
+  }
+
+  SECTION("a probe that passed only after a retry is kept as evidence") {
+    FakeProber prober(clock, AllPass);
+    prober.retried = [](int round, const ProbeTarget& target) {
+      return round == 2 && target.probe.name == "stats";
+    };
+    Context context = FakeTimeContext(fixture, prober, clock);
+    Validate validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(2), 2, 2, 3));
+    const ValidationResult result = validate.Run(context);
+    CHECK(result.passed);
+    REQUIRE(result.history.size() == 3);
+    CHECK(result.history[1].passed);
+    REQUIRE(result.history[1].problems.size() == 1);
+    CHECK(result.history[1].problems[0].attempts.size() == 2);
+    CHECK(result.history[1].problems[0].attempts[0].outcome == ProbeOutcome::kErrored);
+    CHECK(result.history[0].problems.empty());
+  }
+}
+
+TEST_CASE("validate sleeps the initial delay first, then starts rounds an interval apart",
+          "[validate]") {
+  const auto plan = LoadTestPlan();
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  prober.probe_time = milliseconds(300);  // only the rest of the interval is slept
+  Context context = FakeTimeContext(fixture, prober, clock);
+  auto policy = Policy(seconds(10), seconds(20), 2, 2, 3);
+  policy.initial_delay = seconds(2);
+  Validate validate(plan, "prod", {"api", "web"}, policy);
+  const ValidationResult result = validate.Run(context);
+  INFO(result.reason);
+  CHECK(result.passed);
+  REQUIRE(result.rounds == 3);
+  REQUIRE(prober.started.size() == 3);
+  CHECK(prober.started[0] == kStart + seconds(2));
+  CHECK(prober.started[1] == kStart + seconds(12));
+  CHECK(prober.started[2] == kStart + seconds(22));
+  CHECK(clock.sleeps ==
+        std::vector<milliseconds>{seconds(2), milliseconds(9700), milliseconds(9700)});
+  CHECK(result.history[0].at == "2026-01-01T00:00:02Z");
+  CHECK(result.history[1].at == "2026-01-01T00:00:12Z");
+  CHECK(result.history[2].at == "2026-01-01T00:00:22Z");
+  CHECK(result.elapsed == milliseconds(20300));
+}
+
+TEST_CASE("validate gives up, bounded, when the soak ends without enough passes", "[validate]") {
+  const auto plan = LoadTestPlan();
+  Fixture fixture;
+  FakeClock clock;
+
+  SECTION("errored rounds under the limit never let two passes follow each other") {
+    FakeProber prober(clock, [](int round, const ProbeTarget&) {
+      return round % 2 == 1 ? ProbeOutcome::kErrored : ProbeOutcome::kPassed;
+    });
+    Context context = FakeTimeContext(fixture, prober, clock);
+    // Gives up once 3s + 2 × 1s + 1s have passed since the first round: at the round at 6s.
+    Validate validate(plan, "prod", {"web"}, Policy(seconds(1), seconds(3), 2, 2, 3));
+    const ValidationResult result = validate.Run(context);
+    INFO(result.reason);
+    CHECK_FALSE(result.passed);
+    CHECK(result.rounds == 7);
+    CHECK(prober.calls == 7);
+    CHECK(result.elapsed == seconds(6));
+    CHECK(result.reason ==
+          "only 0 consecutive passes of 2 needed after soak (3s); gave up after 7 rounds");
+  }
+
+  SECTION("a clock that never moves cannot make it loop forever") {
+    FakeProber prober(clock, AllPass);
+    Context context = fixture.MakeContext(prober);
+    context.now = [] { return kStart; };
+    context.sleep = [](milliseconds) {};
+    Validate validate(plan, "prod", {"web"}, Policy(seconds(1), seconds(5), 3, 2, 3));
+    const ValidationResult result = validate.Run(context);
+    INFO(result.reason);
+    CHECK_FALSE(result.passed);
+    CHECK(result.rounds == 14);  // (5s + 4 × 1s) / 1s + 3 + 2
+    CHECK(Contains(result.reason, "no verdict after 14 rounds"));
+  }
+}
+
+TEST_CASE("validate names what it cannot validate", "[validate]") {
+  const auto plan = LoadTestPlan();
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+  const auto policy = Policy(seconds(1), seconds(5), 3, 2, 3);
+
+  const ValidationResult unknown_env = Validate(plan, "staging", {"api"}, policy).Run(context);
+  CHECK_FALSE(unknown_env.passed);
+  CHECK(unknown_env.reason == "environment staging is not in plan shop");
+
+  const ValidationResult unknown_service = Validate(plan, "prod", {"db"}, policy).Run(context);
+  CHECK_FALSE(unknown_service.passed);
+  CHECK(unknown_service.reason == "service db is not in plan shop");
+  CHECK(prober.calls == 0);
+}
+
+TEST_CASE("validate against the stand-in: PROD api fails on login 404, website passes",
+          "[validate][standin]") {
+  promote::testing::StandIn standin;
+  auto loaded = promote::plan::LoadPlan(std::string(PROMOTE_SOURCE_DIR) + "/plans/keybuzz.yaml");
+  REQUIRE(loaded.ok());
+  const promote::plan::Plan plan = std::move(loaded).value();
+
+  Fixture fixture;
+  promote::adapters::probe::HttpProber prober(nullptr);
+  Context context = fixture.MakeContext(prober);
+  for (const auto& service : plan.services) {
+    context.endpoints["prod"][service.name] = standin.Endpoint("prod", service.name);
+  }
+  auto policy = Policy(milliseconds(200), milliseconds(600), 2, 1, 2);
+
+  const ValidationResult api = Validate(plan, "prod", {"api"}, policy).Run(context);
+  INFO(api.reason);
+  CHECK_FALSE(api.passed);
+  CHECK(api.rounds == 2);  // the second failed round exceeds failureLimit 1
+  CHECK(api.failures == 2);
+  CHECK(Contains(api.reason, "golden POST /auth/login answered 404 (route missing) in 2 rounds"));
+  CHECK(Contains(api.reason, "(failure limit 1) on keybuzz-api-prod"));
+  CHECK(api.last_round.size() == plan.FindService("api")->probes.size());
+
+  const ValidationResult website = Validate(plan, "prod", {"website"}, policy).Run(context);
+  INFO(website.reason);
+  CHECK(website.passed);
+  CHECK(website.rounds >= 2);
+  CHECK(website.consecutive_successes >= 2);
+  CHECK(website.elapsed >= milliseconds(600));
+  CHECK(website.failures == 0);
+  REQUIRE(website.last_round.size() == 1);
+  CHECK(website.last_round[0].status == 200);
+}
