@@ -25,13 +25,7 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
                                        const std::string& source, const std::string& target,
                                        AuditMode mode, std::shared_ptr<const Redactor> redactor,
                                        std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
-  WiringOptions wiring_options;
-  wiring_options.kubectl = options.kubectl;
-  wiring_options.helm = options.helm;
-  if (!options.kubeconfig.empty()) wiring_options.kubeconfig = options.kubeconfig;
-  if (!options.endpoints.empty()) wiring_options.endpoints = options.endpoints;
-  if (!options.releases.empty()) wiring_options.releases = options.releases;
-  auto wiring = Wiring::Create(wiring_options, plan, redactor, logger);
+  auto wiring = Wiring::Create(WiringOptionsFrom(options), plan, redactor, logger);
   if (!wiring) return std::move(wiring).error();
   phases::Context& context = (*wiring)->context();
 

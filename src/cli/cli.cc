@@ -16,6 +16,7 @@
 #include "cli/audit_command.h"
 #include "cli/exit_code.h"
 #include "cli/options.h"
+#include "cli/promote_command.h"
 #include "core/log.h"
 #include "core/redactor.h"
 #include "core/version.h"
@@ -141,9 +142,7 @@ Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::strin
     return RunAuditCommand(options, *plan, source, target, AuditMode::kDryRun, redactor, logger,
                            out);
   }
-  return Error{
-      ErrorKind::kNotYet, "promoting " + source + " → " + target + " is not implemented yet", "",
-      "run `promote " + source + " " + target + " --dry-run` to see every step it would take"};
+  return RunPromoteCommand(options, *plan, source, target, redactor, logger, out);
 }
 
 }  // namespace
@@ -166,6 +165,7 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                  "plan file (default: $PROMOTE_PLAN, plans/promote.yaml, or the only plan in "
                  "plans/)");
   app.add_flag("--dry-run", options.dry_run, "plan every step, change nothing");
+  app.add_flag("--force", options.force, "promote images whose release was marked bad");
   app.add_option("--output", options.output, "result format: text or json");
   app.add_option("--log-level", options.log_level,
                  "trace, debug, info, warn, error or off (default info)");

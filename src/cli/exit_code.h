@@ -23,7 +23,6 @@ inline ExitCode ExitCodeFor(const Error& error) {
   switch (error.kind) {
     case ErrorKind::kUsage:
     case ErrorKind::kInvalidPlan:
-    case ErrorKind::kNotYet:
       return ExitCode::kUsage;
     case ErrorKind::kLocked:
       return ExitCode::kLocked;

@@ -15,6 +15,7 @@ enum class OutputFormat { kText, kJson };
 struct GlobalOptions {
   std::string plan;
   bool dry_run = false;
+  bool force = false;
   std::string output = "text";
   std::string log_level = "info";
   std::string log_format = "text";

@@ -32,6 +32,16 @@ Result<std::map<std::string, std::map<std::string, std::string>>> LoadEndpoints(
   return endpoints;
 }
 
+WiringOptions WiringOptionsFrom(const GlobalOptions& options) {
+  WiringOptions wiring;
+  wiring.kubectl = options.kubectl;
+  wiring.helm = options.helm;
+  if (!options.kubeconfig.empty()) wiring.kubeconfig = options.kubeconfig;
+  if (!options.endpoints.empty()) wiring.endpoints = options.endpoints;
+  if (!options.releases.empty()) wiring.releases = options.releases;
+  return wiring;
+}
+
 Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, const plan::Plan& plan,
                                                std::shared_ptr<const Redactor> redactor,
                                                std::shared_ptr<spdlog::logger> logger) {

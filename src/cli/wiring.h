@@ -9,6 +9,7 @@
 #include <string>
 
 #include "adapters/kube/cluster.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "phases/context.h"
 
@@ -49,6 +50,9 @@ class Wiring {
   std::map<std::string, std::unique_ptr<adapters::kube::Cluster>> clusters_;
   std::unique_ptr<phases::Context> context_;
 };
+
+/// The wiring options the global flags give.
+WiringOptions WiringOptionsFrom(const GlobalOptions& options);
 
 /// Reads an endpoints file ({"dev": {"api": "http://127.0.0.1:3001", …}, …}, as the stand-in
 /// writes it); entries that are not strings are ignored.

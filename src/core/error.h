@@ -12,7 +12,6 @@ namespace promote {
 enum class ErrorKind {
   kUsage,        ///< the command line is wrong (exit 2)
   kInvalidPlan,  ///< the plan file is unreadable or breaks the schema (exit 2)
-  kNotYet,       ///< the command exists but is not implemented yet (exit 2)
   kLocked,       ///< another run holds the target environment's lock (exit 4)
   kExternal,     ///< a process, cluster, repository or network call failed
   kInternal,     ///< a bug in promote itself

@@ -30,6 +30,10 @@ namespace promote::adapters::probe {
 class Prober;
 }
 
+namespace promote::engine {
+class Journal;
+}
+
 namespace promote::phases {
 
 /// What every phase shares. The referenced objects outlive the context.
@@ -49,6 +53,9 @@ struct Context {
   std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds duration) {
     std::this_thread::sleep_for(duration);
   };
+  /// The run's journal: every side effect is written there as intended before it is made.
+  /// Null for read-only commands (audit, dry run), which have no side effects to journal.
+  engine::Journal* journal = nullptr;
 };
 
 }  // namespace promote::phases

@@ -348,8 +348,10 @@ TEST_CASE("plans/keybuzz.yaml models the KeyBuzz promotion", "[plan]") {
   CHECK(login.method == "POST");
   CHECK(login.path == "/auth/login");
   CHECK(login.golden);
-  CHECK(login.expect.Describe() == "not 404");
+  CHECK(login.expect.Describe() == "200-499 but not 404");
   CHECK_FALSE(login.expect.Accepts(404));  // the bug that started the project
+  CHECK_FALSE(login.expect.Accepts(500));  // a build that cannot log anyone in
+  CHECK(login.expect.Accepts(401));        // a wrong password is a healthy answer
   CHECK(FindProbe(api, "signup").golden);
   CHECK(FindProbe(plan.services[1], "root").expect.Describe() == "307");
   CHECK(FindProbe(plan.services[1], "login-page").golden);

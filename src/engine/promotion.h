@@ -1,0 +1,70 @@
+// A promotion run: audit → [approval gate] → tag → (deploy → validate) per wave → promoted, or
+// rollback of every service the run touched → revalidate → rolled back. Drives the phases
+// through the state machine of engine/states.h; every transition and side effect is journaled
+// before it happens, in the run's folder beside its reports.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "engine/states.h"
+#include "phases/audit.h"
+#include "phases/deploy.h"
+
+namespace promote {
+class Redactor;
+}
+
+namespace promote::plan {
+struct Plan;
+}
+
+namespace promote::phases {
+struct Context;
+}
+
+namespace promote::engine {
+
+/// What one run is asked to do.
+struct PromotionOptions {
+  std::string source;
+  std::string target;
+  std::string run_id;
+  std::filesystem::path state_dir;  ///< runs/<id>/ and locks/ live here
+  std::filesystem::path run_dir;    ///< journal and reports
+  std::string initiator;
+  bool force = false;                        ///< promote a release marked bad anyway
+  std::shared_ptr<const Redactor> redactor;  ///< the journal's: only names of secrets on disk
+  std::chrono::milliseconds rollback_budget{std::chrono::minutes(5)};
+};
+
+/// How a run ended, with what a person (or the report) needs to know.
+struct PromotionResult {
+  RunState state = RunState::kPlanned;
+  std::string summary;  ///< one paragraph: what happened and why
+  std::string tag;      ///< the release tag, when one was created or found
+  phases::AuditReport audit;
+  std::vector<phases::ServiceRollout> rollouts;  ///< every service deployed, in order
+  std::vector<phases::ServiceRollout> restores;  ///< every service restored, on rollback
+  std::vector<std::string> next_steps;           ///< commands for a person, on RollbackFailed
+};
+
+/// Runs one promotion of `options.source` into `options.target`.
+class Promotion {
+ public:
+  Promotion(const plan::Plan& plan, PromotionOptions options);
+
+  /// An Error means the run could not start or its journal could not be written (nothing was
+  /// changed without a journal line first); every other ending is a PromotionResult.
+  Result<PromotionResult> Run(phases::Context& context) const;
+
+ private:
+  const plan::Plan& plan_;
+  PromotionOptions options_;
+};
+
+}  // namespace promote::engine
