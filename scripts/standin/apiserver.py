@@ -179,8 +179,13 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     # --- plumbing -------------------------------------------------------------------------
     def _body(self):
+        return self._raw
+
+    def _read_body(self):
+        # Read every request's body, whatever its method (helm sends DELETE with a body): bytes
+        # left unread on a keep-alive connection would be parsed as the next request.
         n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        self._raw = self.rfile.read(n) if n else b""
 
     def _send(self, code, obj, content_type="application/json"):
         data = obj if isinstance(obj, bytes) else (json.dumps(obj) + "\n").encode()
@@ -217,6 +222,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
 
     def _handle(self):
+        self._read_body()
         u = urllib.parse.urlsplit(self.path)
         q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query, keep_blank_values=True).items()}
         if u.path.startswith("/_standin/"):
