@@ -50,13 +50,15 @@ class FaultSwitch:
             self.hang_seconds = float(cfg.get("hangSeconds", 30))
             self.methods = {m.upper() for m in cfg.get("methods", [])}
             self.path_re = re.compile(cfg.get("pathRegex", ""))
+            # The first `skip` matching requests pass: "let the deploy through, fail the rollback".
+            self.skip = int(cfg.get("skip", 0))
             self.hits = 0
 
     def describe(self):
         with self.lock:
             return {"mode": self.mode, "rate": self.rate, "seed": self.seed, "hits": self.hits,
                     "hangSeconds": self.hang_seconds, "methods": sorted(self.methods),
-                    "pathRegex": self.path_re.pattern}
+                    "pathRegex": self.path_re.pattern, "skip": self.skip}
 
     def pick(self, method, path):
         """The fault to inject for this request, or None."""
@@ -64,6 +66,9 @@ class FaultSwitch:
             if self.mode == "off" or (self.methods and method not in self.methods):
                 return None
             if not self.path_re.search(path):
+                return None
+            if self.skip > 0:
+                self.skip -= 1
                 return None
             if self.rng.random() >= self.rate:
                 return None

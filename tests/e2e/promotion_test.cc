@@ -1,0 +1,233 @@
+// End to end: `promote dev prod` with the real kubectl against the stand-in and a real release
+// repository: a promotion that succeeds, one whose validation fails and is rolled back, one whose
+// rollback fails, and a lock conflict.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/standin.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using promote::testing::HttpStatus;
+using promote::testing::PinnedTool;
+using promote::testing::StandIn;
+
+const std::string kApi = "ghcr.io/keybuzz/keybuzz-api";
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+/// A stand-in, a release repository and plans/keybuzz.yaml without its approval gate and with
+/// a short soak, all in one temporary folder.
+class World {
+ public:
+  World() : standin_({"--rollout-seconds", "0.3", "--deadline-seconds", "3"}) {
+    root_ = standin_.dir().parent_path();
+    std::string plan = ReadFile(fs::path(PROMOTE_SOURCE_DIR) / "plans" / "keybuzz.yaml");
+    plan = Replace(plan, "approval: { required: true", "approval: { required: false");
+    plan = Replace(plan, "initialDelay: 1s", "initialDelay: 0s");
+    plan = Replace(plan, "interval: 1s", "interval: 300ms");
+    plan = Replace(plan, "soak: 5s", "soak: 600ms");
+    plan = Replace(plan, "successes: 3", "successes: 2");
+    std::ofstream(root_ / "plan.yaml") << plan;
+    Git({"init", "-q", releases().string()});
+    Git({"-C", releases().string(), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
+         "-q", "--allow-empty", "-m", "releases"});
+  }
+
+  StandIn& standin() { return standin_; }
+  fs::path releases() const { return root_ / "releases"; }
+  fs::path state() const { return root_ / "state"; }
+
+  promote::adapters::ProcessResult Promote(std::vector<std::string> args = {}) {
+    std::vector<std::string> argv = {PROMOTE_BINARY,
+                                     "--plan=" + (root_ / "plan.yaml").string(),
+                                     "--kubectl=" + PinnedTool("kubectl"),
+                                     "--kubeconfig=" + standin_.kubeconfig().string(),
+                                     "--endpoints=" + (standin_.dir() / "endpoints.json").string(),
+                                     "--releases=" + releases().string(),
+                                     "--state-dir=" + state().string(),
+                                     "--output=json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"dev", "prod"});
+    return standin_.Run(argv);
+  }
+
+  std::string Git(std::vector<std::string> args) {
+    args.insert(args.begin(), "git");
+    const auto run = standin_.Run(args);
+    INFO(run.err);
+    REQUIRE(run.ok());
+    return run.out;
+  }
+
+  std::string Kubectl(const std::string& context, const std::string& ns,
+                      std::vector<std::string> args) {
+    std::vector<std::string> argv = {PinnedTool("kubectl"),
+                                     "--kubeconfig=" + standin_.kubeconfig().string(),
+                                     "--cache-dir=" + (root_ / "kube-cache").string(),
+                                     "--context=" + context, "--namespace=" + ns};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto run = standin_.Run(argv);
+    INFO(run.err);
+    REQUIRE(run.ok());
+    return run.out;
+  }
+
+  std::string Image(const std::string& context, const std::string& service) {
+    return Kubectl(context, "keybuzz-" + service + "-" + context,
+                   {"get", "deployment/keybuzz-" + service, "-o",
+                    "jsonpath={.spec.template.spec.containers[0].image}"});
+  }
+
+  /// DEV now runs `image` for the api (a new build proven in DEV).
+  void ShipToDev(const std::string& image) {
+    Kubectl("dev", "keybuzz-api-dev", {"set", "image", "deployment/keybuzz-api", "api=" + image});
+    Kubectl("dev", "keybuzz-api-dev", {"rollout", "status", "deployment/keybuzz-api"});
+  }
+
+  /// Posts to the stand-in's control API of `env`.
+  void Control(const std::string& env, const std::string& what, const std::string& body) {
+    const auto endpoints = nlohmann::json::parse(ReadFile(standin_.dir() / "endpoints.json"));
+    const std::string url = endpoints[env]["api_server"].get<std::string>() + "/_standin/" + what;
+    REQUIRE(HttpStatus("POST", url, body) == 200);
+  }
+
+  /// The states a run went through, from its journal.
+  std::vector<std::string> States(const std::string& run) const {
+    std::vector<std::string> states;
+    std::ifstream in(state() / "runs" / run / "events.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      const auto event = nlohmann::json::parse(line);
+      if (event["kind"] == "transition") states.push_back(event["state"]);
+    }
+    return states;
+  }
+
+ private:
+  StandIn standin_;
+  fs::path root_;
+};
+
+nlohmann::json Outcome(const promote::adapters::ProcessResult& run) {
+  INFO(run.out << run.err);
+  return nlohmann::json::parse(run.out);
+}
+
+}  // namespace
+
+TEST_CASE("a promotion tags the release, rolls out DEV's images and validates PROD",
+          "[e2e][promotion]") {
+  World world;
+  const std::string dev_api = world.Image("dev", "api");
+  const auto run = world.Promote();
+  INFO(run.err);
+  CHECK(run.exit_code == 0);
+  const auto outcome = Outcome(run);
+  CHECK(outcome["state"] == "Promoted");
+  const std::string tag = outcome["tag"];
+  CHECK(tag.rfind("prod-20", 0) == 0);
+
+  // PROD runs DEV's api, pinned by digest; the website (same in both) was not touched.
+  CHECK(world.Image("prod", "api").rfind(dev_api + "@sha256:", 0) == 0);
+  CHECK(world.Image("prod", "website") == world.Image("dev", "website"));
+  CHECK(HttpStatus("POST", world.standin().Endpoint("prod", "api") + "/auth/login", "{}") == 200);
+
+  // The tag carries the manifest; the report after the run is all green.
+  const std::string tag_object =
+      world.Git({"-C", world.releases().string(), "cat-file", "-p", tag});
+  CHECK(tag_object.find("promote/release/v1") != std::string::npos);
+  CHECK(tag_object.find(dev_api) != std::string::npos);
+  const std::string after =
+      ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "after" / "audit.md");
+  CHECK(after.find("**prod is functional**") != std::string::npos);
+  CHECK(after.find("| ❌ |") == std::string::npos);
+
+  CHECK(world.States(outcome["run"]) ==
+        std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged", "Deploying",
+                                 "Validating", "Deploying", "Validating", "Promoted"});
+
+  // A second run finds nothing to do, and a second promotion the same day gets ".2".
+  const auto again = Outcome(world.Promote());
+  CHECK(again["state"] == "NothingToDo");
+}
+
+TEST_CASE("a build that fails validation in PROD is rolled back and marked bad",
+          "[e2e][promotion]") {
+  World world;
+  const std::string prod_api = world.Image("prod", "api");
+  // Healthy in DEV, answers 500 on POST /auth/login in PROD (it lacks something PROD needs).
+  world.ShipToDev(kApi + ":v0.4.32-needs-env");
+  const auto run = world.Promote();
+  CHECK(run.exit_code == 1);
+  const auto outcome = Outcome(run);
+  CHECK(outcome["state"] == "RolledBack");
+  CHECK(outcome["summary"].get<std::string>().find("POST /auth/login answered 500") !=
+        std::string::npos);
+  CHECK(world.Image("prod", "api") == prod_api);
+
+  // The failed attempt's tag is marked bad, not left looking like a good release.
+  const std::string tag = outcome["tag"];
+  const std::string note =
+      world.Git({"-C", world.releases().string(), "notes", "--ref=promote", "show", tag});
+  CHECK(note.find("failed") != std::string::npos);
+  CHECK(world.States(outcome["run"]).back() == "RolledBack");
+
+  // Promoting the same images again is refused, unless forced.
+  const auto refused = world.Promote();
+  CHECK(refused.exit_code == 1);
+  CHECK(Outcome(refused)["summary"].get<std::string>().find("marked bad") != std::string::npos);
+}
+
+TEST_CASE("a rollback that fails ends in exit 5 with the commands to run", "[e2e][promotion]") {
+  World world;
+  // Ready in DEV, never ready in PROD; and PROD's API refuses every deployment patch after the
+  // first, so the deploy goes through and the rollback cannot.
+  const std::string stuck = kApi + ":v0.4.50-stuck-in-prod";
+  const std::string spec = R"({"image":")" + stuck + R"(","spec":{"like":")" + kApi +
+                           R"(:v0.4.31-replacement","env":{"prod":{"rollout":"never-ready"}}}})";
+  world.Control("dev", "images", spec);
+  world.Control("prod", "images", spec);
+  world.ShipToDev(stuck);
+  world.Control("prod", "faults",
+                R"({"mode":"500","methods":["PATCH"],"pathRegex":"deployments","skip":1})");
+  const auto run = world.Promote();
+  CHECK(run.exit_code == 5);
+  const auto outcome = Outcome(run);
+  CHECK(outcome["state"] == "RollbackFailed");
+  REQUIRE(outcome["nextSteps"].size() == 1);
+  CHECK(outcome["nextSteps"][0].get<std::string>().find("set image deployment/keybuzz-api") !=
+        std::string::npos);
+}
+
+TEST_CASE("a second run on a locked target exits 4 naming the holder", "[e2e][promotion]") {
+  World world;
+  fs::create_directories(world.state() / "locks");
+  // A holder that is alive: this test process.
+  std::ofstream(world.state() / "locks" / "prod.lock") << nlohmann::json{
+      {"run", "20260201T000000Z-dev-prod-beef"},
+      {"pid", static_cast<int>(::getpid())},
+      {"host", "elsewhere.example"},
+      {"since", "2026-02-01T00:00:00Z"},
+      {"env", "prod"}}.dump();
+  const auto run = world.Promote();
+  CHECK(run.exit_code == 4);
+  CHECK(run.err.find("20260201T000000Z-dev-prod-beef") != std::string::npos);
+  CHECK(world.standin().Writes("prod").empty());
+}
