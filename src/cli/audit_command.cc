@@ -37,7 +37,11 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   logger->info("{} {} → {} (run {})", mode == AuditMode::kDryRun ? "dry run" : "audit", source,
                target, run_id);
 
-  const phases::AuditReport report = phases::Audit(plan, source, target).Run(context);
+  const phases::AuditReport report =
+      phases::Audit(
+          plan, source, target,
+          options.force ? phases::Audit::BadReleases::kAllow : phases::Audit::BadReleases::kBlock)
+          .Run(context);
   engine::PromotionPlan promotion;
   if (mode == AuditMode::kDryRun) {
     std::string tag = engine::ExpandTagTemplate(plan, target, UtcDate(started));

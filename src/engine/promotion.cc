@@ -73,28 +73,10 @@ adapters::git::ReleaseManifest ManifestFor(const plan::Plan& plan, const phases:
   manifest.initiator = options.initiator;
   manifest.created_at = at;
   for (const auto& comparison : audit.comparisons) {
-    if (comparison.action == phases::ServiceAction::kPromote) {
-      manifest.services[comparison.service] = {comparison.source_image, comparison.source_digest};
-    } else {
-      manifest.services[comparison.service] = {comparison.target_image, comparison.target_digest};
-    }
+    manifest.services[comparison.service] = {comparison.ReleasedImage(),
+                                             comparison.ReleasedDigest()};
   }
   return manifest;
-}
-
-// A release marked bad whose images are exactly what this run would deploy.
-std::optional<std::string> BadRelease(const phases::Context& context,
-                                      const adapters::git::ReleaseManifest& manifest) {
-  if (!context.releases_repo) return std::nullopt;
-  auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
-  if (!repo) return std::nullopt;
-  auto releases = repo->Releases();
-  if (!releases) return std::nullopt;
-  for (const auto& release : *releases) {
-    if (!release.bad_reason || release.manifest.services != manifest.services) continue;
-    return release.name + " (" + *release.bad_reason + ")";
-  }
-  return std::nullopt;
 }
 
 std::string Join(const std::vector<std::string>& parts, const char* separator) {
@@ -127,7 +109,9 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   if (!started_line) return std::move(started_line).error();
 
   // Audit: read-only; its reports live in the run folder.
-  result.audit = phases::Audit(plan_, options_.source, options_.target).Run(context);
+  const auto bad_releases =
+      options_.force ? phases::Audit::BadReleases::kAllow : phases::Audit::BadReleases::kBlock;
+  result.audit = phases::Audit(plan_, options_.source, options_.target, bad_releases).Run(context);
   if (auto paths =
           report::WriteAuditReports(result.audit, options_.run_dir / "audit", context.redactor);
       !paths) {
@@ -184,11 +168,6 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   }
 
   const auto manifest = ManifestFor(plan_, result.audit, options_, Rfc3339(started));
-  if (auto bad = BadRelease(context, manifest); bad && !options_.force) {
-    return end(RunState::kRefused, "these images were released before and marked bad: " + *bad +
-                                       "; pass --force to promote them anyway");
-  }
-
   // Tag: the release is recorded before the target changes.
   std::string tag = ExpandTagTemplate(plan_, options_.target, UtcDate(started));
   if (context.releases_repo) {
@@ -250,7 +229,8 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   }
 
   if (failure.empty()) {
-    result.audit = phases::Audit(plan_, options_.source, options_.target).Run(context);
+    result.audit =
+        phases::Audit(plan_, options_.source, options_.target, bad_releases).Run(context);
     report::WriteAuditReports(result.audit, options_.run_dir / "after", context.redactor);
     return end(RunState::kPromoted,
                options_.target + " now runs release " + result.tag + "; " +

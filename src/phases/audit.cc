@@ -96,31 +96,43 @@ std::string Tag(const std::string& image) {
   return adapters::kube::ImageTag(image);
 }
 
-// Drift: the target runs an image that no release tag records. Unknown (and so never drift)
-// while the release repository cannot be read, e.g. before the first promotion creates it.
-void FindDrift(Context& context, AuditReport& report) {
+// Reads the release tags once: drift (the target runs an image no release records) and a bad
+// release that carries exactly what this promotion would leave in the target. Both unknown
+// (never reported) while the release repository cannot be read, e.g. before it exists.
+void CheckReleases(Context& context, AuditReport& report) {
   report.drift.clear();
+  report.bad_release.reset();
   report.releases_known = false;
   if (!context.releases_repo) return;
   auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
   if (!repo) {
-    context.logger.debug("audit: no drift check: {}", repo.error().Format());
+    context.logger.debug("audit: releases unknown: {}", repo.error().Format());
     return;
   }
   auto releases = repo->Releases();
   if (!releases) {
-    context.logger.warn("audit: no drift check: {}", releases.error().Format());
+    context.logger.warn("audit: releases unknown: {}", releases.error().Format());
     return;
   }
+  report.releases_known = true;
   std::set<std::string> released;
+  std::map<std::string, adapters::git::ReleasedImage> would_release;
+  for (const auto& c : report.comparisons) {
+    would_release[c.service] = {c.ReleasedImage(), c.ReleasedDigest()};
+  }
+  const bool changes =
+      std::any_of(report.comparisons.begin(), report.comparisons.end(),
+                  [](const auto& c) { return c.action == ServiceAction::kPromote; });
   for (const auto& release : *releases) {
     for (const auto& [service, image] : release.manifest.services) {
       released.insert(image.image);
       released.insert(adapters::git::PinnedImage(image));
       if (image.digest) released.insert(*image.digest);
     }
+    if (changes && release.bad_reason && release.manifest.services == would_release) {
+      report.bad_release = release.name + " (" + *release.bad_reason + ")";
+    }
   }
-  report.releases_known = true;
   for (const auto& seen : report.target_env.services) {
     if (!seen.status.workload_present) continue;
     const bool known = released.count(seen.status.image) > 0 ||
@@ -159,6 +171,14 @@ const ServiceObservation* EnvironmentObservation::Find(const std::string& servic
     if (observation.service == service) return &observation;
   }
   return nullptr;
+}
+
+std::string ServiceComparison::ReleasedImage() const {
+  return action == ServiceAction::kPromote ? source_image : target_image;
+}
+
+std::optional<std::string> ServiceComparison::ReleasedDigest() const {
+  return action == ServiceAction::kPromote ? source_digest : target_digest;
 }
 
 std::string ServiceComparison::DeployImage() const {
@@ -247,6 +267,12 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
     report.recommendation = Recommendation::kDoNotPromote;
     report.recommendation_reason = "do not promote: " + blocked.front();
     report.command = "promote audit " + report.source + " " + report.target + plan_arg;
+  } else if (!changes.empty() && report.bad_release && !report.allow_bad_release) {
+    report.recommendation = Recommendation::kDoNotPromote;
+    report.recommendation_reason =
+        "do not promote: these images were released before and marked "
+        "bad: " +
+        *report.bad_release + "; pass --force to promote them anyway";
   } else if (!changes.empty() && !missing_secrets.empty()) {
     report.recommendation = Recommendation::kDoNotPromote;
     std::string names;
@@ -271,8 +297,12 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
   }
 }
 
-Audit::Audit(const plan::Plan& plan, std::string source, std::string target)
-    : plan_(plan), source_(std::move(source)), target_(std::move(target)) {}
+Audit::Audit(const plan::Plan& plan, std::string source, std::string target,
+             BadReleases bad_releases)
+    : plan_(plan),
+      source_(std::move(source)),
+      target_(std::move(target)),
+      bad_releases_(bad_releases) {}
 
 EnvironmentObservation Audit::Observe(Context& context, const std::string& env_name) const {
   const plan::Environment& env = *plan_.FindEnvironment(env_name);
@@ -349,8 +379,10 @@ AuditReport Audit::Run(Context& context) const {
     owners[i]->probes.push_back(std::move(results[i]));
   }
 
-  FindDrift(context, report);
+  report.allow_bad_release = bad_releases_ == BadReleases::kAllow;
   Conclude(plan_, report);
+  CheckReleases(context, report);
+  Conclude(plan_, report);  // again: a bad release changes the recommendation
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(context.now() - started);
   return report;
 }

@@ -87,6 +87,9 @@ struct ServiceComparison {
 
   /// The image a deploy would set: the source image pinned by digest when known.
   std::string DeployImage() const;
+  /// The image the target runs once the promotion is done (source if promoted, else target).
+  std::string ReleasedImage() const;
+  std::optional<std::string> ReleasedDigest() const;
 };
 
 /// The audit's conclusion.
@@ -111,7 +114,11 @@ struct AuditReport {
   Verdict target_verdict;
   /// Target images found in no release tag (empty when the release repo cannot be read).
   std::vector<std::string> drift;
-  bool releases_known = false;  ///< the release repository was read
+  /// A release marked bad that carries exactly the images this promotion would leave in the
+  /// target: "prod-2026-02-01.2 (wave 1 failed validation: …)".
+  std::optional<std::string> bad_release;
+  bool allow_bad_release = false;  ///< --force: promote it anyway (noted, not blocking)
+  bool releases_known = false;     ///< the release repository was read
   Recommendation recommendation = Recommendation::kDoNotPromote;
   std::string recommendation_reason;
   std::string command;  ///< the exact command to run next, when there is one
@@ -127,7 +134,11 @@ const char* RecommendationName(Recommendation recommendation);  ///< "promote", 
 /// The audit of `source` → `target` for `plan`: reads through `context`, changes nothing.
 class Audit {
  public:
-  Audit(const plan::Plan& plan, std::string source, std::string target);
+  /// Whether a release marked bad blocks the recommendation (the default) or is only noted.
+  enum class BadReleases { kBlock, kAllow };
+
+  Audit(const plan::Plan& plan, std::string source, std::string target,
+        BadReleases bad_releases = BadReleases::kBlock);
 
   AuditReport Run(Context& context) const;
 
@@ -137,6 +148,7 @@ class Audit {
   const plan::Plan& plan_;
   std::string source_;
   std::string target_;
+  BadReleases bad_releases_;
 };
 
 /// The conclusion from observations alone (pure, so it is unit-tested without a cluster):
