@@ -9,37 +9,16 @@
 #include <thread>
 
 #include "core/redactor.h"
+#include "support/files.h"
 
 namespace promote::engine {
 namespace {
 
+using promote::testing::ReadFile;
+using promote::testing::TempDir;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "promote-journal-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 void AppendRaw(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::app);
@@ -76,7 +55,7 @@ TEST_CASE("a journal reads back exactly what was appended", "[journal]") {
   CHECK(journal->Done(*intent, {{"outcome", "set"}}).value() == 4);
   CHECK(journal->Note("soak started").value() == 5);
 
-  const std::string text = ReadAll(run_dir / "events.jsonl");
+  const std::string text = ReadFile(run_dir / "events.jsonl");
   const auto lines = Lines(text);
   REQUIRE(lines.size() == 5);
   CHECK(text.back() == '\n');
@@ -113,7 +92,7 @@ TEST_CASE("a journal reads back exactly what was appended", "[journal]") {
 
   // Appends after a reopen continue the sequence.
   CHECK(reopened->Transition("Validating").value() == 6);
-  CHECK(Lines(ReadAll(run_dir / "events.jsonl")).size() == 6);
+  CHECK(Lines(ReadFile(run_dir / "events.jsonl")).size() == 6);
 }
 
 TEST_CASE("a run's journal is never created twice", "[journal]") {
@@ -132,7 +111,7 @@ TEST_CASE("seqs increase by one with every append", "[journal]") {
   REQUIRE(journal.ok());
   for (long i = 1; i <= 20; ++i) REQUIRE(journal->Note("n").value() == i);
   long expected = 1;
-  for (const auto& line : Lines(ReadAll(tmp.path() / "r" / "events.jsonl"))) {
+  for (const auto& line : Lines(ReadFile(tmp.path() / "r" / "events.jsonl"))) {
     CHECK(json::parse(line)["seq"] == expected++);
   }
   CHECK(expected == 21);
@@ -153,7 +132,7 @@ TEST_CASE("secrets never reach the journal file, only their names", "[journal]")
   REQUIRE(intent.ok());
   REQUIRE(journal->Failed(*intent, {{"error", "auth failed for sk_live_planted0123456789"}}).ok());
 
-  const std::string bytes = ReadAll(tmp.path() / "r" / "events.jsonl");
+  const std::string bytes = ReadFile(tmp.path() / "r" / "events.jsonl");
   CHECK(bytes.find("sk_live_planted") == std::string::npos);
   CHECK(bytes.find("hunter2") == std::string::npos);
   CHECK(bytes.find("wo\\nrd-42") == std::string::npos);
@@ -196,12 +175,12 @@ TEST_CASE("a torn last line is ignored, then cut off by the next append", "[jour
   CHECK(*opened->torn_tail() == torn);
   CHECK(opened->events().size() == 2);
   CHECK(opened->OpenIntents().size() == 1);
-  CHECK(ReadAll(file).size() > 0);  // Open alone writes nothing
+  CHECK(ReadFile(file).size() > 0);  // Open alone writes nothing
 
   auto seq = opened->Note("resumed");
   REQUIRE(seq.ok());
   CHECK(*seq == 4);  // 3 is the note that keeps the torn bytes
-  const std::string text = ReadAll(file);
+  const std::string text = ReadFile(file);
   CHECK(text.back() == '\n');
   const auto lines = Lines(text);
   REQUIRE(lines.size() == 4);
@@ -224,7 +203,7 @@ TEST_CASE("a corrupt line before the last is an error naming file and line", "[j
     REQUIRE(journal.ok());
     for (int i = 0; i < 3; ++i) REQUIRE(journal->Note("n").ok());
   }
-  auto lines = Lines(ReadAll(file));
+  auto lines = Lines(ReadFile(file));
   REQUIRE(lines.size() == 3);
   std::string expected_where;
   SECTION("invalid JSON") {
@@ -305,7 +284,7 @@ TEST_CASE("concurrent appends get distinct seqs and whole lines", "[journal]") {
   CHECK(distinct.size() == 200);
   CHECK(*distinct.begin() == 1);
   CHECK(*distinct.rbegin() == 200);
-  const auto lines = Lines(ReadAll(tmp.path() / "r" / "events.jsonl"));
+  const auto lines = Lines(ReadFile(tmp.path() / "r" / "events.jsonl"));
   REQUIRE(lines.size() == 200);
   long expected = 1;
   for (const auto& line : lines) {

@@ -11,35 +11,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/files.h"
+
 namespace promote::engine {
 namespace {
 
+using promote::testing::ReadFile;
+using promote::testing::TempDir;
+
 namespace fs = std::filesystem;
-
-/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "promote-lock-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -74,7 +54,7 @@ TEST_CASE("a second run on the same environment is refused, naming the holder", 
   REQUIRE(first.ok());
   const fs::path path = tmp.path() / "locks" / "prod.lock";
   CHECK(first->path() == path);
-  const auto content = nlohmann::json::parse(ReadAll(path));
+  const auto content = nlohmann::json::parse(ReadFile(path));
   CHECK(content["run"] == "run-1");
   CHECK(content["pid"] == static_cast<int>(::getpid()));
   CHECK(content["since"] == "2026-02-01T10:00:00Z");
@@ -88,7 +68,7 @@ TEST_CASE("a second run on the same environment is refused, naming the holder", 
   CHECK_FALSE(Contains(second.error().what, "no longer running"));
   CHECK(Contains(second.error().fix, "promote status run-1"));
   CHECK(second.error().where == path.string());
-  CHECK(nlohmann::json::parse(ReadAll(path))["run"] == "run-1");  // untouched
+  CHECK(nlohmann::json::parse(ReadFile(path))["run"] == "run-1");  // untouched
 
   auto holder = EnvironmentLock::Inspect(tmp.path(), "prod");
   REQUIRE(holder.ok());
@@ -144,7 +124,7 @@ TEST_CASE("a lock left by a dead process is reported stale and never stolen", "[
   LockHolder ghost = Me("run-ghost");
   ghost.pid = DeadPid();
   WriteLockByHand(path, ghost);
-  const std::string before = ReadAll(path);
+  const std::string before = ReadFile(path);
 
   int held_fd = -1;
   SECTION("nobody holds its flock") {}
@@ -164,7 +144,7 @@ TEST_CASE("a lock left by a dead process is reported stale and never stolen", "[
   CHECK(Contains(lock.error().fix, path.string()));
   CHECK(Contains(lock.error().fix, "never steals"));
   REQUIRE(fs::exists(path));
-  CHECK(ReadAll(path) == before);
+  CHECK(ReadFile(path) == before);
 }
 
 TEST_CASE("a lock whose pid lives elsewhere and whose flock is held is not stale", "[lock]") {
@@ -194,10 +174,10 @@ TEST_CASE("release leaves a lock file that someone else replaced", "[lock]") {
   // An operator removed our lock, and another run took the environment.
   fs::remove(path);
   WriteLockByHand(path, Me("run-other"));
-  const std::string theirs = ReadAll(path);
+  const std::string theirs = ReadFile(path);
   REQUIRE(lock->Release().ok());
   REQUIRE(fs::exists(path));
-  CHECK(ReadAll(path) == theirs);
+  CHECK(ReadFile(path) == theirs);
 }
 
 TEST_CASE("an environment name that is not a plain file name is refused", "[lock]") {

@@ -14,40 +14,19 @@
 #include "core/redactor.h"
 #include "phases/audit.h"
 #include "report/testdata.h"
+#include "support/files.h"
 
 namespace promote::report {
 namespace {
+
+using promote::testing::ReadFile;
+using promote::testing::TempDir;
 
 namespace fs = std::filesystem;
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "promote-report-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 /// Sets (or unsets) GITHUB_STEP_SUMMARY for one test and restores it afterwards, so a test run
 /// inside GitHub Actions never writes into the real job summary.
@@ -115,7 +94,7 @@ TEST_CASE("report writer: three files, no secret in any byte", "[report]") {
   CHECK(paths->json == dir / "audit.json");
   CHECK(paths->junit == dir / "audit.junit.xml");
   for (const auto& path : {paths->markdown, paths->json, paths->junit}) {
-    const std::string text = ReadAll(path);
+    const std::string text = ReadFile(path);
     REQUIRE_FALSE(text.empty());
     for (const auto& form : Forms()) {
       INFO(path << " holds " << form);
@@ -133,13 +112,13 @@ TEST_CASE("report writer: three files, no secret in any byte", "[report]") {
   CHECK(entries == 3);
 
   // The files are what the renderers say, still usable after redaction.
-  const std::string md = ReadAll(paths->markdown);
+  const std::string md = ReadFile(paths->markdown);
   CHECK(Contains(md, "# Audit: keybuzz dev → prod"));
   CHECK(Contains(md, "| 404 |"));
-  const auto json = nlohmann::json::parse(ReadAll(paths->json));
+  const auto json = nlohmann::json::parse(ReadFile(paths->json));
   CHECK(json.at("schema") == "promote/audit/v1");
   CHECK(json.at("verdicts").at("target").at("functional") == "not-functional");
-  CHECK(Contains(ReadAll(paths->junit), "<testsuite name=\"audit.prod\""));
+  CHECK(Contains(ReadFile(paths->junit), "<testsuite name=\"audit.prod\""));
 }
 
 TEST_CASE("report writer: a second run replaces the reports", "[report]") {
@@ -151,7 +130,7 @@ TEST_CASE("report writer: a second run replaces the reports", "[report]") {
   report.started_at = "2026-02-02T09:00:00Z";
   const auto paths = WriteAuditReports(report, tmp.path(), redactor);
   REQUIRE(paths.ok());
-  const std::string md = ReadAll(paths->markdown);
+  const std::string md = ReadFile(paths->markdown);
   CHECK(Contains(md, "Started 2026-02-02T09:00:00Z"));
   CHECK_FALSE(Contains(md, "2026-02-01T09:00:00Z"));
 }
@@ -163,9 +142,9 @@ TEST_CASE("report writer: the Markdown is appended to GITHUB_STEP_SUMMARY", "[re
   SummaryVariable set(summary);
   const auto paths = WriteAuditReports(LeakyAudit(), tmp.path() / "out", SecretsRedactor());
   REQUIRE(paths.ok());
-  const std::string text = ReadAll(summary);
+  const std::string text = ReadFile(summary);
   CHECK(text.rfind("## Earlier step\n# Audit: keybuzz dev → prod\n", 0) == 0);
-  CHECK(Contains(text, ReadAll(paths->markdown)));
+  CHECK(Contains(text, ReadFile(paths->markdown)));
   for (const auto& form : Forms()) {
     INFO("summary holds " << form);
     CHECK_FALSE(Contains(text, form));
@@ -197,7 +176,7 @@ TEST_CASE("report writer: WriteRedactedFile redacts and creates the directory", 
   const Redactor redactor = SecretsRedactor();
   const fs::path path = tmp.path() / "sub" / "promotion-plan.json";
   REQUIRE(WriteRedactedFile(path, std::string("{\"x\":\"") + kPlanted + "\"}\n", redactor).ok());
-  const std::string text = ReadAll(path);
+  const std::string text = ReadFile(path);
   CHECK(text == "{\"x\":\"<redacted:PGPASSWORD>\"}\n");
   CHECK_FALSE(fs::exists(tmp.path() / "sub" / "promotion-plan.json.tmp"));
 }

@@ -7,23 +7,18 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/files.h"
 #include "support/standin.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using promote::testing::PinnedTool;
+using promote::testing::ReadFile;
 using promote::testing::StandIn;
 
 // The marker the stand-in's world stores in PROD's keybuzz-api-postgres Secret.
 const std::string kPlantedSecret = "PLANTED-SECRET-7f3a9c";
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 /// Runs the promote binary against `standin` with a fresh state folder under its directory.
 promote::adapters::ProcessResult RunPromote(const StandIn& standin, const fs::path& state,

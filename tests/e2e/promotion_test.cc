@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/files.h"
 #include "support/standin.h"
 
 namespace {
@@ -16,16 +17,10 @@ namespace {
 namespace fs = std::filesystem;
 using promote::testing::HttpStatus;
 using promote::testing::PinnedTool;
+using promote::testing::ReadFile;
 using promote::testing::StandIn;
 
 const std::string kApi = "ghcr.io/keybuzz/keybuzz-api";
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);

@@ -8,32 +8,15 @@
 #include <random>
 
 #include "adapters/process/process.h"
+#include "support/files.h"
 
 namespace promote::adapters::git {
 namespace {
 
+using promote::testing::ReadFile;
+using promote::testing::TempDir;
+
 namespace fs = std::filesystem;
-
-/// A fresh folder under the system temp dir, removed with everything in it at scope end.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("promote-git-test-" + std::to_string(random()) + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void GitOk(int rc) {
   if (rc < 0) {
@@ -133,7 +116,7 @@ bool Contains(const std::string& haystack, const std::string& needle) {
 }
 
 TEST_CASE("opening something that is not a release repository is an error naming it", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   SECTION("a plain folder") {
     auto repo = ReleaseRepo::Open(dir.path());
     REQUIRE_FALSE(repo.ok());
@@ -158,7 +141,7 @@ TEST_CASE("opening something that is not a release repository is an error naming
 }
 
 TEST_CASE("an empty repository asks for a first commit", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   git_repository_free(InitRepo(dir.path()));
   ReleaseRepo repo = OpenRepo(dir.path());
   auto created = repo.CreateRelease("prod-2026-02-01", Manifest("run-1"), kTagger);
@@ -169,7 +152,7 @@ TEST_CASE("an empty repository asks for a first commit", "[git]") {
 }
 
 TEST_CASE("a release is an annotated tag on HEAD that reads back as written", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   const fs::path path = RepoWithCommit(dir);
   ReleaseRepo repo = OpenRepo(path);
   const ReleaseManifest manifest = Manifest("run-1");
@@ -207,7 +190,7 @@ TEST_CASE("a release is an annotated tag on HEAD that reads back as written", "[
 }
 
 TEST_CASE("NextFreeName counts up per day and never reuses a name", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   ReleaseRepo repo = OpenRepo(RepoWithCommit(dir));
   CHECK(Must(repo.NextFreeName("prod-2026-02-01")) == "prod-2026-02-01");
   Must(repo.CreateRelease("prod-2026-02-01", Manifest("run-1"), kTagger));
@@ -228,7 +211,7 @@ TEST_CASE("NextFreeName counts up per day and never reuses a name", "[git]") {
 }
 
 TEST_CASE("re-creating the same release finds it instead of writing again", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   ReleaseRepo repo = OpenRepo(RepoWithCommit(dir));
   const CreatedRelease first =
       Must(repo.CreateRelease("prod-2026-02-01", Manifest("run-1"), kTagger));
@@ -244,7 +227,7 @@ TEST_CASE("re-creating the same release finds it instead of writing again", "[gi
 }
 
 TEST_CASE("an existing tag is never moved or overwritten", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   const fs::path path = RepoWithCommit(dir);
   ReleaseRepo repo = OpenRepo(path);
   const CreatedRelease first =
@@ -288,7 +271,7 @@ TEST_CASE("an existing tag is never moved or overwritten", "[git]") {
 }
 
 TEST_CASE("foreign tags are skipped by the release listing", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   const fs::path path = RepoWithCommit(dir);
   {
     git_repository* raw = InitRepo(path);
@@ -319,7 +302,7 @@ TEST_CASE("foreign tags are skipped by the release listing", "[git]") {
 }
 
 TEST_CASE("a release tag with a broken manifest is an error naming it", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   const fs::path path = RepoWithCommit(dir);
   {
     git_repository* raw = InitRepo(path);
@@ -342,7 +325,7 @@ TEST_CASE("a release tag with a broken manifest is an error naming it", "[git]")
 }
 
 TEST_CASE("a failed release is marked bad with a git note on its tag", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   const fs::path path = RepoWithCommit(dir);
   const std::string d = path.string();
   ReleaseRepo repo = OpenRepo(path);
@@ -388,7 +371,7 @@ TEST_CASE("a failed release is marked bad with a git note on its tag", "[git]") 
 }
 
 TEST_CASE("a release is pushed to a remote with its failure notes", "[git]") {
-  TempDir dir;
+  TempDir dir("promote-git-test");
   const fs::path path = RepoWithCommit(dir);
   const fs::path remote_path = dir.path() / "origin.git";
   git_repository_free(InitRepo(remote_path, /*bare=*/true));
