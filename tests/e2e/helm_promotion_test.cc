@@ -241,10 +241,11 @@ TEST_CASE("a helm promotion upgrades PROD's release to DEV's image and tags it",
 TEST_CASE("a helm upgrade that never becomes ready in PROD is rolled back to the old revision",
           "[e2e][promotion][helm]") {
   HelmWorld world;
-  // Ready in DEV, never ready in PROD.
+  // A build of its own (own digest, not a retag): ready in DEV, never ready in PROD.
   const std::string stuck = "v0.4.50-stuck-in-prod";
-  const std::string spec = R"({"image":")" + kApi + ":" + stuck + R"(","spec":{"like":")" + kApi +
-                           ":" + kDevTag + R"(","env":{"prod":{"rollout":"never-ready"}}}})";
+  const std::string spec = R"({"image":")" + kApi + ":" + stuck +
+                           R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"],)"
+                           R"("env":{"prod":{"rollout":"never-ready"}}}})";
   world.Control("dev", "images", spec);
   world.Control("prod", "images", spec);
   world.Helm("dev", {"upgrade", "shop", world.chart(), "--reuse-values", "--set",

@@ -192,11 +192,13 @@ TEST_CASE("a build that fails validation in PROD is rolled back and marked bad",
 
 TEST_CASE("a rollback that fails ends in exit 5 with the commands to run", "[e2e][promotion]") {
   World world;
-  // Ready in DEV, never ready in PROD; and PROD's API refuses every deployment patch after the
-  // first, so the deploy goes through and the rollback cannot.
+  // A build of its own (own digest, not a retag): ready in DEV, never ready in PROD; and PROD's
+  // API refuses every deployment patch after the first, so the deploy goes through, its rollout
+  // exceeds the progress deadline, and the rollback cannot restore the old image.
   const std::string stuck = kApi + ":v0.4.50-stuck-in-prod";
-  const std::string spec = R"({"image":")" + stuck + R"(","spec":{"like":")" + kApi +
-                           R"(:v0.4.31-replacement","env":{"prod":{"rollout":"never-ready"}}}})";
+  const std::string spec = R"({"image":")" + stuck +
+                           R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"],)"
+                           R"("env":{"prod":{"rollout":"never-ready"}}}})";
   world.Control("dev", "images", spec);
   world.Control("prod", "images", spec);
   world.ShipToDev(stuck);
@@ -206,6 +208,7 @@ TEST_CASE("a rollback that fails ends in exit 5 with the commands to run", "[e2e
   CHECK(run.exit_code == 5);
   const auto outcome = Outcome(run);
   CHECK(outcome["state"] == "RollbackFailed");
+  CHECK(outcome["summary"].get<std::string>().find("wave 1 did not roll out") != std::string::npos);
   REQUIRE(outcome["nextSteps"].size() == 1);
   CHECK(outcome["nextSteps"][0].get<std::string>().find("set image deployment/keybuzz-api") !=
         std::string::npos);

@@ -1,7 +1,7 @@
 // Implementation details: helm's own --wait does the waiting for upgrade and rollback, with the
 // caller's timeout; WaitRollout then asks kubectl, which is a no-op when helm already waited and
 // the same verdict rules as the kubectl driver otherwise. The image goes in as one --set value:
-// the tag when the values key names a tag, else the whole reference.
+// the tag (with its digest when pinned) when the values key names a tag, else the whole reference.
 #include "adapters/kube/helm_cluster.h"
 
 #include <nlohmann/json.hpp>
@@ -16,6 +16,16 @@ constexpr milliseconds kHelmGrace{15000};
 std::string Seconds(milliseconds duration) {
   const long long seconds = (duration.count() + 999) / 1000;
   return std::to_string(seconds < 1 ? 1 : seconds) + "s";
+}
+
+// What goes into a tag value: "v1", or "v1@sha256:…" when the image is pinned, which a chart's
+// "{{ repository }}:{{ tag }}" renders as the valid reference repo:v1@sha256:… — so helm
+// deploys exactly the digest the audit saw, like the kubectl driver.
+std::string TagValue(const std::string& image) {
+  const std::string tag = ImageTag(image);
+  const auto at = image.find('@');
+  if (at == std::string::npos || tag.rfind("sha256:", 0) == 0) return tag;
+  return tag + image.substr(at);
 }
 
 bool KeyTakesTag(const std::string& key) {
@@ -63,7 +73,7 @@ Result<std::vector<SecretPresence>> HelmCluster::CheckSecrets(
 
 std::vector<Command> HelmCluster::PlanDeploy(const WorkloadRef& ref, const std::string& image,
                                              milliseconds timeout) const {
-  const std::string value = KeyTakesTag(ref.helm_values_key) ? ImageTag(image) : image;
+  const std::string value = KeyTakesTag(ref.helm_values_key) ? TagValue(image) : image;
   return {
       HelmCommand(ref,
                   {"upgrade", ref.helm_release, ref.helm_chart, "--reuse-values", "--set",
