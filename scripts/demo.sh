@@ -17,10 +17,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/promote-demo.XXXXXX")
 trap 'scripts/standin.sh down "$work/cluster" >/dev/null' EXIT
 scripts/standin.sh up "$work/cluster" --rollout-seconds 0.5
 
-# The release repository of the demo: an ordinary git repository with one commit.
+# The release repository of the demo: an ordinary git repository with one commit, whose
+# "origin" (the plan's releases.remote) is a bare repository standing in for the shared one.
 git init -q "$work/releases"
 git -C "$work/releases" -c user.name=demo -c user.email=demo@example.com \
   commit -q --allow-empty -m "keybuzz releases"
+git init -q --bare "$work/releases.git"
+git -C "$work/releases" remote add origin "$work/releases.git"
 
 # plans/keybuzz.yaml gates PROD behind an approval (ops-lead or cto). The demo plays the whole
 # story unattended, so it runs a copy without the gate.
@@ -70,7 +73,7 @@ code=0
 expect 1 "$code" "promotion of the bad build (rolled back)"
 echo "PROD's api now runs: $("${kubectl[@]}" --context prod -n keybuzz-api-prod get \
   deployment/keybuzz-api -o jsonpath='{.spec.template.spec.containers[0].image}')"
-echo "Release tags: $(git -C "$work/releases" tag | tr '\n' ' ')"
+echo "Release tags: $(git -C "$work/releases" tag | tr '\n' ' ')(pushed to origin: $(git -C "$work/releases.git" tag | tr '\n' ' '))"
 echo "Marked bad:   $(git -C "$work/releases" notes --ref=promote list | wc -l) release(s)"
 
 echo

@@ -77,7 +77,7 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
   wiring->context_.reset(new phases::Context{
       *redactor, *logger, *wiring->runner_, *wiring->prober_,
       [self](const std::string& env) -> adapters::kube::Cluster& { return self->ClusterFor(env); },
-      std::move(endpoints), std::move(releases)});
+      std::move(endpoints), std::move(releases), plan.releases.remote});
   return wiring;
 }
 

@@ -79,6 +79,24 @@ adapters::git::ReleaseManifest ManifestFor(const plan::Plan& plan, const phases:
   return manifest;
 }
 
+// Shares the release tag with the plan's remote. A failed push leaves the release recorded
+// locally and the run goes on: the journal and the log say so, and `git push` can finish it.
+void PushTag(phases::Context& context, Journal& journal, const std::string& tag) {
+  const auto& remote = context.releases_remote;
+  if (!remote || !context.releases_repo) return;
+  auto intent = journal.Intent("Approved", "push-tag", "", {{"tag", tag}, {"remote", *remote}});
+  if (!intent) return;
+  auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
+  auto pushed = repo ? repo->Push(*remote, tag) : Status(repo.error());
+  if (pushed) {
+    journal.Done(*intent);
+    return;
+  }
+  journal.Failed(*intent, {{"error", pushed.error().Format()}});
+  context.logger.warn("release {} is tagged but not pushed to {}: {}", tag, *remote,
+                      pushed.error().Format());
+}
+
 std::string Join(const std::vector<std::string>& parts, const char* separator) {
   std::string out;
   for (const auto& part : parts) out += (out.empty() ? "" : separator) + part;
@@ -179,6 +197,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   if (!tagged)
     return end(RunState::kRefused, "could not tag the release: " + tagged.error().Format());
   result.tag = tagged->name;
+  PushTag(context, *journal, result.tag);
   if (auto ok = machine.MoveTo(RunState::kTagged, {{"tag", result.tag}}); !ok) {
     return std::move(ok).error();
   }

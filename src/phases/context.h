@@ -47,7 +47,9 @@ struct Context {
   /// Base URLs that replace the plan's, per environment then service (--endpoints FILE).
   std::map<std::string, std::map<std::string, std::string>> endpoints;
   /// The release repository, resolved against the plan's folder; unset = not configured.
-  std::optional<std::filesystem::path> releases_repo;
+  std::optional<std::filesystem::path> releases_repo = std::nullopt;
+  /// The remote release tags are pushed to (the plan's releases.remote); unset = not pushed.
+  std::optional<std::string> releases_remote = std::nullopt;
   std::function<std::chrono::system_clock::time_point()> now = std::chrono::system_clock::now;
   /// Waits between probe rounds; tests pass one that advances a fake clock instead.
   std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds duration) {
