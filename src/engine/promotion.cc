@@ -241,6 +241,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
                                                                    {"rounds", verdict.rounds},
                                                                    {"failures", verdict.failures},
                                                                    {"errors", verdict.errors}});
+    result.validations.emplace_back("wave " + std::to_string(number), verdict);
     if (!verdict.passed) {
       failure = "wave " + std::to_string(number) + " failed validation: " + verdict.reason;
       break;
@@ -295,6 +296,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   once.soak = std::chrono::milliseconds(0);
   once.successes = 1;
   const auto after = phases::Validate(plan_, options_.target, names, once).Run(context);
+  result.validations.emplace_back("after rollback", after);
   if (context.releases_repo && !result.tag.empty()) {
     if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
       repo->MarkBad(result.tag, failure, {options_.initiator, options_.initiator + "@promote"});

@@ -14,6 +14,7 @@
 #include "engine/states.h"
 #include "phases/audit.h"
 #include "phases/deploy.h"
+#include "phases/validate.h"
 
 namespace promote {
 class Redactor;
@@ -50,7 +51,9 @@ struct PromotionResult {
   phases::AuditReport audit;
   std::vector<phases::ServiceRollout> rollouts;  ///< every service deployed, in order
   std::vector<phases::ServiceRollout> restores;  ///< every service restored, on rollback
-  std::vector<std::string> next_steps;           ///< commands for a person, on RollbackFailed
+  /// Each wave's validation in order, then the re-validation after a rollback (when any).
+  std::vector<std::pair<std::string, phases::ValidationResult>> validations;
+  std::vector<std::string> next_steps;  ///< commands for a person, on RollbackFailed
 };
 
 /// Runs one promotion of `options.source` into `options.target`.

@@ -10,6 +10,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "core/duration.h"
 #include "core/redactor.h"
 #include "engine/journal.h"
 #include "phases/context.h"
@@ -55,6 +56,11 @@ Deploy::Deploy(const plan::Plan& plan, std::string target, int wave,
 
 ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) const {
   ServiceRollout rollout{change, StepStatus::kFailed, false, ""};
+  const auto started = context.now();
+  auto elapsed = [&] {
+    return FormatDuration(
+        std::chrono::duration_cast<std::chrono::milliseconds>(context.now() - started));
+  };
   const plan::Environment& env = *plan_.FindEnvironment(target_);
   const auto ref = WorkloadRefFor(env, *plan_.FindService(change.service));
   adapters::kube::Cluster& cluster = context.cluster(target_);
@@ -110,12 +116,13 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
   if (waited->outcome != RolloutOutcome::kComplete) {
     context.journal->Failed(
         *intent, {{"outcome", OutcomeWord(waited->outcome)}, {"detail", waited->detail}});
-    context.logger.warn("[wave {}] {}: {}", wave_, change.service, rollout.detail);
+    context.logger.warn("[wave {}] {}: {} after {}", wave_, change.service, rollout.detail,
+                        elapsed());
     return rollout;
   }
   context.journal->Done(*intent, {{"outcome", "complete"}});
   rollout.status = already ? StepStatus::kSkipped : StepStatus::kSucceeded;
-  context.logger.info("[wave {}] {}: rolled out", wave_, change.service);
+  context.logger.info("[wave {}] {}: rolled out in {}", wave_, change.service, elapsed());
   return rollout;
 }
 
