@@ -32,10 +32,16 @@ std::string Replace(std::string text, const std::string& from, const std::string
 /// a short soak, all in one temporary folder.
 class World {
  public:
-  World() : standin_({"--rollout-seconds", "0.3", "--deadline-seconds", "3"}) {
+  /// Whether PROD keeps the plan's approval gate.
+  enum class Gate { kOff, kKept };
+
+  explicit World(Gate gate = Gate::kOff)
+      : standin_({"--rollout-seconds", "0.3", "--deadline-seconds", "3"}) {
     root_ = standin_.dir().parent_path();
     std::string plan = ReadFile(fs::path(PROMOTE_SOURCE_DIR) / "plans" / "keybuzz.yaml");
-    plan = Replace(plan, "approval: { required: true", "approval: { required: false");
+    if (gate == Gate::kOff) {
+      plan = Replace(plan, "approval: { required: true", "approval: { required: false");
+    }
     plan = Replace(plan, "initialDelay: 1s", "initialDelay: 0s");
     plan = Replace(plan, "interval: 1s", "interval: 300ms");
     plan = Replace(plan, "soak: 5s", "soak: 600ms");
@@ -212,6 +218,20 @@ TEST_CASE("a rollback that fails ends in exit 5 with the commands to run", "[e2e
   REQUIRE(outcome["nextSteps"].size() == 1);
   CHECK(outcome["nextSteps"][0].get<std::string>().find("set image deployment/keybuzz-api") !=
         std::string::npos);
+}
+
+TEST_CASE("a gated run stops after the audit with its state saved and exit 3", "[e2e][promotion]") {
+  World world(World::Gate::kKept);
+  const auto run = world.Promote();
+  CHECK(run.exit_code == 3);
+  const auto outcome = Outcome(run);
+  CHECK(outcome["state"] == "AwaitingApproval");
+  CHECK(outcome["summary"].get<std::string>().find("ops-lead, cto") != std::string::npos);
+  CHECK(world.States(outcome["run"]) ==
+        std::vector<std::string>{"Planned", "Audited", "AwaitingApproval"});
+  CHECK(world.standin().Writes("prod").empty());
+  CHECK(world.Git({"-C", world.releases().string(), "tag"}).empty());
+  CHECK_FALSE(fs::exists(world.state() / "locks" / "prod.lock"));
 }
 
 TEST_CASE("a second run on a locked target exits 4 naming the holder", "[e2e][promotion]") {
