@@ -16,6 +16,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/durable.h"
 #include "core/redactor.h"
 #include "core/time_format.h"
 
@@ -25,25 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-std::string ErrnoText(int error) {
-  return std::strerror(error);
-}
-
-Error IoError(const std::string& what, const fs::path& where, int error) {
-  return Error{ErrorKind::kExternal, what + ": " + ErrnoText(error), where.string(), ""};
-}
-
-/// fsyncs a directory so that a file created in it survives a crash.
-Status SyncDirectory(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("cannot open directory to sync it", dir, errno);
-  const int rc = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (rc != 0) return IoError("cannot sync directory", dir, error);
-  return promote::Done{};
-}
 
 std::optional<EventKind> KindFromName(const std::string& name) {
   for (EventKind kind : {EventKind::kIntent, EventKind::kDone, EventKind::kFailed,

@@ -12,6 +12,7 @@
 #include <random>
 #include <utility>
 
+#include "core/durable.h"
 #include "core/time_format.h"
 
 namespace promote::engine {
@@ -22,10 +23,6 @@ namespace fs = std::filesystem;
 /// How many times Acquire retries when the lock it found vanished before it could be read (its
 /// holder released it in between).
 constexpr int kAttempts = 5;
-
-Error IoError(const std::string& what, const fs::path& where, int error) {
-  return Error{ErrorKind::kExternal, what + ": " + std::strerror(error), where.string(), ""};
-}
 
 std::string HostName() {
   char name[256] = {};
@@ -83,16 +80,6 @@ std::string Serialize(const LockHolder& holder, const std::string& env) {
   json["since"] = holder.since;
   json["env"] = env;
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-Status SyncDirectory(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("cannot open directory to sync it", dir, errno);
-  const int rc = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (rc != 0) return IoError("cannot sync directory", dir, error);
-  return Done{};
 }
 
 bool SameFile(int fd, const fs::path& path) {

@@ -60,14 +60,7 @@ bool RetriedAfterProblem(const ProbeResult& probe) {
 // The result standing in for a probe the prober returned nothing for (a broken contract must
 // not pass as healthy).
 ProbeResult Missing(const ProbeTarget& target) {
-  ProbeResult result;
-  result.service = target.service;
-  result.environment = target.environment;
-  result.probe_name = target.probe.name;
-  result.method = target.probe.method;
-  result.path = target.probe.path;
-  result.url = adapters::probe::ProbeUrl(target.base_url, target.probe.path);
-  result.golden = target.probe.golden;
+  ProbeResult result = adapters::probe::ResultFor(target);
   result.verdict.outcome = ProbeOutcome::kErrored;
   result.verdict.reason = "the prober returned no result for this probe";
   result.verdict.note = "no result";

@@ -137,19 +137,6 @@ TransportFailure Classify(CURLcode code, long os_errno) {
   }
 }
 
-/// The identity half of a result, filled before any attempt.
-ProbeResult StartResult(const ProbeTarget& target) {
-  ProbeResult result;
-  result.service = target.service;
-  result.environment = target.environment;
-  result.probe_name = target.probe.name;
-  result.method = target.probe.method;
-  result.path = target.probe.path;
-  result.url = ProbeUrl(target.base_url, target.probe.path);
-  result.golden = target.probe.golden;
-  return result;
-}
-
 /// Sets up the easy handle of one attempt; false when libcurl refuses (out of memory).
 bool Prepare(Transfer& transfer, const ProbeTarget& target, const std::string& url,
              const std::string& user_agent) {
@@ -218,7 +205,7 @@ class Batch {
         max_in_flight_(static_cast<size_t>(std::max(1, options.max_in_flight))) {
     results_.reserve(targets.size());
     for (size_t i = 0; i < targets.size(); ++i) {
-      results_.push_back(StartResult(targets[i]));
+      results_.push_back(ResultFor(targets[i]));
       pending_.push_back({i, Clock::now()});
     }
   }
@@ -389,6 +376,18 @@ HttpProber::~HttpProber() = default;
 
 std::vector<ProbeResult> HttpProber::Run(const std::vector<ProbeTarget>& targets) {
   return Batch(targets, options_, logger_.get()).Run();
+}
+
+ProbeResult ResultFor(const ProbeTarget& target) {
+  ProbeResult result;
+  result.service = target.service;
+  result.environment = target.environment;
+  result.probe_name = target.probe.name;
+  result.method = target.probe.method;
+  result.path = target.probe.path;
+  result.url = ProbeUrl(target.base_url, target.probe.path);
+  result.golden = target.probe.golden;
+  return result;
 }
 
 std::string ProbeUrl(const std::string& base_url, const std::string& path) {

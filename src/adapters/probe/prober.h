@@ -89,6 +89,10 @@ class HttpProber final : public Prober {
   HttpProberOptions options_;
 };
 
+/// The identity half of a target's result (service, probe, method, URL, golden), before any
+/// attempt: what the prober fills in, and what stands in for a probe with no result at all.
+ProbeResult ResultFor(const ProbeTarget& target);
+
 /// The URL a target's probe is sent to: base URL and path joined with exactly one `/`.
 std::string ProbeUrl(const std::string& base_url, const std::string& path);
 
