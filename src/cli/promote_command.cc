@@ -80,7 +80,8 @@ Result<CommandOutcome> RunPromoteCommand(const GlobalOptions& options, const pla
                        result->summary + "\n";
     for (const auto& step : result->next_steps) text += "  run: " + step + "\n";
     text += "Journal: " + (run.run_dir / "events.jsonl").string() +
-            "\nReports: " + (run.run_dir / "audit" / "audit.md").string();
+            "\nReports: " + (run.run_dir / "promotion.md").string() + ", " +
+            (run.run_dir / "audit" / "audit.md").string();
     if (result->state == engine::RunState::kPromoted) {
       text += ", " + (run.run_dir / "after" / "audit.md").string();
     }

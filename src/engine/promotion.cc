@@ -21,6 +21,7 @@
 #include "phases/targets.h"
 #include "phases/validate.h"
 #include "plan/plan.h"
+#include "report/promotion_report.h"
 #include "report/report_writer.h"
 
 namespace promote::engine {
@@ -150,6 +151,15 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
     return std::move(ok).error();
   }
 
+  // The run's own report sits beside its journal; failing to write it does not change the
+  // outcome, which the journal already holds.
+  auto write_report = [&] {
+    if (auto written = report::WritePromotionReports(result, options_.run_id, options_.run_dir,
+                                                     context.redactor);
+        !written) {
+      context.logger.warn("run report not written: {}", written.error().Format());
+    }
+  };
   auto end = [&](RunState state, std::string summary, json detail = json::object()) {
     detail["summary"] = summary;
     result.summary = std::move(summary);
@@ -157,6 +167,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
     if (!ok) return Result<PromotionResult>(std::move(ok).error());
     result.state = state;
     context.journal = nullptr;
+    write_report();
     return Result<PromotionResult>(std::move(result));
   };
 
@@ -179,6 +190,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
       return std::move(ok).error();
     }
     context.journal = nullptr;
+    write_report();
     return result;
   }
   if (auto ok = machine.MoveTo(RunState::kApproved, {{"by", "no gate"}}); !ok) {

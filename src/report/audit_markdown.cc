@@ -12,42 +12,22 @@
 #include "core/duration.h"
 #include "phases/audit.h"
 #include "report/audit_json.h"
+#include "report/markdown.h"
 
 namespace promote::report {
 namespace {
+
+using markdown::Cell;
+using markdown::Code;
+using markdown::kNone;
+using markdown::ShortImage;
 
 using adapters::kube::RolloutState;
 using adapters::probe::ProbeOutcome;
 using adapters::probe::ProbeResult;
 using std::chrono::milliseconds;
 
-constexpr char kNone[] = "—";
 constexpr std::size_t kExcerptChars = 120;
-
-// Text safe inside a table cell: `|` escaped (GFM honours `\|` even inside code spans) and line
-// breaks flattened, since a cell is one line.
-std::string Cell(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n' || c == '\r' || c == '\t') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// An inline code span whose content cannot end it early.
-std::string Code(const std::string& text) {
-  if (text.empty()) return kNone;
-  const std::string fence = text.find('`') == std::string::npos ? "`" : "`` ";
-  const std::string close = fence == "`" ? "`" : " ``";
-  return fence + Cell(text) + close;
-}
 
 // "not-functional" → "not functional": the machine name read as words.
 std::string Words(const char* name) {
@@ -93,23 +73,6 @@ const char* RolloutIcon(RolloutState state) {
       return "❌";
   }
   return "❔";
-}
-
-// "sha256:4f1c9e2ab07d…" → "sha256:4f1c9e2ab07d": 12 hex digits tell images apart for a reader.
-std::string ShortDigest(const std::string& digest) {
-  const auto colon = digest.find(':');
-  const std::size_t keep = (colon == std::string::npos ? 0 : colon + 1) + 12;
-  return digest.size() > keep ? digest.substr(0, keep) : digest;
-}
-
-// The tag of an image, and its digest shortened on a second line.
-std::string ShortImage(const std::string& image, const std::optional<std::string>& digest) {
-  if (image.empty()) return kNone;
-  std::string tag = adapters::kube::ImageTag(image);
-  if (tag.rfind("sha256:", 0) == 0) tag = ShortDigest(tag);
-  std::string out = Code(tag);
-  if (digest) out += "<br>" + Code(ShortDigest(*digest));
-  return out;
 }
 
 // Seconds since the epoch of an RFC 3339 time ("2026-02-01T09:00:00Z", fractions and offsets

@@ -159,6 +159,11 @@ TEST_CASE("a promotion tags the release, rolls out DEV's images and validates PR
       ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "after" / "audit.md");
   CHECK(after.find("**prod is functional**") != std::string::npos);
   CHECK(after.find("| ❌ |") == std::string::npos);
+  const auto run_report = nlohmann::json::parse(
+      ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "promotion.json"));
+  CHECK(run_report["schema"] == "promote/promotion/v1");
+  CHECK(run_report["state"] == "Promoted");
+  CHECK(run_report["tag"] == tag);
 
   CHECK(world.States(outcome["run"]) ==
         std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged", "Deploying",
@@ -182,6 +187,10 @@ TEST_CASE("a build that fails validation in PROD is rolled back and marked bad",
   CHECK(outcome["summary"].get<std::string>().find("POST /auth/login answered 500") !=
         std::string::npos);
   CHECK(world.Image("prod", "api") == prod_api);
+  const std::string report =
+      ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "promotion.md");
+  CHECK(report.find("RolledBack") != std::string::npos);
+  CHECK(report.find("POST /auth/login → 500") != std::string::npos);
 
   // The failed attempt's tag is marked bad, not left looking like a good release.
   const std::string tag = outcome["tag"];
