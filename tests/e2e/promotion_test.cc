@@ -169,9 +169,17 @@ TEST_CASE("a promotion tags the release, rolls out DEV's images and validates PR
         std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged", "Deploying",
                                  "Validating", "Deploying", "Validating", "Promoted"});
 
-  // A second run finds nothing to do, and a second promotion the same day gets ".2".
+  // A second run finds nothing to do.
   const auto again = Outcome(world.Promote());
   CHECK(again["state"] == "NothingToDo");
+
+  // The planted secret of PROD's keybuzz-api-postgres is in no byte promote wrote.
+  std::string written = run.out + run.err;
+  for (const auto& entry : fs::recursive_directory_iterator(world.state())) {
+    if (entry.is_regular_file()) written += ReadFile(entry.path());
+  }
+  CHECK(written.find("events.jsonl") != std::string::npos);
+  CHECK(written.find("PLANTED-SECRET-7f3a9c") == std::string::npos);
 }
 
 TEST_CASE("a build that fails validation in PROD is rolled back and marked bad",
