@@ -17,6 +17,7 @@
 #include "cli/exit_code.h"
 #include "cli/options.h"
 #include "cli/promote_command.h"
+#include "cli/status_command.h"
 #include "core/log.h"
 #include "core/redactor.h"
 #include "core/version.h"
@@ -197,6 +198,11 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   audit_cmd->add_option("SRC", audit_source, "source environment")->required();
   audit_cmd->add_option("DST", audit_target, "target environment")->required();
 
+  std::string status_run;
+  auto* status_cmd = app.add_subcommand(
+      "status", "where a run stands, from its journal (the newest run when RUN is not given)");
+  status_cmd->add_option("RUN", status_run, "run id (a folder under --state-dir/runs)");
+
   auto* plan_cmd = app.add_subcommand("plan", "work with plan files");
   plan_cmd->require_subcommand(1);
   std::string check_file;
@@ -219,6 +225,7 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     auto logger = MakeCliLogger(options, redactor);
     if (!logger) return std::move(logger).error();
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
+    if (status_cmd->parsed()) return RunStatusCommand(options, status_run, redactor, out);
     if (audit_cmd->parsed()) {
       auto plan = LoadPlanFor(options, audit_source, audit_target, *redactor, **logger);
       if (!plan) return std::move(plan).error();

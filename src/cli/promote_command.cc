@@ -79,6 +79,10 @@ Result<CommandOutcome> RunPromoteCommand(const GlobalOptions& options, const pla
     std::string text = "Run " + run.run_id + ": " + engine::StateName(result->state) + "\n  " +
                        result->summary + "\n";
     for (const auto& step : result->next_steps) text += "  run: " + step + "\n";
+    if (result->state == engine::RunState::kAwaitingApproval) {
+      text += "  its state is saved; see it with: promote --state-dir " + options.state_dir +
+              " status " + run.run_id + "\n";
+    }
     text += "Journal: " + (run.run_dir / "events.jsonl").string() +
             "\nReports: " + (run.run_dir / "promotion.md").string() + ", " +
             (run.run_dir / "audit" / "audit.md").string();

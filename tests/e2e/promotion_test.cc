@@ -249,6 +249,21 @@ TEST_CASE("a gated run stops after the audit with its state saved and exit 3", "
   CHECK(world.standin().Writes("prod").empty());
   CHECK(world.Git({"-C", world.releases().string(), "tag"}).empty());
   CHECK_FALSE(fs::exists(world.state() / "locks" / "prod.lock"));
+
+  // `promote status` reads the saved state back: the newest run, waiting for its approvers.
+  const auto status = world.standin().Run(
+      {PROMOTE_BINARY, "--state-dir=" + world.state().string(), "--output=json", "status"});
+  INFO(status.err);
+  REQUIRE(status.exit_code == 0);
+  const auto doc = nlohmann::json::parse(status.out);
+  CHECK(doc["run"] == outcome["run"]);
+  CHECK(doc["state"] == "AwaitingApproval");
+  CHECK(doc["running"] == false);
+  CHECK(doc["waitingFor"].get<std::string>().find("ops-lead, cto") != std::string::npos);
+  CHECK(doc["states"].size() == 3);
+  const auto missing = world.standin().Run(
+      {PROMOTE_BINARY, "--state-dir=" + world.state().string(), "status", "no-such-run"});
+  CHECK(missing.exit_code == 2);
 }
 
 TEST_CASE("a second run on a locked target exits 4 naming the holder", "[e2e][promotion]") {

@@ -1,0 +1,127 @@
+// Implementation details: read-only. The journal is opened without appending (a torn last line
+// of a killed run is reported, not repaired), and the lock of the run's target is inspected to
+// say whether the run is still going.
+#include "cli/status_command.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "core/redactor.h"
+#include "engine/journal.h"
+#include "engine/lock.h"
+
+namespace promote::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<std::string> NewestRun(const fs::path& runs) {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(runs, ec)) {
+    if (entry.is_directory() && fs::exists(entry.path() / engine::Journal::kFileName)) {
+      ids.push_back(entry.path().filename().string());
+    }
+  }
+  if (ids.empty()) {
+    return Error{ErrorKind::kUsage, "no run found", runs.string(),
+                 "start one with `promote SRC DST`, or point --state-dir at the runs' folder"};
+  }
+  return *std::max_element(ids.begin(), ids.end());  // ids start with their UTC start time
+}
+
+// What a run in `state` waits for, in a sentence.
+std::string Waiting(const std::string& state, const std::string& summary) {
+  if (state == "AwaitingApproval") return summary;
+  if (state == "Promoted" || state == "NothingToDo" || state == "Refused" ||
+      state == "RolledBack" || state == "Rejected") {
+    return "nothing: the run has ended";
+  }
+  if (state == "RollbackFailed") return "a person: the rollback failed (see the run report)";
+  return "nothing it can do by itself if its process is gone: resume it";
+}
+
+}  // namespace
+
+Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std::string& run_id,
+                                        std::shared_ptr<const Redactor> redactor,
+                                        std::ostream& out) {
+  const fs::path runs = fs::path(options.state_dir) / "runs";
+  std::string id = run_id;
+  if (id.empty()) {
+    auto newest = NewestRun(runs);
+    if (!newest) return std::move(newest).error();
+    id = *newest;
+  }
+  if (!fs::exists(runs / id / engine::Journal::kFileName)) {
+    return Error{ErrorKind::kUsage, "no run '" + id + "'", (runs / id).string(),
+                 "list the runs with `ls " + runs.string() + "`"};
+  }
+  auto journal = engine::Journal::Open(runs / id, redactor);
+  if (!journal) return std::move(journal).error();
+  const auto events = journal->events();
+
+  nlohmann::json started = events.empty() ? nlohmann::json::object() : events.front().detail;
+  const std::string target = started.value("target", "");
+  nlohmann::json states = nlohmann::json::array();
+  std::string summary;
+  for (const auto& event : events) {
+    if (event.kind != engine::EventKind::kTransition) continue;
+    states.push_back({{"state", event.state}, {"at", event.at}});
+    if (event.detail.contains("summary")) summary = event.detail["summary"].get<std::string>();
+  }
+  nlohmann::json in_flight = nlohmann::json::array();
+  for (const auto& intent : journal->OpenIntents()) {
+    in_flight.push_back({{"seq", intent.seq},
+                         {"step", intent.step},
+                         {"service", intent.service},
+                         {"at", intent.at}});
+  }
+  std::optional<engine::LockHolder> holder;
+  if (!target.empty()) {
+    if (auto inspected = engine::EnvironmentLock::Inspect(options.state_dir, target)) {
+      holder = *inspected;
+    }
+  }
+  const bool running = holder && holder->run_id == id;
+  const std::string state = journal->CurrentState();
+  nlohmann::json doc = {
+      {"run", id},
+      {"plan", started.value("plan", "")},
+      {"source", started.value("source", "")},
+      {"target", target},
+      {"initiator", started.value("initiator", "")},
+      {"state", state},
+      {"running", running},
+      {"summary", summary},
+      {"waitingFor", running ? "its own process (it holds the lock)" : Waiting(state, summary)},
+      {"states", states},
+      {"inFlight", in_flight},
+      {"tornTail", journal->torn_tail().has_value()}};
+  if (options.output == "json") {
+    out << redactor->Redact(doc.dump(2)) << "\n";
+    return CommandOutcome{};
+  }
+  std::string text = "Run " + id + ": " + state + (running ? " (running)" : "") + "\n  " +
+                     doc["source"].get<std::string>() + " → " + target + ", plan " +
+                     doc["plan"].get<std::string>() + ", started by " +
+                     doc["initiator"].get<std::string>() + "\n";
+  for (const auto& s : states) {
+    text += "  " + s["at"].get<std::string>() + "  " + s["state"].get<std::string>() + "\n";
+  }
+  for (const auto& intent : in_flight) {
+    text += "  in flight when it stopped: " + intent["step"].get<std::string>() +
+            (intent["service"].get<std::string>().empty()
+                 ? ""
+                 : " " + intent["service"].get<std::string>()) +
+            " (since " + intent["at"].get<std::string>() + ")\n";
+  }
+  if (!summary.empty()) text += "  " + summary + "\n";
+  text += "  waiting for: " + doc["waitingFor"].get<std::string>() + "\n";
+  out << redactor->Redact(text);
+  return CommandOutcome{};
+}
+
+}  // namespace promote::cli
