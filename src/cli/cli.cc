@@ -15,6 +15,7 @@
 
 #include "cli/audit_command.h"
 #include "cli/exit_code.h"
+#include "cli/gate_command.h"
 #include "cli/options.h"
 #include "cli/promote_command.h"
 #include "cli/status_command.h"
@@ -203,6 +204,22 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "status", "where a run stands, from its journal (the newest run when RUN is not given)");
   status_cmd->add_option("RUN", status_run, "run id (a folder under --state-dir/runs)");
 
+  std::string gate_run;
+  std::string as_who;
+  std::string reason;
+  auto* approve_cmd = app.add_subcommand(
+      "approve", "approve a run waiting at the gate (exit 0 when enough approvals, else 3)");
+  approve_cmd->add_option("RUN", gate_run, "run id")->required();
+  approve_cmd->add_option("--as", as_who,
+                          "approver (default: $GITHUB_ACTOR, $GITLAB_USER_LOGIN, the OS user)");
+  auto* reject_cmd = app.add_subcommand("reject", "end a run waiting at the gate");
+  reject_cmd->add_option("RUN", gate_run, "run id")->required();
+  reject_cmd->add_option("--reason", reason, "why, for the journal and the report")->required();
+  reject_cmd->add_option("--as", as_who, "who rejects (default: the CI's or OS identity)");
+  auto* resume_cmd = app.add_subcommand(
+      "resume", "continue an approved run: fresh audit, refuse if the change differs, promote");
+  resume_cmd->add_option("RUN", gate_run, "run id")->required();
+
   auto* plan_cmd = app.add_subcommand("plan", "work with plan files");
   plan_cmd->require_subcommand(1);
   std::string check_file;
@@ -226,6 +243,13 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     if (!logger) return std::move(logger).error();
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
     if (status_cmd->parsed()) return RunStatusCommand(options, status_run, redactor, out);
+    if (approve_cmd->parsed()) {
+      return RunApproveCommand(options, gate_run, as_who, redactor, **logger, out);
+    }
+    if (reject_cmd->parsed()) {
+      return RunRejectCommand(options, gate_run, as_who, reason, redactor, out);
+    }
+    if (resume_cmd->parsed()) return RunResumeCommand(options, gate_run, redactor, *logger, out);
     if (audit_cmd->parsed()) {
       auto plan = LoadPlanFor(options, audit_source, audit_target, *redactor, **logger);
       if (!plan) return std::move(plan).error();

@@ -65,31 +65,38 @@ Result<CommandOutcome> RunPromoteCommand(const GlobalOptions& options, const pla
 
   auto result = engine::Promotion(plan, run).Run(context);
   if (!result) return std::move(result).error();
-  const ExitCode code = ExitCodeForRun(result->state);
+  return PrintRun(options, run, *result, *redactor, out);
+}
+
+Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::PromotionOptions& run,
+                                const engine::PromotionResult& result, const Redactor& redactor,
+                                std::ostream& out) {
+  const ExitCode code = ExitCodeForRun(result.state);
   if (options.output == "json") {
     nlohmann::json doc = {{"run", run.run_id},
-                          {"state", engine::StateName(result->state)},
-                          {"summary", result->summary},
-                          {"tag", result->tag},
+                          {"state", engine::StateName(result.state)},
+                          {"summary", result.summary},
+                          {"tag", result.tag},
                           {"journal", (run.run_dir / "events.jsonl").string()},
-                          {"nextSteps", result->next_steps},
+                          {"nextSteps", result.next_steps},
                           {"exitCode", static_cast<int>(code)}};
-    out << redactor->Redact(doc.dump(2)) << "\n";
+    out << redactor.Redact(doc.dump(2)) << "\n";
   } else {
-    std::string text = "Run " + run.run_id + ": " + engine::StateName(result->state) + "\n  " +
-                       result->summary + "\n";
-    for (const auto& step : result->next_steps) text += "  run: " + step + "\n";
-    if (result->state == engine::RunState::kAwaitingApproval) {
+    std::string text = "Run " + run.run_id + ": " + engine::StateName(result.state) + "\n  " +
+                       result.summary + "\n";
+    for (const auto& step : result.next_steps) text += "  run: " + step + "\n";
+    if (result.state == engine::RunState::kAwaitingApproval) {
       text += "  its state is saved; see it with: promote --state-dir " + options.state_dir +
-              " status " + run.run_id + "\n";
+              " status " + run.run_id + "\n  approve it with: promote approve " + run.run_id +
+              ", then: promote resume " + run.run_id + "\n";
     }
     text += "Journal: " + (run.run_dir / "events.jsonl").string() +
             "\nReports: " + (run.run_dir / "promotion.md").string() + ", " +
             (run.run_dir / "audit" / "audit.md").string();
-    if (result->state == engine::RunState::kPromoted) {
+    if (result.state == engine::RunState::kPromoted) {
       text += ", " + (run.run_dir / "after" / "audit.md").string();
     }
-    out << redactor->Redact(text) << "\n";
+    out << redactor.Redact(text) << "\n";
   }
   return CommandOutcome{code};
 }

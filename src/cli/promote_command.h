@@ -20,6 +20,11 @@ namespace promote::plan {
 struct Plan;
 }
 
+namespace promote::engine {
+struct PromotionOptions;
+struct PromotionResult;
+}  // namespace promote::engine
+
 namespace promote::cli {
 
 /// Who runs promote: $GITHUB_ACTOR, else $GITLAB_USER_LOGIN, else $USER / $LOGNAME, else the
@@ -31,5 +36,10 @@ Result<CommandOutcome> RunPromoteCommand(const GlobalOptions& options, const pla
                                          const std::string& source, const std::string& target,
                                          std::shared_ptr<const Redactor> redactor,
                                          std::shared_ptr<spdlog::logger> logger, std::ostream& out);
+
+/// Prints how a run ended (text or JSON) and returns the exit code its state calls for.
+Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::PromotionOptions& run,
+                                const engine::PromotionResult& result, const Redactor& redactor,
+                                std::ostream& out);
 
 }  // namespace promote::cli

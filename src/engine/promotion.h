@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,12 @@ struct PromotionResult {
   std::vector<std::string> next_steps;  ///< commands for a person, on RollbackFailed
 };
 
+/// The promotion diff as journaled (service, action, from, to): what an approval is for.
+nlohmann::json DiffJson(const phases::AuditReport& audit);
+
+/// A stable hash of a diff (16 hex digits): the "plan hash" an approval names.
+std::string DiffHash(const nlohmann::json& diff);
+
 /// Runs one promotion of `options.source` into `options.target`.
 class Promotion {
  public:
@@ -64,6 +71,13 @@ class Promotion {
   /// An Error means the run could not start or its journal could not be written (nothing was
   /// changed without a journal line first); every other ending is a PromotionResult.
   Result<PromotionResult> Run(phases::Context& context) const;
+
+  /// Continues the run of options.run_id that waits at the gate and has been approved by
+  /// `approvers` for the change whose hash is `approved_hash`: a fresh audit must still want
+  /// to deploy exactly that, else the run is Refused, naming what changed.
+  Result<PromotionResult> Resume(phases::Context& context,
+                                 const std::vector<std::string>& approvers,
+                                 const std::string& approved_hash) const;
 
  private:
   const plan::Plan& plan_;

@@ -9,7 +9,7 @@ namespace {
 using S = RunState;
 
 // The whole machine. Deploying ↔ Validating repeats once per wave.
-constexpr std::array<std::pair<RunState, RunState>, 19> kTransitions = {{
+constexpr std::array<std::pair<RunState, RunState>, 20> kTransitions = {{
     {S::kPlanned, S::kAudited},
     {S::kAudited, S::kAwaitingApproval},
     {S::kAudited, S::kApproved},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<RunState, RunState>, 19> kTransitions = {{
     {S::kAudited, S::kNothingToDo},
     {S::kAwaitingApproval, S::kApproved},
     {S::kAwaitingApproval, S::kRejected},
+    {S::kAwaitingApproval, S::kRefused},  // what would be deployed changed since approval
     {S::kApproved, S::kTagged},
     {S::kApproved, S::kRefused},
     {S::kTagged, S::kDeploying},

@@ -56,7 +56,9 @@ class World {
   fs::path releases() const { return root_ / "releases"; }
   fs::path state() const { return root_ / "state"; }
 
-  promote::adapters::ProcessResult Promote(std::vector<std::string> args = {}) {
+  /// promote with this world's flags, then `args`, as `actor` (GITHUB_ACTOR).
+  promote::adapters::ProcessResult Cli(std::vector<std::string> args,
+                                       const std::string& actor = "ci-bot") {
     std::vector<std::string> argv = {PROMOTE_BINARY,
                                      "--plan=" + (root_ / "plan.yaml").string(),
                                      "--kubectl=" + PinnedTool("kubectl"),
@@ -66,8 +68,13 @@ class World {
                                      "--state-dir=" + state().string(),
                                      "--output=json"};
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"dev", "prod"});
-    return standin_.Run(argv);
+    return standin_.Run(argv, {{"GITHUB_ACTOR", actor}});
+  }
+
+  promote::adapters::ProcessResult Promote(std::vector<std::string> args = {},
+                                           const std::string& actor = "ci-bot") {
+    args.insert(args.end(), {"dev", "prod"});
+    return Cli(args, actor);
   }
 
   std::string Git(std::vector<std::string> args) {
@@ -264,6 +271,60 @@ TEST_CASE("a gated run stops after the audit with its state saved and exit 3", "
   const auto missing = world.standin().Run(
       {PROMOTE_BINARY, "--state-dir=" + world.state().string(), "status", "no-such-run"});
   CHECK(missing.exit_code == 2);
+}
+
+TEST_CASE("an approved run resumes and promotes; the initiator cannot approve it",
+          "[e2e][promotion][gate]") {
+  World world(World::Gate::kKept);
+  const auto waiting = Outcome(world.Promote({}, "ops-lead"));
+  REQUIRE(waiting["state"] == "AwaitingApproval");
+  const std::string run = waiting["run"];
+
+  const auto self = world.Cli({"approve", run, "--as", "ops-lead"});
+  CHECK(self.exit_code == 2);
+  CHECK(self.err.find("started this run") != std::string::npos);
+  const auto stranger = world.Cli({"approve", run, "--as", "mallory"});
+  CHECK(stranger.exit_code == 2);
+  CHECK(world.Cli({"resume", run}).exit_code == 3);  // nobody approved yet
+
+  const auto approved = world.Cli({"approve", run}, "cto");  // identity from GITHUB_ACTOR
+  CHECK(approved.exit_code == 0);
+  const auto resumed = world.Cli({"resume", run});
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK(Outcome(resumed)["state"] == "Promoted");
+  CHECK(world.States(run) ==
+        std::vector<std::string>{"Planned", "Audited", "AwaitingApproval", "Approved", "Tagged",
+                                 "Deploying", "Validating", "Deploying", "Validating", "Promoted"});
+  CHECK(world.Image("prod", "api").rfind(kApi + ":v0.4.31-replacement@sha256:", 0) == 0);
+}
+
+TEST_CASE("a run whose change differs from what was approved is refused, naming the change",
+          "[e2e][promotion][gate]") {
+  World world(World::Gate::kKept);
+  const std::string run = Outcome(world.Promote())["run"];
+  REQUIRE(world.Cli({"approve", run, "--as", "cto"}).exit_code == 0);
+  // After the approval, DEV moves on: resuming would deploy something nobody approved.
+  world.ShipToDev(kApi + ":v0.4.32-needs-env");
+  const auto resumed = world.Cli({"resume", run});
+  CHECK(resumed.exit_code == 1);
+  const auto outcome = Outcome(resumed);
+  CHECK(outcome["state"] == "Refused");
+  const std::string summary = outcome["summary"];
+  CHECK(summary.find("changed since it was approved") != std::string::npos);
+  CHECK(summary.find("api: approved promote to " + kApi + ":v0.4.31-replacement") !=
+        std::string::npos);
+  CHECK(summary.find("now promote to " + kApi + ":v0.4.32-needs-env") != std::string::npos);
+  CHECK(world.standin().Writes("prod").empty());
+}
+
+TEST_CASE("a rejected run ends cleanly and cannot be resumed", "[e2e][promotion][gate]") {
+  World world(World::Gate::kKept);
+  const std::string run = Outcome(world.Promote())["run"];
+  CHECK(world.Cli({"reject", run, "--reason", "change freeze"}, "cto").exit_code == 0);
+  CHECK(world.States(run).back() == "Rejected");
+  CHECK(world.Cli({"resume", run}).exit_code == 2);
+  CHECK(world.standin().Writes("prod").empty());
 }
 
 TEST_CASE("a second run on a locked target exits 4 naming the holder", "[e2e][promotion]") {

@@ -1,0 +1,144 @@
+// Implementation details: each command opens the run's journal, reads its gate (engine/gate.h)
+// and the plan the run was started with (its absolute path is in the Planned event). Writing an
+// approval or a rejection holds the target's lock, so it cannot race a resume.
+#include "cli/gate_command.h"
+
+#include <spdlog/logger.h>
+
+#include <filesystem>
+#include <ostream>
+
+#include "cli/promote_command.h"
+#include "cli/wiring.h"
+#include "core/redactor.h"
+#include "core/time_format.h"
+#include "engine/gate.h"
+#include "engine/journal.h"
+#include "engine/lock.h"
+#include "engine/promotion.h"
+#include "plan/loader.h"
+#include "plan/plan.h"
+
+namespace promote::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A run's folder, journal, gate and plan, opened together.
+struct WaitingRun {
+  fs::path dir;
+  engine::Journal journal;
+  engine::GateState gate;
+  plan::Plan plan;
+};
+
+Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_id,
+                           std::shared_ptr<const Redactor> redactor) {
+  const fs::path dir = fs::path(options.state_dir) / "runs" / run_id;
+  if (run_id.empty() || !fs::exists(dir / engine::Journal::kFileName)) {
+    return Error{ErrorKind::kUsage, "no run '" + run_id + "'", dir.string(),
+                 "name a run folder under " + options.state_dir + "/runs (see `promote status`)"};
+  }
+  auto journal = engine::Journal::Open(dir, redactor);
+  if (!journal) return std::move(journal).error();
+  auto gate = engine::ReadGate(*journal);
+  if (!gate) return std::move(gate).error();
+  auto plan = plan::LoadPlan(gate->plan_file);
+  if (!plan) return std::move(plan).error().WithContext("the run's plan");
+  return WaitingRun{dir, std::move(*journal), std::move(*gate), std::move(*plan)};
+}
+
+Result<engine::EnvironmentLock> LockFor(const GlobalOptions& options, const WaitingRun& run,
+                                        const std::string& holder) {
+  return engine::EnvironmentLock::Acquire(
+      options.state_dir, run.gate.target,
+      engine::LockHolder::Current(holder, std::chrono::system_clock::now()));
+}
+
+}  // namespace
+
+Result<CommandOutcome> RunApproveCommand(const GlobalOptions& options, const std::string& run_id,
+                                         const std::string& who, std::shared_ptr<Redactor> redactor,
+                                         spdlog::logger& logger, std::ostream& out) {
+  auto run = OpenRun(options, run_id, redactor);
+  if (!run) return std::move(run).error();
+  const std::string approver = who.empty() ? CurrentIdentity() : who;
+  const plan::ApprovalGate& gate = run->plan.FindEnvironment(run->gate.target)->approval;
+  if (auto ok = engine::CheckApprover(gate, run->gate, approver); !ok) {
+    return std::move(ok).error();
+  }
+  auto lock = LockFor(options, *run, run_id);
+  if (!lock) return std::move(lock).error();
+  if (auto ok = engine::RecordApproval(run->journal, run->gate, approver); !ok) {
+    return std::move(ok).error();
+  }
+  const int have = static_cast<int>(run->gate.approvers.size()) + 1;
+  logger.info("run {}: approved by {} ({} of {})", run_id, approver, have, gate.count);
+  std::string text = "Run " + run_id + ": approved by " + approver + " (" + std::to_string(have) +
+                     " of " + std::to_string(gate.count) + " needed) for plan hash " +
+                     run->gate.diff_hash + "\n";
+  if (have >= gate.count) {
+    text += "  next: promote --state-dir " + options.state_dir + " resume " + run_id + "\n";
+    out << redactor->Redact(text);
+    return CommandOutcome{ExitCode::kOk};
+  }
+  out << redactor->Redact(text);
+  return CommandOutcome{ExitCode::kAwaitingApproval};
+}
+
+Result<CommandOutcome> RunRejectCommand(const GlobalOptions& options, const std::string& run_id,
+                                        const std::string& who, const std::string& reason,
+                                        std::shared_ptr<Redactor> redactor, std::ostream& out) {
+  auto run = OpenRun(options, run_id, redactor);
+  if (!run) return std::move(run).error();
+  auto lock = LockFor(options, *run, run_id);
+  if (!lock) return std::move(lock).error();
+  const std::string by = who.empty() ? CurrentIdentity() : who;
+  if (auto ok = engine::RecordRejection(run->journal, run->gate, by, reason); !ok) {
+    return std::move(ok).error();
+  }
+  out << redactor->Redact("Run " + run_id + ": Rejected by " + by + ": " + reason + "\n");
+  return CommandOutcome{ExitCode::kOk};
+}
+
+Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std::string& run_id,
+                                        std::shared_ptr<Redactor> redactor,
+                                        std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
+  auto run = OpenRun(options, run_id, redactor);
+  if (!run) return std::move(run).error();
+  const plan::ApprovalGate& gate = run->plan.FindEnvironment(run->gate.target)->approval;
+  if (run->gate.state != "AwaitingApproval") {
+    return Error{ErrorKind::kUsage,
+                 "run " + run_id + " is " + run->gate.state +
+                     "; resume continues a run that "
+                     "waits for approval",
+                 run->dir.string(), "see `promote status " + run_id + "`"};
+  }
+  if (static_cast<int>(run->gate.approvers.size()) < gate.count) {
+    out << redactor->Redact("Run " + run_id + ": still waiting for approval (" +
+                            std::to_string(run->gate.approvers.size()) + " of " +
+                            std::to_string(gate.count) + ")\n");
+    return CommandOutcome{ExitCode::kAwaitingApproval};
+  }
+  auto wiring = Wiring::Create(WiringOptionsFrom(options), run->plan, redactor, logger);
+  if (!wiring) return std::move(wiring).error();
+
+  engine::PromotionOptions resume;
+  resume.source = run->gate.source;
+  resume.target = run->gate.target;
+  resume.run_id = run_id;
+  resume.state_dir = options.state_dir;
+  resume.run_dir = run->dir;
+  resume.initiator = run->gate.initiator;
+  resume.force = options.force;
+  resume.redactor = redactor;
+  logger->info("run {}: resuming {} → {}, approved by {}", run_id, resume.source, resume.target,
+               run->gate.approvers.front());
+  const auto approvers = run->gate.approvers;
+  const auto hash = run->gate.diff_hash;
+  auto result = engine::Promotion(run->plan, resume).Resume((*wiring)->context(), approvers, hash);
+  if (!result) return std::move(result).error();
+  return PrintRun(options, resume, *result, *redactor, out);
+}
+
+}  // namespace promote::cli
