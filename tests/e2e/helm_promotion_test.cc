@@ -177,20 +177,12 @@ validate: { initialDelay: 0s, interval: 300ms, soak: 600ms, successes: 2, failur
 
   /// Posts to the stand-in's control API of `env`.
   void Control(const std::string& env, const std::string& what, const std::string& body) {
-    const auto endpoints = nlohmann::json::parse(ReadFile(standin_.dir() / "endpoints.json"));
-    const std::string url = endpoints[env]["api_server"].get<std::string>() + "/_standin/" + what;
-    REQUIRE(HttpStatus("POST", url, body) == 200);
+    standin_.Control(env, what, body);
   }
 
   /// The states a run went through, from its journal.
   std::vector<std::string> States(const std::string& run) const {
-    std::vector<std::string> states;
-    std::ifstream in(state() / "runs" / run / "events.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      const auto event = nlohmann::json::parse(line);
-      if (event["kind"] == "transition") states.push_back(event["state"]);
-    }
-    return states;
+    return promote::testing::JournalStates(state() / "runs" / run);
   }
 
  private:

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace promote::testing {
@@ -24,6 +25,16 @@ std::string ReadFile(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::vector<std::string> JournalStates(const std::filesystem::path& run_dir) {
+  std::vector<std::string> states;
+  std::ifstream in(run_dir / "events.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto event = nlohmann::json::parse(line);
+    if (event["kind"] == "transition") states.push_back(event["state"]);
+  }
+  return states;
 }
 
 }  // namespace promote::testing

@@ -1,8 +1,10 @@
-// Test helpers for files: a temporary folder that cleans up after itself, and reading a file.
+// Test helpers for files: a temporary folder that cleans up after itself, reading a file, and
+// reading a run's journal back.
 #pragma once
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace promote::testing {
 
@@ -22,5 +24,8 @@ class TempDir {
 
 /// The whole content of `path`, bytes as they are ("" when it cannot be read).
 std::string ReadFile(const std::filesystem::path& path);
+
+/// The states a run went through, in order, from `run_dir`/events.jsonl.
+std::vector<std::string> JournalStates(const std::filesystem::path& run_dir);
 
 }  // namespace promote::testing

@@ -44,6 +44,13 @@ std::string StandIn::Endpoint(const std::string& env, const std::string& service
   return endpoints_.at(env).at(service).get<std::string>();
 }
 
+void StandIn::Control(const std::string& env, const std::string& what,
+                      const std::string& body) const {
+  const std::string url =
+      endpoints_.at(env).at("api_server").get<std::string>() + "/_standin/" + what;
+  REQUIRE(HttpStatus("POST", url, body) == 200);
+}
+
 std::vector<nlohmann::json> StandIn::Requests() const {
   std::vector<nlohmann::json> requests;
   std::ifstream in(dir_ / "requests.jsonl");

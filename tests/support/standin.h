@@ -36,6 +36,8 @@ class StandIn {
   /// Tooling for the adapters: pinned binaries, this kubeconfig, a private discovery cache and
   /// private helm folders.
   adapters::kube::Tooling Tooling() const;
+  /// POSTs `body` to the stand-in's control API of `env` (/_standin/`what`) and checks the 200.
+  void Control(const std::string& env, const std::string& what, const std::string& body) const;
   /// Runs a command through the real process adapter, with `env` added to the environment.
   adapters::ProcessResult Run(std::vector<std::string> argv,
                               std::map<std::string, std::string> env = {}) const;
