@@ -16,6 +16,7 @@
 #include "cli/audit_command.h"
 #include "cli/exit_code.h"
 #include "cli/gate_command.h"
+#include "cli/history_command.h"
 #include "cli/options.h"
 #include "cli/promote_command.h"
 #include "cli/status_command.h"
@@ -204,6 +205,11 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "status", "where a run stands, from its journal (the newest run when RUN is not given)");
   status_cmd->add_option("RUN", status_run, "run id (a folder under --state-dir/runs)");
 
+  std::string history_env;
+  auto* history_cmd = app.add_subcommand(
+      "history", "the releases and runs into an environment (release tags and journals)");
+  history_cmd->add_option("ENV", history_env, "target environment, e.g. prod")->required();
+
   std::string gate_run;
   std::string as_who;
   std::string reason;
@@ -243,6 +249,12 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     if (!logger) return std::move(logger).error();
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
     if (status_cmd->parsed()) return RunStatusCommand(options, status_run, redactor, out);
+    if (history_cmd->parsed()) {
+      if (options.plan.empty()) {
+        if (auto path = ResolvePlanPath(""); path) options.plan = path->string();
+      }
+      return RunHistoryCommand(options, history_env, redactor, out);
+    }
     if (approve_cmd->parsed()) {
       return RunApproveCommand(options, gate_run, as_who, redactor, **logger, out);
     }

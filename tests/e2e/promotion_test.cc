@@ -210,6 +210,19 @@ TEST_CASE("a build that fails validation in PROD is rolled back and marked bad",
   const auto refused = world.Promote();
   CHECK(refused.exit_code == 1);
   CHECK(Outcome(refused)["summary"].get<std::string>().find("marked bad") != std::string::npos);
+
+  // history lists the release as marked bad and both runs with how they ended.
+  const auto history = world.Cli({"history", "prod"});
+  INFO(history.err);
+  REQUIRE(history.exit_code == 0);
+  const auto doc = nlohmann::json::parse(history.out);
+  REQUIRE(doc["releases"].size() == 1);
+  CHECK(doc["releases"][0]["tag"] == tag);
+  CHECK(doc["releases"][0]["result"] == "marked bad");
+  CHECK(doc["releases"][0]["services"]["api"] == kApi + ":v0.4.32-needs-env");
+  REQUIRE(doc["runs"].size() == 2);
+  CHECK(doc["runs"][0]["state"] == "RolledBack");
+  CHECK(doc["runs"][1]["state"] == "Refused");
 }
 
 TEST_CASE("a rollback that fails ends in exit 5 with the commands to run", "[e2e][promotion]") {
