@@ -132,22 +132,11 @@ validate: { initialDelay: 0s, interval: 300ms, soak: 600ms, successes: 2, failur
 
   std::string Git(std::vector<std::string> args) {
     args.insert(args.begin(), "git");
-    const auto run = standin_.Run(args);
-    INFO(run.err);
-    REQUIRE(run.ok());
-    return run.out;
+    return standin_.RunOk(args);
   }
 
   std::string Kubectl(const std::string& env, std::vector<std::string> args) {
-    std::vector<std::string> argv = {PinnedTool("kubectl"),
-                                     "--kubeconfig=" + standin_.kubeconfig().string(),
-                                     "--cache-dir=" + (root_ / "kube-cache").string(),
-                                     "--context=" + env, "--namespace=shop-" + env};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const auto run = standin_.Run(argv);
-    INFO(run.out << run.err);
-    REQUIRE(run.ok());
-    return run.out;
+    return standin_.Kubectl(env, "shop-" + env, std::move(args));
   }
 
   std::string Helm(const std::string& env, std::vector<std::string> args) {
@@ -155,10 +144,7 @@ validate: { initialDelay: 0s, interval: 300ms, soak: 600ms, successes: 2, failur
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(), {"--kubeconfig=" + standin_.kubeconfig().string(),
                              "--kube-context=" + env, "--namespace=shop-" + env});
-    const auto run = standin_.Run(argv, env_);
-    INFO(run.out << run.err);
-    REQUIRE(run.ok());
-    return run.out;
+    return standin_.RunOk(argv, env_);
   }
 
   std::string Image(const std::string& env) {

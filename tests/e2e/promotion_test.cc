@@ -79,23 +79,12 @@ class World {
 
   std::string Git(std::vector<std::string> args) {
     args.insert(args.begin(), "git");
-    const auto run = standin_.Run(args);
-    INFO(run.err);
-    REQUIRE(run.ok());
-    return run.out;
+    return standin_.RunOk(args);
   }
 
   std::string Kubectl(const std::string& context, const std::string& ns,
                       std::vector<std::string> args) {
-    std::vector<std::string> argv = {PinnedTool("kubectl"),
-                                     "--kubeconfig=" + standin_.kubeconfig().string(),
-                                     "--cache-dir=" + (root_ / "kube-cache").string(),
-                                     "--context=" + context, "--namespace=" + ns};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const auto run = standin_.Run(argv);
-    INFO(run.err);
-    REQUIRE(run.ok());
-    return run.out;
+    return standin_.Kubectl(context, ns, std::move(args));
   }
 
   std::string Image(const std::string& context, const std::string& service) {

@@ -96,6 +96,23 @@ adapters::ProcessResult StandIn::Run(std::vector<std::string> argv,
   return *result;
 }
 
+std::string StandIn::RunOk(std::vector<std::string> argv,
+                           std::map<std::string, std::string> env) const {
+  const auto run = Run(std::move(argv), std::move(env));
+  INFO(run.out << run.err);
+  REQUIRE(run.ok());
+  return run.out;
+}
+
+std::string StandIn::Kubectl(const std::string& context, const std::string& ns,
+                             std::vector<std::string> args) const {
+  std::vector<std::string> argv = {PinnedTool("kubectl"), "--kubeconfig=" + kubeconfig().string(),
+                                   "--cache-dir=" + (root_ / "kube-cache").string(),
+                                   "--context=" + context, "--namespace=" + ns};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunOk(std::move(argv));
+}
+
 int HttpStatus(const std::string& method, const std::string& url, const std::string& body) {
   CURL* curl = curl_easy_init();
   REQUIRE(curl != nullptr);

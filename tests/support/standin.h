@@ -36,6 +36,12 @@ class StandIn {
   /// Tooling for the adapters: pinned binaries, this kubeconfig, a private discovery cache and
   /// private helm folders.
   adapters::kube::Tooling Tooling() const;
+  /// Runs `argv` (with `env` added) and requires exit 0; returns its stdout.
+  std::string RunOk(std::vector<std::string> argv,
+                    std::map<std::string, std::string> env = {}) const;
+  /// The pinned kubectl against this stand-in in `context`/`ns`, required to succeed; stdout.
+  std::string Kubectl(const std::string& context, const std::string& ns,
+                      std::vector<std::string> args) const;
   /// POSTs `body` to the stand-in's control API of `env` (/_standin/`what`) and checks the 200.
   void Control(const std::string& env, const std::string& what, const std::string& body) const;
   /// Runs a command through the real process adapter, with `env` added to the environment.
