@@ -21,6 +21,17 @@ struct ApprovalGate {
   int count = 1;                       ///< distinct approvals needed
 };
 
+/// Where an environment's run lock lives: a file under --state-dir (one machine), or a
+/// coordination.k8s.io/v1 Lease in the environment's cluster (several runners sharing it).
+struct LockPolicy {
+  /// The lock's backend.
+  enum class Backend { kFile, kLease };
+  Backend backend = Backend::kFile;
+  std::string lease_namespace = "default";  ///< lease: the Lease's namespace
+  std::string lease_name;                   ///< lease: empty = "promote-<environment>"
+  std::chrono::seconds lease_duration{60};  ///< lease: expired (stale) when not renewed for this
+};
+
 /// One environment (dev, prod, …): where its workloads live and how to reach its services.
 struct Environment {
   std::string name;
@@ -32,6 +43,7 @@ struct Environment {
   std::map<std::string, std::string> urls;  ///< per-service base URL, overrides url_template
   std::vector<std::string> secrets;         ///< required Secret names (never their values)
   ApprovalGate approval;
+  LockPolicy lock;
 
   /// Namespace of `service` in this environment ({service} substituted).
   std::string NamespaceFor(const std::string& service) const;
