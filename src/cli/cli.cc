@@ -223,7 +223,8 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   reject_cmd->add_option("--reason", reason, "why, for the journal and the report")->required();
   reject_cmd->add_option("--as", as_who, "who rejects (default: the CI's or OS identity)");
   auto* resume_cmd = app.add_subcommand(
-      "resume", "continue an approved run: fresh audit, refuse if the change differs, promote");
+      "resume",
+      "continue a run: an approved one (refused if the change differs), or one killed mid-run");
   resume_cmd->add_option("RUN", gate_run, "run id")->required();
 
   auto* plan_cmd = app.add_subcommand("plan", "work with plan files");

@@ -107,14 +107,8 @@ Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std:
   auto run = OpenRun(options, run_id, redactor);
   if (!run) return std::move(run).error();
   const plan::ApprovalGate& gate = run->plan.FindEnvironment(run->gate.target)->approval;
-  if (run->gate.state != "AwaitingApproval") {
-    return Error{ErrorKind::kUsage,
-                 "run " + run_id + " is " + run->gate.state +
-                     "; resume continues a run that "
-                     "waits for approval",
-                 run->dir.string(), "see `promote status " + run_id + "`"};
-  }
-  if (static_cast<int>(run->gate.approvers.size()) < gate.count) {
+  const bool at_gate = run->gate.state == "AwaitingApproval";
+  if (at_gate && static_cast<int>(run->gate.approvers.size()) < gate.count) {
     out << redactor->Redact("Run " + run_id + ": still waiting for approval (" +
                             std::to_string(run->gate.approvers.size()) + " of " +
                             std::to_string(gate.count) + ")\n");
@@ -132,11 +126,14 @@ Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std:
   resume.initiator = run->gate.initiator;
   resume.force = options.force;
   resume.redactor = redactor;
-  logger->info("run {}: resuming {} → {}, approved by {}", run_id, resume.source, resume.target,
-               run->gate.approvers.front());
-  const auto approvers = run->gate.approvers;
-  const auto hash = run->gate.diff_hash;
-  auto result = engine::Promotion(run->plan, resume).Resume((*wiring)->context(), approvers, hash);
+  // Only this read of the journal happens here; the engine opens it again to append.
+  auto result = [&] {
+    if (!at_gate) return engine::Promotion(run->plan, resume).Continue((*wiring)->context());
+    logger->info("run {}: resuming {} → {}, approved by {}", run_id, resume.source, resume.target,
+                 run->gate.approvers.front());
+    return engine::Promotion(run->plan, resume)
+        .Resume((*wiring)->context(), run->gate.approvers, run->gate.diff_hash);
+  }();
   if (!result) return std::move(result).error();
   return PrintRun(options, resume, *result, *redactor, out);
 }

@@ -147,6 +147,23 @@ Result<Found> DescribeConflict(const fs::path& path, const std::string& env, Err
   return Found::kHeld;
 }
 
+/// A lock left by an earlier life of the same run (killed: its flock is gone) is that run's to
+/// take back, so `promote resume` can go on; anyone else's stale lock is never touched. The old
+/// file's flock is held while `temp` is renamed over it, so of two resumes racing for one run
+/// only one gets that flock and the other finds a live holder.
+bool ReclaimOwnStale(const fs::path& path, const fs::path& temp, const std::string& run_id) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool reclaimed = false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && SameFile(fd, path)) {
+    auto text = ReadAll(fd, path);
+    const auto holder = text ? ParseHolder(*text) : std::nullopt;
+    reclaimed = holder && holder->run_id == run_id && ::rename(temp.c_str(), path.c_str()) == 0;
+  }
+  ::close(fd);
+  return reclaimed;
+}
+
 }  // namespace
 
 LockHolder LockHolder::Current(const std::string& run_id,
@@ -200,6 +217,12 @@ Result<EnvironmentLock> EnvironmentLock::Acquire(const fs::path& state_dir, cons
       return lock;
     }
     if (errno != EEXIST) return fail(IoError("cannot create the lock file", path, errno));
+    if (ReclaimOwnStale(path, temp, me.run_id)) {
+      Status synced = SyncDirectory(dir);
+      EnvironmentLock lock(path, me, fd);
+      if (!synced) return std::move(synced).error();
+      return lock;
+    }
     Error conflict;
     auto found = DescribeConflict(path, env, conflict);
     if (!found) return fail(std::move(found).error());

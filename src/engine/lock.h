@@ -7,7 +7,8 @@
 //    contender therefore never reads a half-written holder.
 //  - A lock left behind by a process that died (its flock is gone, or its pid no longer exists
 //    on this host) is reported as stale, with the command to inspect the run and the file to
-//    remove. promote never steals or removes someone else's lock.
+//    remove. promote never steals or removes someone else's lock; only the same run (a resume
+//    of a killed run, same run id) takes its own stale lock back.
 //  - Release removes the file only if it is still ours (same file, same run id): a lock an
 //    operator removed and another run re-created stays in place.
 #pragma once

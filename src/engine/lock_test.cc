@@ -147,6 +147,47 @@ TEST_CASE("a lock left by a dead process is reported stale and never stolen", "[
   CHECK(ReadFile(path) == before);
 }
 
+TEST_CASE("a resumed run takes back the lock its killed earlier life left", "[lock]") {
+  TempDir tmp;
+  const fs::path path = tmp.path() / "locks" / "prod.lock";
+  LockHolder earlier = Me("run-7");
+  earlier.pid = DeadPid();
+  WriteLockByHand(path, earlier);
+
+  auto lock = EnvironmentLock::Acquire(tmp.path(), "prod", Me("run-7"));
+  REQUIRE(lock.ok());
+  const auto holder = nlohmann::json::parse(ReadFile(path));
+  CHECK(holder["run"] == "run-7");
+  CHECK(holder["pid"] == ::getpid());
+  // Held for real now: another run is refused, naming run-7 as alive.
+  auto other = EnvironmentLock::Acquire(tmp.path(), "prod", Me("run-8"));
+  REQUIRE_FALSE(other.ok());
+  CHECK(Contains(other.error().what, "locked by run run-7"));
+  CHECK_FALSE(Contains(other.error().what, "no longer running"));
+  REQUIRE(lock->Release().ok());
+  CHECK_FALSE(fs::exists(path));
+  // No temporary file is left behind by the take-over.
+  CHECK(fs::directory_iterator(path.parent_path()) == fs::directory_iterator());
+}
+
+TEST_CASE("a run's own lock is not taken back while its flock is held", "[lock]") {
+  TempDir tmp;
+  const fs::path path = tmp.path() / "locks" / "prod.lock";
+  LockHolder earlier = Me("run-7");
+  earlier.pid = DeadPid();
+  WriteLockByHand(path, earlier);
+  const std::string before = ReadFile(path);
+  const int held_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held_fd >= 0);
+  REQUIRE(::flock(held_fd, LOCK_EX | LOCK_NB) == 0);  // a second resume of run-7, still alive
+
+  auto lock = EnvironmentLock::Acquire(tmp.path(), "prod", Me("run-7"));
+  ::close(held_fd);
+  REQUIRE_FALSE(lock.ok());
+  CHECK(lock.error().kind == ErrorKind::kLocked);
+  CHECK(ReadFile(path) == before);
+}
+
 TEST_CASE("a lock whose pid lives elsewhere and whose flock is held is not stale", "[lock]") {
   TempDir tmp;
   const fs::path path = tmp.path() / "locks" / "prod.lock";

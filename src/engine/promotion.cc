@@ -58,10 +58,124 @@ class Machine {
 json ChangesJson(const std::vector<phases::ServiceChange>& changes) {
   json out = json::array();
   for (const auto& change : changes) {
-    out.push_back(
-        {{"service", change.service}, {"from", change.from_image}, {"to", change.to_image}});
+    json entry = {
+        {"service", change.service}, {"from", change.from_image}, {"to", change.to_image}};
+    if (change.from_helm_revision) entry["fromRevision"] = *change.from_helm_revision;
+    out.push_back(std::move(entry));
   }
   return out;
+}
+
+/// ChangesJson read back (a resumed run's rollback list).
+std::vector<phases::ServiceChange> ChangesFromJson(const json& changes) {
+  std::vector<phases::ServiceChange> out;
+  if (!changes.is_array()) return out;
+  for (const auto& entry : changes) {
+    phases::ServiceChange change{entry.value("service", ""), entry.value("from", ""), std::nullopt,
+                                 entry.value("to", "")};
+    if (entry.contains("fromRevision"))
+      change.from_helm_revision = entry["fromRevision"].get<int>();
+    out.push_back(std::move(change));
+  }
+  return out;
+}
+
+/// The helm revision each promoted service ran in the target when audited: what a rollback of
+/// it goes back to. Journaled with the diff, so a resumed run restores the same revisions.
+json RevisionsJson(const phases::AuditReport& audit) {
+  json out = json::object();
+  for (const auto& c : audit.comparisons) {
+    const auto* seen = audit.target_env.Find(c.service);
+    if (seen && seen->status.helm_revision) out[c.service] = *seen->status.helm_revision;
+  }
+  return out;
+}
+
+/// What a killed run's journal says it had done, so that resume goes on from there: the change
+/// it decided (the Audited diff), its tag, the waves already validated, the services it touched.
+struct JournaledRun {
+  json diff = json::array();
+  std::string diff_hash;
+  json revisions = json::object();
+  std::string tag;         ///< Tagged: the release tag
+  std::string tag_intent;  ///< a create-tag intent's name (killed while tagging)
+  bool tag_pushed = false;
+  int current_wave = 0;  ///< the wave of the last Deploying transition
+  std::set<int> validated_waves;
+  std::vector<std::pair<std::string, phases::ValidationResult>> validations;
+  std::vector<phases::ServiceChange> touched;  ///< every set-image intent, in order
+  std::string rollback_reason;                 ///< RollingBack: why
+  std::vector<phases::ServiceChange> rolling_back;
+};
+
+JournaledRun ReadJournaledRun(const Journal& journal) {
+  JournaledRun run;
+  for (const auto& event : journal.events()) {
+    const json& d = event.detail;
+    if (event.kind == EventKind::kTransition) {
+      if (event.state == StateName(RunState::kAudited)) {
+        run.diff = d.value("diff", json::array());
+        run.diff_hash = d.value("diffHash", "");
+        run.revisions = d.value("fromRevisions", json::object());
+      } else if (event.state == StateName(RunState::kTagged)) {
+        run.tag = d.value("tag", "");
+      } else if (event.state == StateName(RunState::kDeploying)) {
+        run.current_wave = d.value("wave", 0);
+      } else if (event.state == StateName(RunState::kRollingBack)) {
+        run.rollback_reason = d.value("reason", "");
+        run.rolling_back = ChangesFromJson(d.value("services", json::array()));
+      }
+    } else if (event.kind == EventKind::kIntent && event.step == "create-tag") {
+      run.tag_intent = d.value("tag", "");
+    } else if (event.kind == EventKind::kDone && event.step == "push-tag") {
+      run.tag_pushed = true;
+    } else if (event.kind == EventKind::kIntent && event.step == "set-image") {
+      bool known = false;
+      for (const auto& change : run.touched) known = known || change.service == event.service;
+      if (!known) {
+        phases::ServiceChange change{event.service, d.value("from", ""), std::nullopt,
+                                     d.value("to", "")};
+        if (run.revisions.contains(event.service)) {
+          change.from_helm_revision = run.revisions[event.service].get<int>();
+        }
+        run.touched.push_back(std::move(change));
+      }
+    } else if (event.kind == EventKind::kNote && d.contains("diff") && d.contains("diffHash")) {
+      run.diff = d["diff"];  // audited again on resume: the diff the run went on with
+      run.diff_hash = d.value("diffHash", "");
+      run.revisions = d.value("fromRevisions", json::object());
+    } else if (event.kind == EventKind::kNote && d.contains("wave") && d.contains("passed")) {
+      phases::ValidationResult verdict;
+      verdict.passed = d.value("passed", false);
+      verdict.reason = d.value("reason", "");
+      verdict.rounds = d.value("rounds", 0);
+      verdict.failures = d.value("failures", 0);
+      verdict.errors = d.value("errors", 0);
+      const int wave = d["wave"].get<int>();
+      if (verdict.passed) run.validated_waves.insert(wave);
+      run.validations.emplace_back("wave " + std::to_string(wave), verdict);
+    }
+  }
+  return run;
+}
+
+/// "api: approved promote to X, now promote to Y; …" — what differs between two diffs.
+std::string DescribeDiffChange(const json& approved, const json& now) {
+  std::string changed;
+  for (const auto& entry : now) {
+    json then;
+    for (const auto& a : approved) {
+      if (a["service"] == entry["service"]) then = a;
+    }
+    if (then == entry) continue;
+    changed += (changed.empty() ? "" : "; ") + entry["service"].get<std::string>() + ": approved " +
+               (then.is_null()
+                    ? std::string("nothing")
+                    : then["action"].get<std::string>() + " to " + then["to"].get<std::string>()) +
+               ", now " + entry["action"].get<std::string>() + " to " +
+               entry["to"].get<std::string>();
+  }
+  return changed;
 }
 
 // The release as it will stand in the target: promoted services at the source's image, the
@@ -135,6 +249,27 @@ class Driver {
     return DiffJson(result.audit);
   }
 
+  /// From Planned (or Audited, on resume): audits, journals the diff, then decides.
+  Result<PromotionResult> AuditAndDecide(std::chrono::system_clock::time_point started,
+                                         const std::string& subdir) {
+    const json diff = Audit(subdir);
+    const std::string hash = DiffHash(diff);
+    const json detail = {
+        {"recommendation", phases::RecommendationName(result.audit.recommendation)},
+        {"diff", diff},
+        {"diffHash", hash},
+        {"fromRevisions", RevisionsJson(result.audit)}};
+    if (machine.state() == RunState::kAudited) {
+      // Resumed after the audit: the fresh diff replaces the journaled one (nothing was approved).
+      if (auto ok = journal.Note("audited again on resume", detail); !ok) {
+        return std::move(ok).error();
+      }
+    } else if (auto ok = machine.MoveTo(RunState::kAudited, detail); !ok) {
+      return std::move(ok).error();
+    }
+    return Decide(started, hash);
+  }
+
   /// After Audited: nothing to do, refused, stopped at the gate, or on to the promotion.
   Result<PromotionResult> Decide(std::chrono::system_clock::time_point started,
                                  const std::string& diff_hash) {
@@ -161,48 +296,76 @@ class Driver {
   }
 
   /// From Approved: tag, then each wave deployed and validated, then promoted or rolled back.
-  Result<PromotionResult> Execute(std::chrono::system_clock::time_point started) {
-    const auto manifest = ManifestFor(plan_, result.audit, options_, Rfc3339(started));
-    // Tag: the release is recorded before the target changes.
-    std::string tag = ExpandTagTemplate(plan_, options_.target, UtcDate(started));
-    if (context.releases_repo) {
-      if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
-        if (auto free = repo->NextFreeName(tag)) tag = *free;
+  /// `resumed` is what a killed earlier life of the run already did (null for a fresh run): its
+  /// tag is reused, its validated waves are not redone, its touched services stay touched.
+  Result<PromotionResult> Execute(std::chrono::system_clock::time_point started,
+                                  const JournaledRun* resumed = nullptr) {
+    // The change comes from the journal: a resumed run's target is half-promoted, so a fresh
+    // audit would no longer show what the run set out (and was approved) to deploy.
+    const json diff = resumed ? resumed->diff : DiffJson(result.audit);
+    const json revisions = resumed ? resumed->revisions : RevisionsJson(result.audit);
+    std::vector<phases::ServiceChange> touched;
+    if (resumed) touched = resumed->touched;
+    if (resumed) result.validations = resumed->validations;
+
+    if (machine.state() == RunState::kApproved) {
+      // Tag: the release is recorded before the target changes. A tag the run's earlier life
+      // started to create keeps its name (CreateRelease finds it if it got written).
+      std::string tag = resumed && !resumed->tag_intent.empty()
+                            ? resumed->tag_intent
+                            : ExpandTagTemplate(plan_, options_.target, UtcDate(started));
+      if (context.releases_repo && (!resumed || resumed->tag_intent.empty())) {
+        if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
+          if (auto free = repo->NextFreeName(tag)) tag = *free;
+        }
       }
-    }
-    auto tagged = phases::Tag(tag, manifest).Run(context);
-    if (!tagged)
-      return End(RunState::kRefused, "could not tag the release: " + tagged.error().Format());
-    result.tag = tagged->name;
-    PushTag(context, journal, result.tag);
-    if (auto ok = machine.MoveTo(RunState::kTagged, {{"tag", result.tag}}); !ok) {
-      return std::move(ok).error();
+      const auto manifest = ManifestFor(plan_, result.audit, options_, Rfc3339(started));
+      auto tagged = phases::Tag(tag, manifest).Run(context);
+      if (!tagged)
+        return End(RunState::kRefused, "could not tag the release: " + tagged.error().Format());
+      result.tag = tagged->name;
+      PushTag(context, journal, result.tag);
+      if (auto ok = machine.MoveTo(RunState::kTagged, {{"tag", result.tag}}); !ok) {
+        return std::move(ok).error();
+      }
+    } else {
+      result.tag = resumed->tag;
+      if (!resumed->tag_pushed) PushTag(context, journal, result.tag);
     }
 
-    std::vector<phases::ServiceChange> touched;
     std::string failure;
     for (const auto& wave : plan_.Waves()) {
       std::vector<phases::ServiceChange> changes;
       std::vector<std::string> names;
       for (const plan::Service* service : wave) {
-        for (const auto& c : result.audit.comparisons) {
-          if (c.service != service->name || c.action != phases::ServiceAction::kPromote) continue;
-          const auto* seen = result.audit.target_env.Find(c.service);
-          changes.push_back({c.service, c.target_image,
-                             seen ? seen->status.helm_revision : std::nullopt, c.DeployImage()});
-          names.push_back(c.service);
+        for (const auto& entry : diff) {
+          if (entry.value("service", "") != service->name || entry.value("action", "") != "promote")
+            continue;
+          phases::ServiceChange change{service->name, entry.value("from", ""), std::nullopt,
+                                       entry.value("to", "")};
+          if (revisions.contains(service->name)) {
+            change.from_helm_revision = revisions[service->name].get<int>();
+          }
+          changes.push_back(std::move(change));
+          names.push_back(service->name);
         }
       }
       if (changes.empty()) continue;
       const int number = wave.front()->wave;
-      if (auto ok = machine.MoveTo(RunState::kDeploying,
-                                   {{"wave", number}, {"changes", ChangesJson(changes)}});
-          !ok) {
+      if (resumed && resumed->validated_waves.count(number)) continue;
+      const json deploying = {{"wave", number}, {"changes", ChangesJson(changes)}};
+      if (machine.state() == RunState::kDeploying && resumed && resumed->current_wave == number) {
+        // Killed while this wave rolled out: Deploy checks each service's image first, so
+        // going through it again only waits for what is already set.
+        journal.Note("resuming wave " + std::to_string(number), deploying);
+      } else if (auto ok = machine.MoveTo(RunState::kDeploying, deploying); !ok) {
         return std::move(ok).error();
       }
       auto rolled = phases::Deploy(plan_, options_.target, number, changes).Run(context);
       for (const auto& service : rolled.services) {
-        if (service.touched) touched.push_back(service.change);
+        bool known = false;
+        for (const auto& t : touched) known = known || t.service == service.change.service;
+        if (service.touched && !known) touched.push_back(service.change);
         result.rollouts.push_back(service);
       }
       if (!rolled.ok) {
@@ -213,7 +376,8 @@ class Driver {
         return std::move(ok).error();
       }
       auto verdict = phases::Validate(plan_, options_.target, names, plan_.validate).Run(context);
-      journal.Note("validation of wave " + std::to_string(number), {{"passed", verdict.passed},
+      journal.Note("validation of wave " + std::to_string(number), {{"wave", number},
+                                                                    {"passed", verdict.passed},
                                                                     {"reason", verdict.reason},
                                                                     {"rounds", verdict.rounds},
                                                                     {"failures", verdict.failures},
@@ -241,30 +405,40 @@ class Driver {
         !ok) {
       return std::move(ok).error();
     }
-    auto restored =
-        phases::Rollback(plan_, options_.target, touched, options_.rollback_budget).Run(context);
-    result.restores = restored.services;
-    if (!restored.ok) {
-      for (const auto& service : restored.services) {
-        if (service.status != phases::StepStatus::kFailed) continue;
-        const auto ref = phases::WorkloadRefFor(*plan_.FindEnvironment(options_.target),
-                                                *plan_.FindService(service.change.service));
-        for (const auto& command :
-             context.cluster(options_.target)
-                 .PlanRollback(ref, {service.change.from_image, service.change.from_helm_revision},
-                               options_.rollback_budget)) {
-          std::string line;
-          for (const auto& arg : context.redactor.RedactArgv(command.argv))
-            line += (line.empty() ? "" : " ") + arg;
-          result.next_steps.push_back(line);
+    return RollBack(failure, touched);
+  }
+
+  /// From RollingBack: restores `touched` (checking each service's image first, so a resumed
+  /// rollback does not redo what is done), revalidates once, marks the release bad.
+  Result<PromotionResult> RollBack(const std::string& failure,
+                                   const std::vector<phases::ServiceChange>& touched) {
+    if (machine.state() == RunState::kRollingBack) {
+      auto restored =
+          phases::Rollback(plan_, options_.target, touched, options_.rollback_budget).Run(context);
+      result.restores = restored.services;
+      if (!restored.ok) {
+        for (const auto& service : restored.services) {
+          if (service.status != phases::StepStatus::kFailed) continue;
+          const auto ref = phases::WorkloadRefFor(*plan_.FindEnvironment(options_.target),
+                                                  *plan_.FindService(service.change.service));
+          for (const auto& command :
+               context.cluster(options_.target)
+                   .PlanRollback(ref,
+                                 {service.change.from_image, service.change.from_helm_revision},
+                                 options_.rollback_budget)) {
+            std::string line;
+            for (const auto& arg : context.redactor.RedactArgv(command.argv))
+              line += (line.empty() ? "" : " ") + arg;
+            result.next_steps.push_back(line);
+          }
         }
+        return End(RunState::kRollbackFailed,
+                   failure + "; ROLLBACK FAILED: " + restored.reason + " — " + options_.target +
+                       " needs a person now",
+                   {{"nextSteps", result.next_steps}});
       }
-      return End(RunState::kRollbackFailed,
-                 failure + "; ROLLBACK FAILED: " + restored.reason + " — " + options_.target +
-                     " needs a person now",
-                 {{"nextSteps", result.next_steps}});
+      if (auto ok = machine.MoveTo(RunState::kRevalidating); !ok) return std::move(ok).error();
     }
-    if (auto ok = machine.MoveTo(RunState::kRevalidating); !ok) return std::move(ok).error();
     std::vector<std::string> names;
     for (const auto& change : touched) names.push_back(change.service);
     plan::ValidationPolicy once = plan_.validate;
@@ -356,17 +530,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
        {"initiator", options_.initiator}});
   if (!planned) return std::move(planned).error();
   Driver run(plan_, options_, context, *journal, RunState::kPlanned);
-  const json diff = run.Audit("audit");
-  const std::string hash = DiffHash(diff);
-  if (auto ok = run.machine.MoveTo(
-          RunState::kAudited,
-          {{"recommendation", phases::RecommendationName(run.result.audit.recommendation)},
-           {"diff", diff},
-           {"diffHash", hash}});
-      !ok) {
-    return std::move(ok).error();
-  }
-  return run.Decide(started, hash);
+  return run.AuditAndDecide(started, "audit");
 }
 
 Result<PromotionResult> Promotion::Resume(phases::Context& context,
@@ -390,27 +554,7 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
   const json diff = run.Audit("audit-resume");
   const std::string hash = DiffHash(diff);
   if (hash != approved_hash) {
-    std::string changed;
-    json approved = json::array();
-    for (const auto& event : journal->events()) {
-      if (event.state == StateName(RunState::kAudited) && event.detail.contains("diff")) {
-        approved = event.detail["diff"];
-      }
-    }
-    for (const auto& now : diff) {
-      json then;
-      for (const auto& a : approved) {
-        if (a["service"] == now["service"]) then = a;
-      }
-      if (then != now) {
-        changed +=
-            (changed.empty() ? "" : "; ") + now["service"].get<std::string>() + ": approved " +
-            (then.is_null()
-                 ? std::string("nothing")
-                 : then["action"].get<std::string>() + " to " + then["to"].get<std::string>()) +
-            ", now " + now["action"].get<std::string>() + " to " + now["to"].get<std::string>();
-      }
-    }
+    const std::string changed = DescribeDiffChange(ReadJournaledRun(*journal).diff, diff);
     return run.End(RunState::kRefused,
                    "what would be deployed changed since it was approved (" + changed +
                        "); start a new run and have it approved",
@@ -420,6 +564,74 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
     return std::move(ok).error();
   }
   return run.Execute(started);
+}
+
+Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
+  const auto started = context.now();
+  auto lock = EnvironmentLock::Acquire(options_.state_dir, options_.target,
+                                       LockHolder::Current(options_.run_id, started));
+  if (!lock) return std::move(lock).error();
+  auto journal = Journal::Open(options_.run_dir, options_.redactor);
+  if (!journal) return std::move(journal).error();
+  const std::string current = journal->CurrentState();
+  const std::optional<RunState> found = StateFromName(current);
+  const bool known = found.has_value();
+  const RunState state = found.value_or(RunState::kPlanned);
+  if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
+    return Error{ErrorKind::kUsage,
+                 "run " + options_.run_id + " is " + (current.empty() ? "empty" : current) +
+                     (known && IsTerminal(state) ? ": it has ended" : ""),
+                 options_.run_dir.string(),
+                 state == RunState::kAwaitingApproval
+                     ? "approve it first (`promote approve " + options_.run_id + "`)"
+                     : "see `promote status " + options_.run_id + "`"};
+  }
+  const JournaledRun earlier = ReadJournaledRun(*journal);
+  json open = json::array();
+  for (const auto& intent : journal->OpenIntents()) {
+    open.push_back({{"seq", intent.seq}, {"step", intent.step}, {"service", intent.service}});
+  }
+  if (auto noted =
+          journal->Note("resumed after the run stopped in " + current,
+                        {{"openIntents", open}, {"tornTail", journal->torn_tail().has_value()}});
+      !noted) {
+    return std::move(noted).error();
+  }
+  context.logger.info("run {}: resuming from {} ({} step(s) were in flight)", options_.run_id,
+                      current, open.size());
+  Driver run(plan_, options_, context, *journal, state);
+  switch (state) {
+    case RunState::kPlanned:
+    case RunState::kAudited:
+      // Nothing changed yet: audit again and decide as a fresh run would.
+      return run.AuditAndDecide(started, "audit-resume");
+    case RunState::kApproved: {
+      // Approved, perhaps tagging: the change must still be the one decided (and approved).
+      const json diff = run.Audit("audit-resume");
+      if (DiffHash(diff) != earlier.diff_hash) {
+        return run.End(RunState::kRefused,
+                       "what would be deployed changed since the run was approved (" +
+                           DescribeDiffChange(earlier.diff, diff) + "); start a new run",
+                       {{"approvedHash", earlier.diff_hash}, {"diffHash", DiffHash(diff)}});
+      }
+      return run.Execute(started, &earlier);
+    }
+    case RunState::kTagged:
+    case RunState::kDeploying:
+    case RunState::kValidating:
+      run.Audit("audit-resume");  // what the target runs now, for the report
+      return run.Execute(started, &earlier);
+    case RunState::kRollingBack:
+    case RunState::kRevalidating:
+      run.Audit("audit-resume");
+      run.result.tag = earlier.tag;
+      run.result.validations = earlier.validations;
+      return run.RollBack(earlier.rollback_reason, earlier.rolling_back);
+    default:
+      break;
+  }
+  return Error{ErrorKind::kInternal, "cannot resume a run in " + current, "engine/promotion.cc",
+               "report this as a bug in promote"};
 }
 
 }  // namespace promote::engine

@@ -79,6 +79,12 @@ class Promotion {
                                  const std::vector<std::string>& approvers,
                                  const std::string& approved_hash) const;
 
+  /// Continues the run of options.run_id that was stopped (killed, crashed) anywhere but at the
+  /// gate: reads its journal, audits again, and goes on from the last step it finished. Each
+  /// step checks the world first (tag there? image set? rollout done?), so nothing is repeated
+  /// blindly; a run that was rolling back finishes its rollback.
+  Result<PromotionResult> Continue(phases::Context& context) const;
+
  private:
   const plan::Plan& plan_;
   PromotionOptions options_;

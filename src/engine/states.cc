@@ -70,6 +70,13 @@ const char* StateName(RunState state) {
   return "Unknown";
 }
 
+std::optional<RunState> StateFromName(const std::string& name) {
+  for (int i = 0; i <= static_cast<int>(S::kRollbackFailed); ++i) {
+    if (name == StateName(static_cast<RunState>(i))) return static_cast<RunState>(i);
+  }
+  return std::nullopt;
+}
+
 bool CanMove(RunState from, RunState to) {
   for (const auto& [a, b] : kTransitions) {
     if (a == from && b == to) return true;

@@ -2,6 +2,7 @@
 // only through MoveTo, which checks the table and journals the transition first.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace promote::engine {
@@ -27,6 +28,9 @@ enum class RunState {
 
 /// "Planned", "Deploying", … as written in the journal.
 const char* StateName(RunState state);
+
+/// The state journaled as `name`, or nullopt for a name no state has.
+std::optional<RunState> StateFromName(const std::string& name);
 
 /// Whether the table allows `from` → `to`.
 bool CanMove(RunState from, RunState to);

@@ -1,13 +1,17 @@
 // End to end: `promote dev prod` with the real kubectl against the stand-in and a real release
 // repository: a promotion that succeeds, one whose validation fails and is rolled back, one whose
 // rollback fails, and a lock conflict.
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "support/files.h"
 #include "support/standin.h"
@@ -102,6 +106,33 @@ class World {
   /// Posts to the stand-in's control API of `env`.
   void Control(const std::string& env, const std::string& what, const std::string& body) {
     standin_.Control(env, what, body);
+  }
+
+  /// Starts `promote dev prod`, and once its journal has an event for which `when` is true,
+  /// kills it with SIGKILL (as the OOM killer or a lost node would: no clean-up at all).
+  /// Returns the run id. Bounded: fails the test after 60 s without such an event.
+  std::string PromoteAndKillWhen(const std::function<bool(const nlohmann::json&)>& when) {
+    auto running = std::async(std::launch::async, [this] { return Promote(); });
+    const fs::path runs = state() / "runs";
+    std::string run;
+    bool seen = false;
+    for (int i = 0; i < 3000 && !seen; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (running.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
+      if (!fs::exists(runs)) continue;
+      for (const auto& entry : fs::directory_iterator(runs)) run = entry.path().filename();
+      std::istringstream lines(ReadFile(runs / run / "events.jsonl"));
+      for (std::string line; std::getline(lines, line) && !seen;) {
+        const auto event = nlohmann::json::parse(line, nullptr, false);
+        seen = event.is_object() && when(event);
+      }
+    }
+    REQUIRE(seen);
+    const auto holder = nlohmann::json::parse(ReadFile(state() / "locks" / "prod.lock"));
+    REQUIRE(::kill(holder["pid"].get<int>(), SIGKILL) == 0);
+    const auto killed = running.get();
+    REQUIRE(killed.status == promote::adapters::ExitStatus::kSignaled);
+    return run;
   }
 
   /// The states a run went through, from its journal.
@@ -335,4 +366,70 @@ TEST_CASE("a second run on a locked target exits 4 naming the holder", "[e2e][pr
   CHECK(run.exit_code == 4);
   CHECK(run.err.find("20260201T000000Z-dev-prod-beef") != std::string::npos);
   CHECK(world.standin().Writes("prod").empty());
+}
+
+TEST_CASE("a run killed while a wave rolls out resumes without setting an image twice",
+          "[e2e][promotion][resume]") {
+  World world;
+  world.Control("prod", "settings", R"({"rolloutSeconds": 3})");  // time to be killed in
+  const std::string run = world.PromoteAndKillWhen([](const nlohmann::json& event) {
+    return event["kind"] == "intent" && event["step"] == "wait-rollout";
+  });
+  CHECK(world.States(run).back() == "Deploying");
+  // The dead run's lock stays (stale): another run is refused, the run itself takes it back.
+  CHECK(world.Promote().exit_code == 4);
+  world.Control("prod", "settings", R"({"rolloutSeconds": 0.3})");
+
+  const auto resumed = world.Cli({"resume", run});
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK(Outcome(resumed)["state"] == "Promoted");
+  CHECK(world.Image("prod", "api").rfind(kApi + ":v0.4.31-replacement@sha256:", 0) == 0);
+  CHECK(world.States(run) == std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged",
+                                                      "Deploying", "Validating", "Deploying",
+                                                      "Validating", "Promoted"});
+  // Each deployment was patched once: the resumed run found the image set and only waited.
+  std::map<std::string, int> patches;
+  for (const auto& write : world.standin().Writes("prod")) {
+    if (write["verb"] == "patch" && write["resource"] == "deployments") {
+      ++patches[write["name"].get<std::string>()];
+    }
+  }
+  CHECK(patches["keybuzz-api"] == 1);
+  for (const auto& [name, count] : patches) CHECK(count == 1);
+  // One release tag: the resumed run kept the tag of its first life.
+  CHECK(world.Git({"-C", world.releases().string(), "tag"}) ==
+        Outcome(resumed)["tag"].get<std::string>() + "\n");
+  const std::string journal = ReadFile(world.state() / "runs" / run / "events.jsonl");
+  CHECK(journal.find("resumed after the run stopped in Deploying") != std::string::npos);
+  CHECK_FALSE(fs::exists(world.state() / "locks" / "prod.lock"));
+  // A finished run cannot be resumed again.
+  CHECK(world.Cli({"resume", run}).exit_code == 2);
+}
+
+TEST_CASE("a run killed while rolling back finishes its rollback on resume",
+          "[e2e][promotion][resume]") {
+  World world;
+  const std::string prod_api = world.Image("prod", "api");
+  world.ShipToDev(kApi + ":v0.4.32-needs-env");
+  world.Control("prod", "settings", R"({"rolloutSeconds": 0.3})");
+  const std::string run = world.PromoteAndKillWhen([&](const nlohmann::json& event) {
+    const bool rolling_back = event["kind"] == "transition" && event["state"] == "RollingBack";
+    // Slow the restore's rollout down so the kill lands inside the rollback.
+    if (rolling_back) world.Control("prod", "settings", R"({"rolloutSeconds": 3})");
+    return rolling_back;
+  });
+  CHECK(world.States(run).back() == "RollingBack");
+  world.Control("prod", "settings", R"({"rolloutSeconds": 0.3})");
+
+  const auto resumed = world.Cli({"resume", run});
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 1);
+  const auto outcome = Outcome(resumed);
+  CHECK(outcome["state"] == "RolledBack");
+  CHECK(world.Image("prod", "api") == prod_api);
+  CHECK(world.States(run).back() == "RolledBack");
+  const std::string note = world.Git(
+      {"-C", world.releases().string(), "notes", "--ref=promote", "show", outcome["tag"]});
+  CHECK(note.find("failed") != std::string::npos);
 }
