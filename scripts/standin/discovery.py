@@ -44,8 +44,10 @@ RESOURCES = [
     Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ["deploy"]),
     Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ["rs"]),
     Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
+    # Stored only (no controller runs them): enough to apply the nightly CronJob manifest.
+    Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ["cj"]),
 ]
-GROUPS = {"apps": "v1", "coordination.k8s.io": "v1"}
+GROUPS = {"apps": "v1", "coordination.k8s.io": "v1", "batch": "v1"}
 
 
 def lookup(group, version, plural):

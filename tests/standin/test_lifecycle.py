@@ -154,7 +154,7 @@ class ControlApiTest(StandinCase):
         self.assertEqual(headers["Content-Type"], "application/json")
         doc = json.loads(body)
         self.assertEqual(doc["kind"], "APIGroupList")
-        self.assertEqual(sorted(g["name"] for g in doc["groups"]), ["apps", "coordination.k8s.io"])
+        self.assertEqual(sorted(g["name"] for g in doc["groups"]), ["apps", "batch", "coordination.k8s.io"])
 
     def test_protobuf_secret_create(self):
         body = protobuf.encode_secret({"metadata": {"name": "pb", "labels": {"owner": "helm"}},
