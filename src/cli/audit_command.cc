@@ -11,6 +11,7 @@
 #include "cli/wiring.h"
 #include "core/redactor.h"
 #include "core/time_format.h"
+#include "engine/hook_calls.h"
 #include "engine/promotion_plan.h"
 #include "engine/run_id.h"
 #include "phases/audit.h"
@@ -37,6 +38,22 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   logger->info("{} {} → {} (run {})", mode == AuditMode::kDryRun ? "dry run" : "audit", source,
                target, run_id);
 
+  // Audits and dry runs change nothing, so their hooks are told so; they still alert (nightly).
+  adapters::hooks::HookRun facts{run_id,
+                                 source,
+                                 target,
+                                 "Planned",
+                                 report_dir,
+                                 std::nullopt,
+                                 adapters::hooks::RunMode::kDryRun};
+  const nlohmann::json details = {{"plan", plan.name},
+                                  {"mode", mode == AuditMode::kDryRun ? "dry-run" : "audit"}};
+  if (auto hooks =
+          engine::CallHooks(context, adapters::hooks::HookPoint::kPreAudit, facts, details);
+      hooks.StopsRun()) {
+    return Error{ErrorKind::kExternal, "stopped before the audit: " + hooks.Summary(),
+                 "hook pre-audit", "fix what the hook reports, or remove it from the hooks folder"};
+  }
   const phases::AuditReport report =
       phases::Audit(
           plan, source, target,
@@ -66,6 +83,21 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   }
 
   CommandOutcome outcome{ExitCodeForAudit(report)};
+  facts.state = "Audited";
+  nlohmann::json audited = details;
+  audited["recommendation"] = phases::RecommendationName(report.recommendation);
+  audited["reason"] = report.recommendation_reason;
+  audited["exitCode"] = static_cast<int>(outcome.code);
+  audited["reports"] = {{"markdown", paths->markdown.string()}, {"json", paths->json.string()}};
+  engine::CallHooks(context, adapters::hooks::HookPoint::kPostAudit, facts, audited);
+  // A scheduler alerts on the exit code; on-failure lets it alert through a hook as well. A
+  // pending promotion (6) is news, not an alarm.
+  audited["message"] = report.recommendation_reason;
+  const bool fine = outcome.code == ExitCode::kOk || outcome.code == ExitCode::kPromotionPending;
+  engine::CallHooks(
+      context,
+      fine ? adapters::hooks::HookPoint::kOnSuccess : adapters::hooks::HookPoint::kOnFailure, facts,
+      audited);
   if (options.output == "json") {
     nlohmann::json doc = {{"run", run_id},
                           {"audit", report::AuditJson(report)},

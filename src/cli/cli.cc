@@ -84,6 +84,10 @@ void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor) {
   for (const auto& name : plan.secret_env) {
     if (const char* value = std::getenv(name.c_str())) redactor.AddSecret(name, value);
   }
+  // The shipped webhook hook's URL is a credential (Slack's carry their token in the path).
+  if (const char* url = std::getenv("PROMOTE_WEBHOOK_URL")) {
+    redactor.AddSecret("PROMOTE_WEBHOOK_URL", url);
+  }
 }
 
 Result<plan::Plan> LoadPlanForRun(const fs::path& file, Redactor& redactor,
@@ -182,6 +186,8 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                  "JSON file of base URLs per environment and service, replacing the plan's");
   app.add_option("--releases", options.releases,
                  "release git repository (default: the plan's releases.repo)");
+  app.add_option("--hooks", options.hooks,
+                 "folder of hook executables (default: hooks/ beside the plan)");
   app.add_option("--report-dir", options.report_dir,
                  "where reports go (default: the run's folder under --state-dir)");
   app.add_option("--state-dir", options.state_dir, "runs, journals and locks (default .promote)");

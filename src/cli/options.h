@@ -25,6 +25,7 @@ struct GlobalOptions {
   std::string kubeconfig;
   std::string endpoints;
   std::string releases;
+  std::string hooks;
   std::string report_dir;
   std::string state_dir = ".promote";
 };

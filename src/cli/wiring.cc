@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "adapters/hooks/hooks.h"
 #include "adapters/kube/helm_cluster.h"
 #include "adapters/kube/kubectl_cluster.h"
 #include "adapters/probe/prober.h"
@@ -39,6 +40,7 @@ WiringOptions WiringOptionsFrom(const GlobalOptions& options) {
   if (!options.kubeconfig.empty()) wiring.kubeconfig = options.kubeconfig;
   if (!options.endpoints.empty()) wiring.endpoints = options.endpoints;
   if (!options.releases.empty()) wiring.releases = options.releases;
+  if (!options.hooks.empty()) wiring.hooks = options.hooks;
   return wiring;
 }
 
@@ -73,11 +75,17 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
   if (!releases && !plan.releases.repo.empty()) {
     releases = std::filesystem::path(plan.source_file).parent_path() / plan.releases.repo;
   }
+  adapters::hooks::HookOptions hooks;
+  hooks.dir = options.hooks ? *options.hooks
+                            : std::filesystem::path(plan.source_file).parent_path() / "hooks";
+  wiring->hooks_ =
+      std::make_unique<adapters::hooks::HookRunner>(*wiring->runner_, *redactor, std::move(hooks));
   Wiring* self = wiring.get();
   wiring->context_.reset(new phases::Context{
       *redactor, *logger, *wiring->runner_, *wiring->prober_,
       [self](const std::string& env) -> adapters::kube::Cluster& { return self->ClusterFor(env); },
       std::move(endpoints), std::move(releases), plan.releases.remote});
+  wiring->context_->hooks = wiring->hooks_.get();
   return wiring;
 }
 

@@ -13,6 +13,10 @@
 #include "core/error.h"
 #include "phases/context.h"
 
+namespace promote::adapters::hooks {
+class HookRunner;
+}
+
 namespace promote::plan {
 struct Plan;
 }
@@ -26,6 +30,7 @@ struct WiringOptions {
   std::optional<std::filesystem::path> kubeconfig;  ///< --kubeconfig
   std::optional<std::filesystem::path> endpoints;   ///< --endpoints FILE (env → service → URL)
   std::optional<std::filesystem::path> releases;    ///< --releases DIR, replaces releases.repo
+  std::optional<std::filesystem::path> hooks;       ///< --hooks DIR, else hooks/ beside the plan
 };
 
 /// Owns the process runner, prober and one Cluster per environment; exposes them as a Context.
@@ -47,6 +52,7 @@ class Wiring {
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<adapters::ProcessRunner> runner_;
   std::unique_ptr<adapters::probe::Prober> prober_;
+  std::unique_ptr<adapters::hooks::HookRunner> hooks_;
   std::map<std::string, std::unique_ptr<adapters::kube::Cluster>> clusters_;
   std::unique_ptr<phases::Context> context_;
 };

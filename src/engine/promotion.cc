@@ -14,6 +14,7 @@
 #include "adapters/git/release_repo.h"
 #include "core/redactor.h"
 #include "core/time_format.h"
+#include "engine/hook_calls.h"
 #include "engine/journal.h"
 #include "engine/lock.h"
 #include "engine/promotion_plan.h"
@@ -235,6 +236,32 @@ class Driver {
   }
   ~Driver() { context.journal = nullptr; }
 
+  /// The change a resumed run is about (its journaled diff), for the hooks.
+  void SetDiff(json diff) { diff_ = std::move(diff); }
+
+  /// Runs the hooks of `point` with the run's facts, the services it promotes and `details`.
+  adapters::hooks::HookReport Hook(adapters::hooks::HookPoint point,
+                                   json details = json::object()) {
+    json services = json::array();
+    for (const auto& entry : diff_) {
+      if (entry.value("action", "") != "promote") continue;
+      services.push_back(
+          {{"name", entry["service"]}, {"from", entry["from"]}, {"to", entry["to"]}});
+    }
+    details["plan"] = plan_.name;
+    details["initiator"] = options_.initiator;
+    details["services"] = std::move(services);
+    const adapters::hooks::HookRun facts{
+        options_.run_id,
+        options_.source,
+        options_.target,
+        StateName(machine.state()),
+        options_.run_dir,
+        result.tag.empty() ? std::nullopt : std::optional<std::string>(result.tag),
+        adapters::hooks::RunMode::kLive};
+    return CallHooks(context, point, facts, details);
+  }
+
   /// Audits (read-only), writes the audit reports into `subdir` and returns the diff.
   json Audit(const std::string& subdir) {
     const auto bad_releases =
@@ -252,7 +279,11 @@ class Driver {
   /// From Planned (or Audited, on resume): audits, journals the diff, then decides.
   Result<PromotionResult> AuditAndDecide(std::chrono::system_clock::time_point started,
                                          const std::string& subdir) {
+    if (auto hooks = Hook(adapters::hooks::HookPoint::kPreAudit); hooks.StopsRun()) {
+      return End(RunState::kRefused, "stopped before the audit: " + hooks.Summary());
+    }
     const json diff = Audit(subdir);
+    diff_ = diff;
     const std::string hash = DiffHash(diff);
     const json detail = {
         {"recommendation", phases::RecommendationName(result.audit.recommendation)},
@@ -267,6 +298,9 @@ class Driver {
     } else if (auto ok = machine.MoveTo(RunState::kAudited, detail); !ok) {
       return std::move(ok).error();
     }
+    Hook(adapters::hooks::HookPoint::kPostAudit,
+         {{"recommendation", phases::RecommendationName(result.audit.recommendation)},
+          {"reason", result.audit.recommendation_reason}});
     return Decide(started, hash);
   }
 
@@ -304,11 +338,16 @@ class Driver {
     // audit would no longer show what the run set out (and was approved) to deploy.
     const json diff = resumed ? resumed->diff : DiffJson(result.audit);
     const json revisions = resumed ? resumed->revisions : RevisionsJson(result.audit);
+    diff_ = diff;
     std::vector<phases::ServiceChange> touched;
     if (resumed) touched = resumed->touched;
     if (resumed) result.validations = resumed->validations;
 
     if (machine.state() == RunState::kApproved) {
+      // The last word of the operator's checks (change ticket, on-call…) before any change.
+      if (auto hooks = Hook(adapters::hooks::HookPoint::kPreDeploy); hooks.StopsRun()) {
+        return End(RunState::kRefused, "stopped before any change: " + hooks.Summary());
+      }
       // Tag: the release is recorded before the target changes. A tag the run's earlier life
       // started to create keeps its name (CreateRelease finds it if it got written).
       std::string tag = resumed && !resumed->tag_intent.empty()
@@ -368,6 +407,8 @@ class Driver {
         if (service.touched && !known) touched.push_back(service.change);
         result.rollouts.push_back(service);
       }
+      Hook(adapters::hooks::HookPoint::kPostDeploy,
+           {{"wave", number}, {"rolledOut", rolled.ok}, {"reason", rolled.reason}});
       if (!rolled.ok) {
         failure = "wave " + std::to_string(number) + " did not roll out: " + rolled.reason;
         break;
@@ -383,6 +424,8 @@ class Driver {
                                                                     {"failures", verdict.failures},
                                                                     {"errors", verdict.errors}});
       result.validations.emplace_back("wave " + std::to_string(number), verdict);
+      Hook(adapters::hooks::HookPoint::kPostValidate,
+           {{"wave", number}, {"passed", verdict.passed}, {"reason", verdict.reason}});
       if (!verdict.passed) {
         failure = "wave " + std::to_string(number) + " failed validation: " + verdict.reason;
         break;
@@ -405,6 +448,8 @@ class Driver {
         !ok) {
       return std::move(ok).error();
     }
+    Hook(adapters::hooks::HookPoint::kOnRollback,
+         {{"reason", failure}, {"rollingBack", ChangesJson(touched)}});
     return RollBack(failure, touched);
   }
 
@@ -473,12 +518,19 @@ class Driver {
         !written) {
       context.logger.warn("run report not written: {}", written.error().Format());
     }
+    if (IsTerminal(state)) {
+      const bool success = state == RunState::kPromoted || state == RunState::kNothingToDo;
+      Hook(
+          success ? adapters::hooks::HookPoint::kOnSuccess : adapters::hooks::HookPoint::kOnFailure,
+          {{"outcome", StateName(state)}, {"message", result.summary}});
+    }
     return std::move(result);
   }
 
  private:
   const plan::Plan& plan_;
   const PromotionOptions& options_;
+  json diff_ = json::array();  ///< the change the run is about: what hooks are told it promotes
 
  public:
   phases::Context& context;
@@ -626,6 +678,7 @@ Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
       run.Audit("audit-resume");
       run.result.tag = earlier.tag;
       run.result.validations = earlier.validations;
+      run.SetDiff(earlier.diff);
       return run.RollBack(earlier.rollback_reason, earlier.rolling_back);
     default:
       break;

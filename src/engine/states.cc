@@ -9,27 +9,18 @@ namespace {
 using S = RunState;
 
 // The whole machine. Deploying ↔ Validating repeats once per wave.
-constexpr std::array<std::pair<RunState, RunState>, 20> kTransitions = {{
-    {S::kPlanned, S::kAudited},
-    {S::kAudited, S::kAwaitingApproval},
-    {S::kAudited, S::kApproved},
-    {S::kAudited, S::kRefused},
-    {S::kAudited, S::kNothingToDo},
-    {S::kAwaitingApproval, S::kApproved},
-    {S::kAwaitingApproval, S::kRejected},
+constexpr std::array<std::pair<RunState, RunState>, 21> kTransitions = {{
+    {S::kPlanned, S::kAudited},           {S::kPlanned, S::kRefused},  // a pre-audit hook said no
+    {S::kAudited, S::kAwaitingApproval},  {S::kAudited, S::kApproved},
+    {S::kAudited, S::kRefused},           {S::kAudited, S::kNothingToDo},
+    {S::kAwaitingApproval, S::kApproved}, {S::kAwaitingApproval, S::kRejected},
     {S::kAwaitingApproval, S::kRefused},  // what would be deployed changed since approval
-    {S::kApproved, S::kTagged},
-    {S::kApproved, S::kRefused},
-    {S::kTagged, S::kDeploying},
-    {S::kDeploying, S::kValidating},
-    {S::kDeploying, S::kRollingBack},
-    {S::kValidating, S::kDeploying},
-    {S::kValidating, S::kPromoted},
-    {S::kValidating, S::kRollingBack},
-    {S::kRollingBack, S::kRevalidating},
-    {S::kRollingBack, S::kRollbackFailed},
-    {S::kRevalidating, S::kRolledBack},
-    {S::kRevalidating, S::kRollbackFailed},
+    {S::kApproved, S::kTagged},           {S::kApproved, S::kRefused},
+    {S::kTagged, S::kDeploying},          {S::kDeploying, S::kValidating},
+    {S::kDeploying, S::kRollingBack},     {S::kValidating, S::kDeploying},
+    {S::kValidating, S::kPromoted},       {S::kValidating, S::kRollingBack},
+    {S::kRollingBack, S::kRevalidating},  {S::kRollingBack, S::kRollbackFailed},
+    {S::kRevalidating, S::kRolledBack},   {S::kRevalidating, S::kRollbackFailed},
 }};
 
 }  // namespace

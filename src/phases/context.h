@@ -30,6 +30,10 @@ namespace promote::adapters::probe {
 class Prober;
 }
 
+namespace promote::adapters::hooks {
+class HookRunner;
+}
+
 namespace promote::engine {
 class Journal;
 }
@@ -58,6 +62,8 @@ struct Context {
   /// The run's journal: every side effect is written there as intended before it is made.
   /// Null for read-only commands (audit, dry run), which have no side effects to journal.
   engine::Journal* journal = nullptr;
+  /// The operator's hooks (--hooks DIR, else hooks/ beside the plan); null = none.
+  const adapters::hooks::HookRunner* hooks = nullptr;
 };
 
 }  // namespace promote::phases

@@ -15,6 +15,7 @@
 
 #include "support/files.h"
 #include "support/standin.h"
+#include "support/webhook_server.h"
 
 namespace {
 
@@ -62,7 +63,8 @@ class World {
 
   /// promote with this world's flags, then `args`, as `actor` (GITHUB_ACTOR).
   promote::adapters::ProcessResult Cli(std::vector<std::string> args,
-                                       const std::string& actor = "ci-bot") {
+                                       const std::string& actor = "ci-bot",
+                                       std::map<std::string, std::string> env = {}) {
     std::vector<std::string> argv = {PROMOTE_BINARY,
                                      "--plan=" + (root_ / "plan.yaml").string(),
                                      "--kubectl=" + PinnedTool("kubectl"),
@@ -70,15 +72,29 @@ class World {
                                      "--endpoints=" + (standin_.dir() / "endpoints.json").string(),
                                      "--releases=" + releases().string(),
                                      "--state-dir=" + state().string(),
+                                     "--hooks=" + hooks().string(),
                                      "--output=json"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return standin_.Run(argv, {{"GITHUB_ACTOR", actor}});
+    env["GITHUB_ACTOR"] = actor;
+    return standin_.Run(argv, env);
   }
 
   promote::adapters::ProcessResult Promote(std::vector<std::string> args = {},
-                                           const std::string& actor = "ci-bot") {
+                                           const std::string& actor = "ci-bot",
+                                           std::map<std::string, std::string> env = {}) {
     args.insert(args.end(), {"dev", "prod"});
-    return Cli(args, actor);
+    return Cli(args, actor, std::move(env));
+  }
+
+  /// The hooks folder the runs use (absent until a hook is installed).
+  fs::path hooks() const { return root_ / "hooks"; }
+
+  /// Installs the shipped hooks/examples/`example` as this world's `point` hook (a symlink, as
+  /// hooks/README.md suggests).
+  void InstallHook(const std::string& point, const std::string& example) {
+    fs::create_directories(hooks());
+    fs::create_symlink(fs::path(PROMOTE_SOURCE_DIR) / "hooks" / "examples" / example,
+                       hooks() / point);
   }
 
   std::string Git(std::vector<std::string> args) {
@@ -432,4 +448,61 @@ TEST_CASE("a run killed while rolling back finishes its rollback on resume",
   const std::string note = world.Git(
       {"-C", world.releases().string(), "notes", "--ref=promote", "show", outcome["tag"]});
   CHECK(note.find("failed") != std::string::npos);
+}
+
+TEST_CASE("a failing pre-deploy hook stops the run with nothing changed",
+          "[e2e][promotion][hooks]") {
+  World world;
+  world.InstallHook("pre-deploy", "require-change-ticket");
+  const auto refused = world.Promote();
+  INFO(refused.err);
+  CHECK(refused.exit_code == 1);
+  const auto outcome = Outcome(refused);
+  CHECK(outcome["state"] == "Refused");
+  const std::string summary = outcome["summary"];
+  CHECK(summary.find("stopped before any change: pre-deploy hook") != std::string::npos);
+  CHECK(summary.find("change ticket") != std::string::npos);
+  CHECK(world.standin().Writes("prod").empty());
+  CHECK(world.Git({"-C", world.releases().string(), "tag"}).empty());
+  CHECK(world.States(outcome["run"]) ==
+        std::vector<std::string>{"Planned", "Audited", "Approved", "Refused"});
+  // The hook's verdict and output are in the journal.
+  const std::string journal =
+      ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "events.jsonl");
+  CHECK(journal.find(R"("message":"hook pre-deploy")") != std::string::npos);
+
+  // With a ticket the same hook lets the run through.
+  const auto promoted = world.Promote({}, "ci-bot", {{"PROMOTE_CHANGE_TICKET", "CHG-1234"}});
+  INFO(promoted.err);
+  CHECK(promoted.exit_code == 0);
+  CHECK(Outcome(promoted)["state"] == "Promoted");
+}
+
+TEST_CASE("the webhook hook tells a local server that a run was rolled back",
+          "[e2e][promotion][hooks]") {
+  World world;
+  promote::testing::WebhookServer server;
+  world.InstallHook("on-failure", "notify-webhook");
+  world.ShipToDev(kApi + ":v0.4.32-needs-env");
+  const auto run = world.Promote({}, "ci-bot", {{"PROMOTE_WEBHOOK_URL", server.url("/hooks/T1")}});
+  INFO(run.err);
+  CHECK(run.exit_code == 1);
+  const auto outcome = Outcome(run);
+  CHECK(outcome["state"] == "RolledBack");
+  const auto received = server.received();
+  REQUIRE(received.size() == 1);
+  CHECK(received[0].path == "/hooks/T1");
+  CHECK(received[0].content_type.find("application/json") != std::string::npos);
+  const auto message = nlohmann::json::parse(received[0].body);
+  const std::string text = message["text"];
+  CHECK(text.find(outcome["run"].get<std::string>()) != std::string::npos);
+  CHECK(text.find("prod") != std::string::npos);
+  CHECK(text.find("RolledBack") != std::string::npos);
+  // The URL is a credential: it is in no byte promote wrote.
+  const fs::path dir = world.state() / "runs" / outcome["run"].get<std::string>();
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file())
+      CHECK(ReadFile(entry.path()).find("/hooks/T1") == std::string::npos);
+  }
+  CHECK(run.err.find("/hooks/T1") == std::string::npos);
 }

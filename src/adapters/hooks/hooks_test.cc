@@ -2,21 +2,13 @@
 // SystemProcessRunner; the shipped examples in hooks/examples against a local HTTP server.
 #include "adapters/hooks/hooks.h"
 
-// Debian's cpp-httplib is a compiled library whose classes change layout with these macros; they
-// must come from its pkg-config Cflags (PkgConfig::HTTPLIB), or Request is misread at run time.
-#if !defined(CPPHTTPLIB_OPENSSL_SUPPORT) || !defined(CPPHTTPLIB_ZLIB_SUPPORT) || \
-    !defined(CPPHTTPLIB_BROTLI_SUPPORT)
-#error "link promote_tests with PkgConfig::HTTPLIB (pkg-config cpp-httplib) for its ABI macros"
-#endif
-
-#include <httplib.h>
-
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "support/files.h"
+#include "support/webhook_server.h"
 
 namespace promote::adapters::hooks {
 namespace {
@@ -24,6 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using promote::testing::ReadFile;
 using promote::testing::TempDir;
+using promote::testing::WebhookServer;
 using std::chrono::milliseconds;
 
 /// Whether a written script gets the executable bits.
@@ -64,48 +57,6 @@ struct Fixture {
                  const HookRun& run = SampleRun()) {
     return HookRunner(processes, redactor, options).Run(point, run, context);
   }
-};
-
-/// An httplib server on 127.0.0.1:<free port>, recording the POSTs it receives.
-class WebhookServer {
- public:
-  /// One received request.
-  struct Received {
-    std::string path;
-    std::string content_type;
-    std::string body;
-  };
-
-  WebhookServer() {
-    server_.Post(R"(/.*)", [this](const httplib::Request& request, httplib::Response& response) {
-      std::lock_guard lock(mutex_);
-      received_.push_back({request.path, request.get_header_value("Content-Type"), request.body});
-      response.set_content("ok", "text/plain");
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() is a no-op before the accept loop runs: wait for it, or teardown could hang.
-    while (!server_.is_running()) std::this_thread::sleep_for(milliseconds(1));
-  }
-  ~WebhookServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::vector<Received> received() {
-    std::lock_guard lock(mutex_);
-    return received_;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<Received> received_;
 };
 
 fs::path Example(const std::string& name) {
