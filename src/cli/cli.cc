@@ -152,6 +152,22 @@ Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::strin
   return RunPromoteCommand(options, *plan, source, target, redactor, logger, out);
 }
 
+Result<CommandOutcome> RunRollback(const GlobalOptions& options, const std::string& target,
+                                   const std::string& tag, std::shared_ptr<Redactor> redactor,
+                                   std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
+  if (options.dry_run) {
+    return UsageError("rollback --to has no dry run yet",
+                      "see what it would restore with `promote history " + target +
+                          "` and the tag's manifest (`git show " + tag + "`)");
+  }
+  auto path = ResolvePlanPath(options.plan);
+  if (!path) return std::move(path).error();
+  auto plan = LoadPlanForRun(*path, *redactor, *logger);
+  if (!plan) return std::move(plan).error();
+  if (auto ok = RequireEnvironment(*plan, target, "target"); !ok) return std::move(ok).error();
+  return RunRestoreCommand(options, *plan, target, tag, redactor, logger, out);
+}
+
 }  // namespace
 
 int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -233,6 +249,16 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "continue a run: an approved one (refused if the change differs), or one killed mid-run");
   resume_cmd->add_option("RUN", gate_run, "run id")->required();
 
+  std::string rollback_env;
+  std::string rollback_tag;
+  auto* rollback_cmd = app.add_subcommand(
+      "rollback",
+      "restore an earlier release of ENV from its tag's manifest: same gates, deploy, validation, "
+      "journal and report as a promotion (allowed during a freeze)");
+  rollback_cmd->add_option("ENV", rollback_env, "target environment, e.g. prod")->required();
+  rollback_cmd->add_option("--to", rollback_tag, "release tag to restore, e.g. prod-2026-11-20")
+      ->required();
+
   auto* plan_cmd = app.add_subcommand("plan", "work with plan files");
   plan_cmd->require_subcommand(1);
   std::string check_file;
@@ -269,6 +295,9 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       return RunRejectCommand(options, gate_run, as_who, reason, redactor, out);
     }
     if (resume_cmd->parsed()) return RunResumeCommand(options, gate_run, redactor, *logger, out);
+    if (rollback_cmd->parsed()) {
+      return RunRollback(options, rollback_env, rollback_tag, redactor, *logger, out);
+    }
     if (audit_cmd->parsed()) {
       auto plan = LoadPlanFor(options, audit_source, audit_target, *redactor, **logger);
       if (!plan) return std::move(plan).error();

@@ -124,6 +124,7 @@ Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std:
   resume.state_dir = options.state_dir;
   resume.run_dir = run->dir;
   resume.initiator = run->gate.initiator;
+  resume.restore = run->gate.restore;
   resume.force = options.force;
   resume.redactor = redactor;
   // Only this read of the journal happens here; the engine opens it again to append.

@@ -43,29 +43,50 @@ std::string CurrentIdentity() {
   return "unknown";
 }
 
-Result<CommandOutcome> RunPromoteCommand(const GlobalOptions& options, const plan::Plan& plan,
-                                         const std::string& source, const std::string& target,
-                                         std::shared_ptr<const Redactor> redactor,
-                                         std::shared_ptr<spdlog::logger> logger,
-                                         std::ostream& out) {
+namespace {
+
+/// One run (a promotion, or a restore when `restore`) from the command line to its printed end.
+Result<CommandOutcome> StartRun(const GlobalOptions& options, const plan::Plan& plan,
+                                const std::string& source, const std::string& target, bool restore,
+                                std::shared_ptr<const Redactor> redactor,
+                                std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
   auto wiring = Wiring::Create(WiringOptionsFrom(options), plan, redactor, logger);
   if (!wiring) return std::move(wiring).error();
   phases::Context& context = (*wiring)->context();
-
   engine::PromotionOptions run;
   run.source = source;
   run.target = target;
-  run.run_id = engine::NewRunId(context.now(), source, target);
+  run.restore = restore;
+  run.run_id = engine::NewRunId(context.now(), restore ? "restore" : source, target);
   run.state_dir = options.state_dir;
   run.run_dir = std::filesystem::path(options.state_dir) / "runs" / run.run_id;
   run.initiator = CurrentIdentity();
   run.force = options.force;
   run.redactor = redactor;
-  logger->info("run {}: promoting {} → {} as {}", run.run_id, source, target, run.initiator);
-
+  logger->info("run {}: {} {} → {} as {}", run.run_id, restore ? "restoring release" : "promoting",
+               source, target, run.initiator);
   auto result = engine::Promotion(plan, run).Run(context);
   if (!result) return std::move(result).error();
   return PrintRun(options, run, *result, *redactor, out);
+}
+
+}  // namespace
+
+Result<CommandOutcome> RunPromoteCommand(const GlobalOptions& options, const plan::Plan& plan,
+                                         const std::string& source, const std::string& target,
+                                         std::shared_ptr<const Redactor> redactor,
+                                         std::shared_ptr<spdlog::logger> logger,
+                                         std::ostream& out) {
+  return StartRun(options, plan, source, target, false, std::move(redactor), std::move(logger),
+                  out);
+}
+
+Result<CommandOutcome> RunRestoreCommand(const GlobalOptions& options, const plan::Plan& plan,
+                                         const std::string& target, const std::string& tag,
+                                         std::shared_ptr<const Redactor> redactor,
+                                         std::shared_ptr<spdlog::logger> logger,
+                                         std::ostream& out) {
+  return StartRun(options, plan, tag, target, true, std::move(redactor), std::move(logger), out);
 }
 
 Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::PromotionOptions& run,

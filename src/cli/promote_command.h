@@ -37,6 +37,13 @@ Result<CommandOutcome> RunPromoteCommand(const GlobalOptions& options, const pla
                                          std::shared_ptr<const Redactor> redactor,
                                          std::shared_ptr<spdlog::logger> logger, std::ostream& out);
 
+/// `promote rollback TARGET --to TAG`: a run that restores release TAG into TARGET through the
+/// same gates, deploy, validation, journal and report as a promotion (and no new tag).
+Result<CommandOutcome> RunRestoreCommand(const GlobalOptions& options, const plan::Plan& plan,
+                                         const std::string& target, const std::string& tag,
+                                         std::shared_ptr<const Redactor> redactor,
+                                         std::shared_ptr<spdlog::logger> logger, std::ostream& out);
+
 /// Prints how a run ended (text or JSON) and returns the exit code its state calls for.
 Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::PromotionOptions& run,
                                 const engine::PromotionResult& result, const Redactor& redactor,

@@ -23,6 +23,7 @@ Result<GateState> ReadGate(const Journal& journal) {
       gate.source = event.detail.value("source", "");
       gate.target = event.detail.value("target", "");
       gate.initiator = event.detail.value("initiator", "");
+      gate.restore = event.detail.value("restore", false);
     }
     if (event.kind == EventKind::kTransition && event.detail.contains("diffHash")) {
       gate.diff_hash = event.detail["diffHash"].get<std::string>();

@@ -21,8 +21,9 @@ struct GateState {
   std::string source;
   std::string target;
   std::string initiator;
-  std::string state;                   ///< the run's current state
-  std::string diff_hash;               ///< the change the run waits with (Audited)
+  bool restore = false;   ///< a `rollback --to` run: `source` is the release tag it restores
+  std::string state;      ///< the run's current state
+  std::string diff_hash;  ///< the change the run waits with (Audited)
   std::vector<std::string> approvers;  ///< distinct approvals of that exact change
 };
 

@@ -160,6 +160,34 @@ JournaledRun ReadJournaledRun(const Journal& journal) {
   return run;
 }
 
+/// The manifest of release `tag`, which must be a release into `target`: what a restore run
+/// (`promote rollback TARGET --to TAG`) deploys. Errors say which tags there are.
+Result<adapters::git::ReleaseManifest> ReleaseToRestore(const phases::Context& context,
+                                                        const std::string& tag,
+                                                        const std::string& target) {
+  if (!context.releases_repo) {
+    return Error{ErrorKind::kUsage, "no release repository to restore " + tag + " from",
+                 "plan releases.repo", "set releases.repo in the plan or pass --releases DIR"};
+  }
+  auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
+  if (!repo) return std::move(repo).error();
+  auto found = repo->Find(tag);
+  if (!found)
+    return Error{ErrorKind::kUsage, found.error().what, found.error().where,
+                 "name a release tag of " + target + " (see `promote history " + target + "`)"};
+  if (!*found) {
+    return Error{ErrorKind::kUsage, "no release tag '" + tag + "'", context.releases_repo->string(),
+                 "see the releases of " + target + " with `promote history " + target + "`"};
+  }
+  if ((*found)->manifest.target_env != target) {
+    return Error{ErrorKind::kUsage,
+                 tag + " is a release of " + (*found)->manifest.target_env + ", not of " + target,
+                 context.releases_repo->string(),
+                 "name a release tag of " + target + " (see `promote history " + target + "`)"};
+  }
+  return (*found)->manifest;
+}
+
 /// "api: approved promote to X, now promote to Y; …" — what differs between two diffs.
 std::string DescribeDiffChange(const json& approved, const json& now) {
   std::string changed;
@@ -266,8 +294,21 @@ class Driver {
   json Audit(const std::string& subdir) {
     const auto bad_releases =
         options_.force ? phases::Audit::BadReleases::kAllow : phases::Audit::BadReleases::kBlock;
-    result.audit =
-        phases::Audit(plan_, options_.source, options_.target, bad_releases).Run(context);
+    if (options_.restore) {
+      auto manifest = ReleaseToRestore(context, options_.source, options_.target);
+      if (manifest) {
+        result.audit = phases::Audit::OfRestore(plan_, options_.source, std::move(*manifest),
+                                                options_.target, bad_releases)
+                           .Run(context);
+      } else {
+        // Checked before the run started; gone since (a deleted tag): nothing to deploy.
+        result.audit.recommendation = phases::Recommendation::kDoNotPromote;
+        result.audit.recommendation_reason = manifest.error().Format();
+      }
+    } else {
+      result.audit =
+          phases::Audit(plan_, options_.source, options_.target, bad_releases).Run(context);
+    }
     if (auto paths =
             report::WriteAuditReports(result.audit, options_.run_dir / subdir, context.redactor);
         !paths) {
@@ -329,6 +370,27 @@ class Driver {
     return Execute(started);
   }
 
+  /// Records the release before the target changes: an annotated tag with its manifest (pushed
+  /// when the plan has a remote), or, for a restore, the restored release's own tag. A tag the
+  /// run's earlier life started to create keeps its name (CreateRelease finds it if written).
+  Result<std::string> TagRelease(std::chrono::system_clock::time_point started,
+                                 const JournaledRun* resumed) {
+    if (options_.restore) return options_.source;
+    std::string tag = resumed && !resumed->tag_intent.empty()
+                          ? resumed->tag_intent
+                          : ExpandTagTemplate(plan_, options_.target, UtcDate(started));
+    if (context.releases_repo && (!resumed || resumed->tag_intent.empty())) {
+      if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
+        if (auto free = repo->NextFreeName(tag)) tag = *free;
+      }
+    }
+    const auto manifest = ManifestFor(plan_, result.audit, options_, Rfc3339(started));
+    auto tagged = phases::Tag(tag, manifest).Run(context);
+    if (!tagged) return std::move(tagged).error();
+    PushTag(context, journal, tagged->name);
+    return tagged->name;
+  }
+
   /// From Approved: tag, then each wave deployed and validated, then promoted or rolled back.
   /// `resumed` is what a killed earlier life of the run already did (null for a fresh run): its
   /// tag is reused, its validated waves are not redone, its touched services stay touched.
@@ -348,28 +410,18 @@ class Driver {
       if (auto hooks = Hook(adapters::hooks::HookPoint::kPreDeploy); hooks.StopsRun()) {
         return End(RunState::kRefused, "stopped before any change: " + hooks.Summary());
       }
-      // Tag: the release is recorded before the target changes. A tag the run's earlier life
-      // started to create keeps its name (CreateRelease finds it if it got written).
-      std::string tag = resumed && !resumed->tag_intent.empty()
-                            ? resumed->tag_intent
-                            : ExpandTagTemplate(plan_, options_.target, UtcDate(started));
-      if (context.releases_repo && (!resumed || resumed->tag_intent.empty())) {
-        if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
-          if (auto free = repo->NextFreeName(tag)) tag = *free;
-        }
-      }
-      const auto manifest = ManifestFor(plan_, result.audit, options_, Rfc3339(started));
-      auto tagged = phases::Tag(tag, manifest).Run(context);
+      auto tagged = TagRelease(started, resumed);
       if (!tagged)
         return End(RunState::kRefused, "could not tag the release: " + tagged.error().Format());
-      result.tag = tagged->name;
-      PushTag(context, journal, result.tag);
-      if (auto ok = machine.MoveTo(RunState::kTagged, {{"tag", result.tag}}); !ok) {
+      result.tag = *tagged;
+      if (auto ok = machine.MoveTo(RunState::kTagged,
+                                   {{"tag", result.tag}, {"restore", options_.restore}});
+          !ok) {
         return std::move(ok).error();
       }
     } else {
       result.tag = resumed->tag;
-      if (!resumed->tag_pushed) PushTag(context, journal, result.tag);
+      if (!resumed->tag_pushed && !options_.restore) PushTag(context, journal, result.tag);
     }
 
     std::string failure;
@@ -569,6 +621,12 @@ Promotion::Promotion(const plan::Plan& plan, PromotionOptions options)
 
 Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   const auto started = context.now();
+  if (options_.restore) {
+    // A tag that is not a release of the target is bad input: refused before anything is written.
+    if (auto release = ReleaseToRestore(context, options_.source, options_.target); !release) {
+      return std::move(release).error();
+    }
+  }
   auto lock = EnvironmentLock::Acquire(options_.state_dir, options_.target,
                                        LockHolder::Current(options_.run_id, started));
   if (!lock) return std::move(lock).error();
@@ -579,7 +637,8 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
       {{"plan", std::filesystem::absolute(plan_.source_file).lexically_normal().string()},
        {"source", options_.source},
        {"target", options_.target},
-       {"initiator", options_.initiator}});
+       {"initiator", options_.initiator},
+       {"restore", options_.restore}});
   if (!planned) return std::move(planned).error();
   Driver run(plan_, options_, context, *journal, RunState::kPlanned);
   return run.AuditAndDecide(started, "audit");

@@ -40,6 +40,9 @@ struct PromotionOptions {
   std::filesystem::path run_dir;    ///< journal and reports
   std::string initiator;
   bool force = false;                        ///< promote a release marked bad anyway
+  /// `promote rollback TARGET --to TAG`: the source is the release tag `source` (its manifest),
+  /// not an environment; no new tag is made, the run restores that release.
+  bool restore = false;
   std::shared_ptr<const Redactor> redactor;  ///< the journal's: only names of secrets on disk
   std::chrono::milliseconds rollback_budget{std::chrono::minutes(5)};
 };

@@ -92,6 +92,31 @@ bool SameRelease(const ServiceObservation& source, const ServiceObservation& tar
   return source.status.image == target.status.image;
 }
 
+/// A release tag seen as an environment: each service at the image its manifest records, rolled
+/// out (it was validated when it was released). Services the manifest lacks are left out.
+EnvironmentObservation ObserveRelease(const plan::Plan& plan, const std::string& tag,
+                                      const adapters::git::ReleaseManifest& manifest) {
+  EnvironmentObservation observation;
+  observation.name = tag;
+  observation.context = "release " + tag;
+  for (const auto& service : plan.services) {
+    const auto released = manifest.services.find(service.name);
+    if (released == manifest.services.end()) continue;
+    ServiceObservation seen;
+    seen.service = service.name;
+    seen.environment = tag;
+    seen.ns = manifest.target_env;
+    seen.workload = service.workload_kind + "/" + service.workload_name;
+    seen.status.namespace_present = true;
+    seen.status.workload_present = true;
+    seen.status.image = released->second.image;
+    seen.status.digest = released->second.digest;
+    seen.status.rollout = adapters::kube::RolloutState::kComplete;
+    observation.services.push_back(std::move(seen));
+  }
+  return observation;
+}
+
 std::string Tag(const std::string& image) {
   return adapters::kube::ImageTag(image);
 }
@@ -284,8 +309,12 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
     std::string what;
     for (const auto& change : changes) what += (what.empty() ? "" : ", ") + change;
     report.recommendation_reason =
-        "promote the stable " + report.source + " to " + report.target + ": " + what;
-    report.command = "promote " + report.source + " " + report.target + plan_arg;
+        (report.restore ? "restore release " + report.source + " in "
+                        : "promote the stable " + report.source + " to ") +
+        report.target + ": " + what;
+    report.command = report.restore ? "promote" + plan_arg + " rollback " + report.target +
+                                          " --to " + report.source
+                                    : "promote " + report.source + " " + report.target + plan_arg;
   } else {
     report.recommendation = Recommendation::kNothingToDo;
     report.recommendation_reason =
@@ -303,6 +332,14 @@ Audit::Audit(const plan::Plan& plan, std::string source, std::string target,
       source_(std::move(source)),
       target_(std::move(target)),
       bad_releases_(bad_releases) {}
+
+Audit Audit::OfRestore(const plan::Plan& plan, const std::string& tag,
+                       adapters::git::ReleaseManifest manifest, std::string target,
+                       BadReleases bad_releases) {
+  Audit audit(plan, tag, std::move(target), bad_releases);
+  audit.release_ = std::move(manifest);
+  return audit;
+}
 
 EnvironmentObservation Audit::Observe(Context& context, const std::string& env_name) const {
   const plan::Environment& env = *plan_.FindEnvironment(env_name);
@@ -355,15 +392,23 @@ AuditReport Audit::Run(Context& context) const {
   report.target = target_;
   report.started_at = Rfc3339(started);
 
-  // Both environments are read side by side: each is a separate API server.
-  auto source_read = std::async(std::launch::async, [&] { return Observe(context, source_); });
-  report.target_env = Observe(context, target_);
-  report.source_env = source_read.get();
+  std::vector<EnvironmentObservation*> probed = {&report.source_env, &report.target_env};
+  if (release_) {
+    report.restore = true;
+    report.target_env = Observe(context, target_);
+    report.source_env = ObserveRelease(plan_, source_, *release_);
+    probed = {&report.target_env};
+  } else {
+    // Both environments are read side by side: each is a separate API server.
+    auto source_read = std::async(std::launch::async, [&] { return Observe(context, source_); });
+    report.target_env = Observe(context, target_);
+    report.source_env = source_read.get();
+  }
 
   // Every probe of both environments in one concurrent batch.
   std::vector<adapters::probe::ProbeTarget> targets;
   std::vector<ServiceObservation*> owners;
-  for (EnvironmentObservation* env : {&report.source_env, &report.target_env}) {
+  for (EnvironmentObservation* env : probed) {
     const plan::Environment& planned = *plan_.FindEnvironment(env->name);
     for (auto& seen : env->services) {
       const plan::Service* service = plan_.FindService(seen.service);

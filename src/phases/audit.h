@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/git/manifest.h"
 #include "adapters/kube/cluster.h"
 #include "adapters/probe/prober.h"
 
@@ -118,6 +119,7 @@ struct AuditReport {
   /// target: "prod-2026-02-01.2 (wave 1 failed validation: …)".
   std::optional<std::string> bad_release;
   bool allow_bad_release = false;  ///< --force: promote it anyway (noted, not blocking)
+  bool restore = false;            ///< the source is a release tag (`promote rollback --to`)
   bool releases_known = false;     ///< the release repository was read
   Recommendation recommendation = Recommendation::kDoNotPromote;
   std::string recommendation_reason;
@@ -140,6 +142,13 @@ class Audit {
   Audit(const plan::Plan& plan, std::string source, std::string target,
         BadReleases bad_releases = BadReleases::kBlock);
 
+  /// The audit of restoring release `tag` (its manifest) into `target`: the source side is the
+  /// manifest, not an environment (it was validated when it was released), so only the target
+  /// is read and probed.
+  static Audit OfRestore(const plan::Plan& plan, const std::string& tag,
+                         adapters::git::ReleaseManifest manifest, std::string target,
+                         BadReleases bad_releases = BadReleases::kBlock);
+
   AuditReport Run(Context& context) const;
 
  private:
@@ -149,6 +158,7 @@ class Audit {
   std::string source_;
   std::string target_;
   BadReleases bad_releases_;
+  std::optional<adapters::git::ReleaseManifest> release_;  ///< set: the source is this release
 };
 
 /// The conclusion from observations alone (pure, so it is unit-tested without a cluster):

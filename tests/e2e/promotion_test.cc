@@ -506,3 +506,51 @@ TEST_CASE("the webhook hook tells a local server that a run was rolled back",
   }
   CHECK(run.err.find("/hooks/T1") == std::string::npos);
 }
+
+TEST_CASE("rollback --to restores an older release's images and validates them",
+          "[e2e][promotion][restore]") {
+  World world;
+  const auto first = Outcome(world.Promote());
+  REQUIRE(first["state"] == "Promoted");
+  const std::string first_tag = first["tag"];
+  const std::string first_api = world.Image("prod", "api");
+
+  // A newer healthy build goes DEV → PROD as a second release.
+  const std::string newer = kApi + ":v0.4.33-good";
+  world.Control("dev", "images",
+                R"({"image":")" + newer +
+                    R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
+  world.Control("prod", "images",
+                R"({"image":")" + newer +
+                    R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
+  world.ShipToDev(newer);
+  const auto second = Outcome(world.Promote());
+  REQUIRE(second["state"] == "Promoted");
+  REQUIRE(world.Image("prod", "api").rfind(newer, 0) == 0);
+
+  const auto restored = world.Cli({"rollback", "prod", "--to", first_tag});
+  INFO(restored.err);
+  CHECK(restored.exit_code == 0);
+  const auto outcome = Outcome(restored);
+  CHECK(outcome["state"] == "Promoted");
+  CHECK(outcome["tag"] == first_tag);
+  CHECK(world.Image("prod", "api") == first_api);
+  CHECK(HttpStatus("POST", world.standin().Endpoint("prod", "api") + "/auth/login", "{}") == 200);
+  const std::string run = outcome["run"];
+  CHECK(world.States(run) == std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged",
+                                                      "Deploying", "Validating", "Promoted"});
+  // No new release tag: the restored release is its own record.
+  std::istringstream tags(world.Git({"-C", world.releases().string(), "tag"}));
+  int count = 0;
+  for (std::string line; std::getline(tags, line);) ++count;
+  CHECK(count == 2);
+  const std::string report = ReadFile(world.state() / "runs" / run / "promotion.md");
+  CHECK(report.find(first_tag) != std::string::npos);
+
+  // A tag that is no release of prod is bad input: exit 2, nothing written.
+  const auto writes = world.standin().Writes("prod").size();
+  const auto unknown = world.Cli({"rollback", "prod", "--to", "prod-1999-01-01"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("no release tag 'prod-1999-01-01'") != std::string::npos);
+  CHECK(world.standin().Writes("prod").size() == writes);
+}
