@@ -16,7 +16,8 @@ HELM_VERSION="v3.17.2"
 packages=(
   cmake g++ make pkg-config git ca-certificates unzip python3 npm
   libboost-dev libboost-filesystem-dev libgit2-dev nlohmann-json3-dev libspdlog-dev catch2
-  libcurl4-openssl-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libhowardhinnant-date-dev
+  tzdata
 )
 
 missing=()

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/duration.h"
+#include "plan/freeze.h"
 
 namespace promote::plan {
 namespace {
@@ -298,8 +299,13 @@ std::string SanitizeName(const std::string& name, NameRule rule) {
 const std::vector<std::string> kTopKeys = {"apiVersion",   "name",     "releases", "secretEnv",
                                            "environments", "services", "validate", "hooks"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
-const std::vector<std::string> kEnvironmentKeys = {"context", "kubeconfig", "driver",  "namespace",
-                                                   "url",     "secrets",    "approval"};
+const std::vector<std::string> kEnvironmentKeys = {
+    "context", "kubeconfig", "driver", "namespace", "url", "secrets", "approval", "lock", "freeze"};
+const std::vector<std::string> kLockKeys = {"backend", "namespace", "name", "duration"};
+const std::vector<std::string> kLockBackends = {"file", "lease"};
+const std::vector<std::string> kFreezeKeys = {"timeZone", "windows"};
+const std::vector<std::string> kFreezeWindowKeys = {"name", "schedule", "duration",
+                                                    "from", "until",    "reason"};
 const std::vector<std::string> kApprovalKeys = {"required", "approvers", "allowSelfApproval",
                                                 "count"};
 const std::vector<std::string> kServiceKeys = {"name", "workload", "container", "image",
@@ -992,7 +998,154 @@ class SchemaReader {
       }
     }
     if (auto approval = map.Get("approval")) environment.approval = ReadApproval(*approval);
+    if (auto lock = map.Get("lock")) environment.lock = ReadLock(*lock);
+    if (auto freeze = map.Get("freeze")) environment.freeze = ReadFreeze(*freeze);
     return environment;
+  }
+
+  LockPolicy ReadLock(const Field& field) const {
+    const MapView map = Map(field, kLockKeys, "a map { backend, namespace, name, duration }");
+    LockPolicy lock;
+    if (auto backend = map.Get("backend")) {
+      const std::string text = Text(*backend);
+      if (text == "file") {
+        lock.backend = LockPolicy::Backend::kFile;
+      } else if (text == "lease") {
+        lock.backend = LockPolicy::Backend::kLease;
+      } else {
+        Fail(backend->mark,
+             backend->path + ": expected file or lease, found " + Found(backend->node),
+             SuggestionFix(text, kLockBackends, "backends are"));
+      }
+    }
+    if (lock.backend == LockPolicy::Backend::kFile) {
+      // A lease setting under a file lock would be silently ignored: say so instead.
+      for (const char* key : {"namespace", "name", "duration"}) {
+        if (const Entry* entry = map.Find(key)) {
+          Fail(entry->key_mark,
+               entry->value.path + ": only used by the lease backend, but this lock is a file",
+               "add backend: lease, or remove " + std::string(key));
+        }
+      }
+      return lock;
+    }
+    if (auto ns = map.Get("namespace")) {
+      lock.lease_namespace = Name(*ns, NameRule::kDnsLabel, "namespace");
+    }
+    if (auto name = map.Get("name"))
+      lock.lease_name = Name(*name, NameRule::kDnsSubdomain, "Lease name");
+    if (auto duration = map.Get("duration")) {
+      const milliseconds value = Duration(*duration, ZeroDuration::kRejected);
+      if (value.count() % 1000 != 0) {
+        Fail(duration->mark,
+             duration->path + ": a Lease lasts whole seconds, found " + Found(duration->node),
+             "round it to seconds, e.g. 60s");
+      }
+      lock.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(value);
+    }
+    return lock;
+  }
+
+  FreezePolicy ReadFreeze(const Field& field) const {
+    const MapView map = Map(field, kFreezeKeys, "a map { timeZone, windows }");
+    FreezePolicy freeze;
+    if (auto zone = map.Get("timeZone")) {
+      freeze.time_zone = Text(*zone);
+      const Status known = CheckTimeZone(freeze.time_zone);
+      if (!known) {
+        std::string fix = known.error().fix;
+        if (fix.empty()) {
+          const std::optional<std::string> best = Suggest(freeze.time_zone, TimeZoneNames());
+          fix = best ? "did you mean '" + *best + "'?"
+                     : "use an IANA name such as Europe/Paris, America/New_York or UTC (the "
+                       "names under /usr/share/zoneinfo)";
+        }
+        Fail(zone->mark, zone->path + ": " + known.error().what, fix);
+      }
+    }
+    const Field windows = Require(map, "windows",
+                                  "[ { name: weekend, schedule: \"0 18 * * FRI\", "
+                                  "duration: 62h } ]");
+    std::vector<std::string> names;
+    for (const Field& item : List(windows, "a list of freeze windows")) {
+      FreezeWindow window = ReadFreezeWindow(item);
+      if (std::find(names.begin(), names.end(), window.name) != names.end()) {
+        Fail(item.mark, item.path + ": a second window named '" + window.name + "'",
+             "give each window its own name");
+      }
+      names.push_back(window.name);
+      freeze.windows.push_back(std::move(window));
+    }
+    return freeze;
+  }
+
+  FreezeWindow ReadFreezeWindow(const Field& field) const {
+    const MapView map = Map(field, kFreezeWindowKeys,
+                            "a map { name, schedule, duration, reason } or { name, from, until, "
+                            "reason }");
+    FreezeWindow window;
+    const std::optional<Field> schedule = map.Get("schedule");
+    const std::optional<Field> duration = map.Get("duration");
+    const std::optional<Field> from = map.Get("from");
+    const std::optional<Field> until = map.Get("until");
+    constexpr std::string_view kForms =
+        "a window is either recurring (schedule + duration) or a date range (from + until)";
+    if (schedule && (from || until)) {
+      const Field& extra = from ? *from : *until;
+      Fail(extra.mark,
+           field.path + ": has both schedule and " + (from ? "from" : "until") + "; " +
+               std::string(kForms),
+           "split it into two windows");
+    }
+    if (schedule) {
+      window.schedule = Text(*schedule);
+      const Result<CronSchedule> cron = ParseCron(window.schedule);
+      if (!cron) {
+        Fail(schedule->mark, schedule->path + ": " + cron.error().what, cron.error().fix);
+      }
+      if (!duration) {
+        Fail(schedule->mark,
+             field.path + ": schedule gives only the start of each window; duration is missing",
+             "add duration: 2h (how long each window lasts, e.g. 62h for Friday 18:00 to Monday "
+             "08:00)");
+      }
+      window.duration = Duration(*duration, ZeroDuration::kRejected);
+      window.name = window.schedule;
+    } else if (from || until) {
+      if (duration) {
+        Fail(duration->mark,
+             duration->path + ": only used with schedule; a date range ends at its until",
+             "remove duration, or use schedule + duration for a recurring window");
+      }
+      const Field from_field = Require(map, "from", "\"2026-11-26T00:00\"");
+      const Field until_field = Require(map, "until", "\"2026-11-30T23:59\"");
+      window.from = LocalDateTime(from_field);
+      window.until = LocalDateTime(until_field);
+      if (*window.until <= *window.from) {
+        Fail(until_field.mark,
+             until_field.path + ": '" + until_field.node.Scalar() + "' is not after from '" +
+                 from_field.node.Scalar() + "'",
+             "a date range is frozen from 'from' up to 'until': swap them or fix the dates");
+      }
+      window.name = from_field.node.Scalar() + ".." + until_field.node.Scalar();
+    } else {
+      Fail(field.mark, field.path + ": " + std::string(kForms) + "; found neither",
+           "add schedule: \"0 18 * * FRI\" and duration: 62h, or from: \"2026-11-26T00:00\" and "
+           "until: \"2026-11-30T23:59\"");
+    }
+    if (auto name = map.Get("name")) window.name = Text(*name);
+    if (auto reason = map.Get("reason")) window.reason = Text(*reason, Empty::kAllowed);
+    return window;
+  }
+
+  std::chrono::local_seconds LocalDateTime(const Field& field) const {
+    const std::optional<std::chrono::local_seconds> value =
+        field.node.IsScalar() ? ParseLocalDateTime(field.node.Scalar()) : std::nullopt;
+    if (!value) {
+      Expected(field, "a local date-time like \"2026-11-26T00:00\"",
+               "write YYYY-MM-DDTHH:MM, in the freeze's timeZone (UTC unless set)");
+    }
+    return *value;
   }
 
   void CheckNamespace(const Field& field, const std::string& tmpl,

@@ -69,6 +69,17 @@ std::string Dump(const Plan& plan) {
         << env.approval.count;
     for (const auto& approver : env.approval.approvers) out << " " << approver;
     out << "\n";
+    out << "  lock " << (env.lock.backend == LockPolicy::Backend::kLease ? "lease" : "file") << " "
+        << env.lock.lease_namespace << " " << env.lock.lease_name << " "
+        << env.lock.lease_duration.count() << "\n";
+    out << "  freeze " << env.freeze.time_zone << "\n";
+    for (const FreezeWindow& w : env.freeze.windows) {
+      out << "    window " << w.name << " schedule=" << w.schedule
+          << " duration=" << w.duration.count()
+          << " from=" << (w.from ? w.from->time_since_epoch().count() : -1)
+          << " until=" << (w.until ? w.until->time_since_epoch().count() : -1)
+          << " reason=" << w.reason << "\n";
+    }
   }
   for (const Service& s : plan.services) {
     out << "service " << s.name << " " << s.workload_kind << "/" << s.workload_name
@@ -283,6 +294,128 @@ TEST_CASE("a minimal plan gets the documented defaults", "[plan]") {
   CHECK(plan.validate.successes == defaults.successes);
   CHECK(plan.validate.soak == defaults.soak);
   CHECK(plan.hooks.empty());
+}
+
+/// kMinimalPlan with `settings` (indented for the prod environment's map) added to prod.
+Result<Plan> WithProdSettings(const std::string& settings) {
+  std::string text = kMinimalPlan;
+  const std::string prod =
+      "  prod: { context: prod, namespace: \"mini-{service}-prod\", url: "
+      "\"http://{service}.prod.test\" }\n";
+  const size_t at = text.find(prod);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, prod.size(),
+               "  prod:\n    context: prod\n    namespace: \"mini-{service}-prod\"\n"
+               "    url: \"http://{service}.prod.test\"\n" +
+                   settings);
+  return ParsePlan(text, "inline.yaml");
+}
+
+TEST_CASE("freeze windows load with their time zone, schedule, duration and dates",
+          "[plan][freeze]") {
+  const Result<Plan> loaded = WithProdSettings(R"(    freeze:
+      timeZone: Europe/Paris
+      windows:
+        - name: weekend
+          schedule: "0 18 * * FRI"
+          duration: 62h
+          reason: no deploys over the weekend
+        - name: black-friday
+          from: "2026-11-26T00:00"
+          until: 2026-11-30T23:59
+        - { schedule: "@daily", duration: 30m }
+        - { from: "2026-12-24 12:00", until: "2026-12-26 00:00" }
+)");
+  INFO((loaded.ok() ? "" : loaded.error().Format()));
+  REQUIRE(loaded.ok());
+  const FreezePolicy& freeze = loaded->environments.at("prod").freeze;
+  CHECK(freeze.time_zone == "Europe/Paris");
+  REQUIRE(freeze.windows.size() == 4);
+  const FreezeWindow& weekend = freeze.windows[0];
+  CHECK(weekend.name == "weekend");
+  CHECK(weekend.schedule == "0 18 * * FRI");
+  CHECK(weekend.duration == std::chrono::hours(62));
+  CHECK(weekend.reason == "no deploys over the weekend");
+  CHECK_FALSE(weekend.from);
+  const FreezeWindow& black_friday = freeze.windows[1];
+  CHECK(black_friday.schedule.empty());
+  CHECK(black_friday.from == std::chrono::local_days(std::chrono::year(2026) / 11 / 26));
+  CHECK(black_friday.until == std::chrono::local_days(std::chrono::year(2026) / 11 / 30) +
+                                  std::chrono::minutes(23 * 60 + 59));
+  CHECK(black_friday.reason.empty());
+  // Unnamed windows are called by what they say.
+  CHECK(freeze.windows[2].name == "@daily");
+  CHECK(freeze.windows[3].name == "2026-12-24 12:00..2026-12-26 00:00");
+  // Environments without a freeze have none, in UTC.
+  CHECK(loaded->environments.at("dev").freeze.windows.empty());
+  CHECK(loaded->environments.at("dev").freeze.time_zone == "UTC");
+}
+
+TEST_CASE("freeze and lock errors name the field and say how to fix it", "[plan][freeze]") {
+  const auto error_of = [](const std::string& settings) {
+    const Result<Plan> loaded = WithProdSettings(settings);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().kind == ErrorKind::kInvalidPlan);
+    CHECK_FALSE(loaded.error().fix.empty());
+    return loaded.error().Format();
+  };
+  CHECK_THAT(error_of("    freeze: { windows: [ { schedule: \"0 18 * * FRI\" } ] }\n"),
+             Catch::Contains("environments.prod.freeze.windows[0]: schedule gives only") &&
+                 Catch::Contains("add duration"));
+  CHECK_THAT(error_of("    freeze: { windows: [ { duration: 2h } ] }\n"),
+             Catch::Contains("found neither"));
+  CHECK_THAT(error_of("    freeze: { windows: [ { from: \"2026-11-26T00:00\" } ] }\n"),
+             Catch::Contains("missing required field 'until'"));
+  CHECK_THAT(error_of("    freeze: { windows: [ { from: \"2026-11-26T00:00\", until: "
+                      "\"2026-11-27T00:00\", duration: 1h } ] }\n"),
+             Catch::Contains("windows[0].duration: only used with schedule"));
+  CHECK_THAT(
+      error_of("    freeze: { windows: [ { schedule: \"0 18 * * FRI\", duration: 0s } ] }\n"),
+      Catch::Contains("windows[0].duration: must be longer than 0"));
+  CHECK_THAT(
+      error_of("    freeze: { windows: [ { name: a, schedule: \"@daily\", duration: 1h }, { name: "
+               "a, schedule: \"@hourly\", duration: 1m } ] }\n"),
+      Catch::Contains("windows[1]: a second window named 'a'"));
+  CHECK_THAT(error_of("    freeze: { timeZone: localtime, windows: [] }\n"),
+             Catch::Contains("freeze.timeZone: time zone 'localtime' depends on the machine"));
+  CHECK_THAT(error_of("    freeze: { timeZone: Mars/Olympus, windows: [] }\n"),
+             Catch::Contains("unknown time zone 'Mars/Olympus'") && Catch::Contains("IANA name"));
+  CHECK_THAT(error_of("    freeze: { timeZone: UTC }\n"),
+             Catch::Contains("freeze: missing required field 'windows'"));
+  CHECK_THAT(error_of("    lock: { backend: lease, duration: 1500ms }\n"),
+             Catch::Contains("lock.duration: a Lease lasts whole seconds"));
+  CHECK_THAT(error_of("    lock: { backend: lease, namespace: Shop_System }\n"),
+             Catch::Contains("lock.namespace: 'Shop_System' is not a valid namespace"));
+  CHECK_THAT(error_of("    lock: { backend: lease, name: -lease }\n"),
+             Catch::Contains("lock.name: '-lease' is not a valid Lease name"));
+  CHECK_THAT(error_of("    lock: { backend: file, duration: 30s }\n"),
+             Catch::Contains("lock.duration: only used by the lease backend"));
+}
+
+TEST_CASE("lock settings load with their defaults", "[plan]") {
+  const Result<Plan> lease = WithProdSettings(
+      "    lock: { backend: lease, namespace: shop-system, name: promote.prod, duration: 2m }\n");
+  INFO((lease.ok() ? "" : lease.error().Format()));
+  REQUIRE(lease.ok());
+  const LockPolicy& lock = lease->environments.at("prod").lock;
+  CHECK(lock.backend == LockPolicy::Backend::kLease);
+  CHECK(lock.lease_namespace == "shop-system");
+  CHECK(lock.lease_name == "promote.prod");
+  CHECK(lock.lease_duration == std::chrono::seconds(120));
+
+  const Result<Plan> lease_defaults = WithProdSettings("    lock: { backend: lease }\n");
+  REQUIRE(lease_defaults.ok());
+  const LockPolicy& defaults = lease_defaults->environments.at("prod").lock;
+  CHECK(defaults.lease_namespace == "default");
+  CHECK(defaults.lease_name.empty());
+  CHECK(defaults.lease_duration == std::chrono::seconds(60));
+
+  const Result<Plan> file = WithProdSettings("    lock: { backend: file }\n");
+  REQUIRE(file.ok());
+  CHECK(file->environments.at("prod").lock.backend == LockPolicy::Backend::kFile);
+  const Result<Plan> none = WithProdSettings("");
+  REQUIRE(none.ok());
+  CHECK(none->environments.at("prod").lock.backend == LockPolicy::Backend::kFile);
 }
 
 TEST_CASE("ParsePlan reports errors under the given source name", "[plan]") {

@@ -32,6 +32,24 @@ struct LockPolicy {
   std::chrono::seconds lease_duration{60};  ///< lease: expired (stale) when not renewed for this
 };
 
+/// One span of time in which forward promotions into an environment are refused: recurring
+/// (a cron `schedule` of start times plus a `duration`) or one-off (`from` … `until`).
+/// Local times are in the policy's time zone; exactly one of the two forms is set.
+struct FreezeWindow {
+  std::string name;
+  std::string reason;                               ///< shown to whoever is refused; may be empty
+  std::string schedule;                             ///< recurring: 5-field cron; empty for one-off
+  std::chrono::milliseconds duration{0};            ///< recurring: length of each window
+  std::optional<std::chrono::local_seconds> from;   ///< one-off: first frozen instant
+  std::optional<std::chrono::local_seconds> until;  ///< one-off: first instant free again
+};
+
+/// When an environment refuses forward promotions (rollbacks stay allowed); see plan/freeze.h.
+struct FreezePolicy {
+  std::string time_zone = "UTC";  ///< IANA name, as in /usr/share/zoneinfo
+  std::vector<FreezeWindow> windows;
+};
+
 /// One environment (dev, prod, …): where its workloads live and how to reach its services.
 struct Environment {
   std::string name;
@@ -44,6 +62,7 @@ struct Environment {
   std::vector<std::string> secrets;         ///< required Secret names (never their values)
   ApprovalGate approval;
   LockPolicy lock;
+  FreezePolicy freeze;
 
   /// Namespace of `service` in this environment ({service} substituted).
   std::string NamespaceFor(const std::string& service) const;
