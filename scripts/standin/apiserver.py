@@ -189,6 +189,19 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _read_body(self):
         # Read every request's body, whatever its method (helm sends DELETE with a body): bytes
         # left unread on a keep-alive connection would be parsed as the next request.
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            # A body streamed from a reader (`kubectl delete --raw PATH -f -`) comes chunked.
+            raw = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                raw += self.rfile.read(size)
+                self.rfile.readline()  # the CRLF after each chunk
+            self._raw = raw
+            return
         n = int(self.headers.get("Content-Length") or 0)
         self._raw = self.rfile.read(n) if n else b""
 
@@ -383,6 +396,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             if verb == "delete":
                 if cur is None:
                     raise not_found(res, route.name)
+                self._check_preconditions(res, route.name, cur)
                 if dry:
                     return 200, cur
                 store.delete(res.plural, ns, route.name)
@@ -408,6 +422,25 @@ class ApiHandler(BaseHTTPRequestHandler):
             else:
                 raise ApiError(405, "MethodNotAllowed", "method not allowed")
             return self._update(route, cur, new, dry)
+
+    def _check_preconditions(self, res, name, cur):
+        # DeleteOptions.preconditions (uid, resourceVersion), checked as the API server does: a
+        # delete of an object that changed since the client read it fails with 409 Conflict.
+        # Bodies that are not JSON (helm's protobuf DeleteOptions) carry none that matter here.
+        try:
+            opts = json.loads(self._body() or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return
+        pre = opts.get("preconditions") if isinstance(opts, dict) else None
+        if not isinstance(pre, dict):
+            return
+        md = cur["metadata"]
+        for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+            if pre.get(key) and pre[key] != md.get(key):
+                raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": Precondition '
+                               'failed: %s in precondition: %s, %s in object meta: %s'
+                               % (res.qualified, name, label, pre[key], label, md.get(key)),
+                               {"name": name, "group": res.group, "kind": res.plural})
 
     def _conflict(self, res, name):
         return ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been '

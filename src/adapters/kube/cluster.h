@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,9 @@
 #include "core/error.h"
 
 namespace promote::adapters::kube {
+
+class KubeLease;
+struct LeaseRef;
 
 /// Which binaries to run and where their per-run state lives.
 struct Tooling {
@@ -114,6 +118,10 @@ class Cluster {
                                             std::chrono::milliseconds timeout) const = 0;
   virtual Status Rollback(const WorkloadRef& ref, const RollbackTarget& target,
                           std::chrono::milliseconds timeout) = 0;
+
+  /// The Lease `ref` as a run lock (adapters/kube/lease.h), through this cluster's kubectl.
+  /// Not pure, so fakes that never lock need not implement it: the default is an Error.
+  virtual Result<std::unique_ptr<KubeLease>> Lease(const LeaseRef& ref);
 };
 
 /// The kubectl and helm to run: the flag when given, else $PROMOTE_KUBECTL / $PROMOTE_HELM,

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/kube/lease.h"
+
 namespace promote::adapters::kube {
 namespace {
 
@@ -36,6 +38,10 @@ bool KeyTakesTag(const std::string& key) {
 
 HelmCluster::HelmCluster(Tooling tooling, ProcessRunner& runner)
     : tooling_(tooling), kubectl_(std::move(tooling), runner) {}
+
+Result<std::unique_ptr<KubeLease>> HelmCluster::Lease(const LeaseRef& ref) {
+  return kubectl_.Lease(ref);
+}
 
 Command HelmCluster::HelmCommand(const WorkloadRef& ref, std::vector<std::string> args,
                                  milliseconds timeout) const {

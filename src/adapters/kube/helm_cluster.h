@@ -27,6 +27,8 @@ class HelmCluster final : public Cluster {
                                     std::chrono::milliseconds timeout) const override;
   Status Rollback(const WorkloadRef& ref, const RollbackTarget& target,
                   std::chrono::milliseconds timeout) override;
+  /// Through kubectl: helm has no view of Leases.
+  Result<std::unique_ptr<KubeLease>> Lease(const LeaseRef& ref) override;
 
  private:
   /// `helm ARGS… --kube-context X --namespace N [--kubeconfig K]` as a Command.

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "adapters/kube/lease.h"
+
 namespace promote::adapters::kube {
 namespace {
 
@@ -74,6 +76,11 @@ RolloutState JudgeRollout(const json& workload, WorkloadStatus& status) {
 
 Cluster::~Cluster() = default;
 
+Result<std::unique_ptr<KubeLease>> Cluster::Lease(const LeaseRef& ref) {
+  return Error{ErrorKind::kInternal, "this cluster adapter cannot hold a Lease",
+               "context " + ref.context, "use the kubectl or helm driver"};
+}
+
 Tooling ResolveTooling(const std::string& kubectl_flag, const std::string& helm_flag) {
   auto pick = [](const std::string& flag, const char* variable, const char* fallback) {
     if (!flag.empty()) return flag;
@@ -100,6 +107,10 @@ std::string ImageTag(const std::string& image) {
 
 KubectlCluster::KubectlCluster(Tooling tooling, ProcessRunner& runner)
     : tooling_(std::move(tooling)), runner_(runner) {}
+
+Result<std::unique_ptr<KubeLease>> KubectlCluster::Lease(const LeaseRef& ref) {
+  return std::make_unique<KubeLease>(runner_, tooling_, ref);
+}
 
 Command KubectlCluster::KubectlCommand(const WorkloadRef& ref, std::vector<std::string> args,
                                        milliseconds timeout) const {

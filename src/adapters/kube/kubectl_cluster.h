@@ -26,6 +26,7 @@ class KubectlCluster final : public Cluster {
                                     std::chrono::milliseconds timeout) const override;
   Status Rollback(const WorkloadRef& ref, const RollbackTarget& target,
                   std::chrono::milliseconds timeout) override;
+  Result<std::unique_ptr<KubeLease>> Lease(const LeaseRef& ref) override;
 
   /// `kubectl [--kubeconfig K] [--cache-dir C] --context X --namespace N ARGS…` as a Command.
   Command KubectlCommand(const WorkloadRef& ref, std::vector<std::string> args,
