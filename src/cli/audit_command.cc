@@ -15,6 +15,7 @@
 #include "engine/promotion_plan.h"
 #include "engine/run_id.h"
 #include "phases/audit.h"
+#include "plan/freeze.h"
 #include "plan/plan.h"
 #include "report/audit_json.h"
 #include "report/console.h"
@@ -83,6 +84,17 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   }
 
   CommandOutcome outcome{ExitCodeForAudit(report)};
+  // A dry run is not blocked by a freeze (it changes nothing) but says that the real run would be.
+  std::string freeze;
+  if (mode == AuditMode::kDryRun) {
+    auto active = plan::FreezeAt(plan.FindEnvironment(target)->freeze, context.now());
+    if (!active) {
+      freeze = "cannot be evaluated: " + active.error().Format();
+    } else if (*active) {
+      freeze = target + " is frozen by window '" + (*active)->window + "' until " +
+               (*active)->ends_local + ": a promotion now would be refused";
+    }
+  }
   facts.state = "Audited";
   nlohmann::json audited = details;
   audited["recommendation"] = phases::RecommendationName(report.recommendation);
@@ -108,11 +120,13 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
                           {"exitCode", static_cast<int>(outcome.code)}};
     if (mode == AuditMode::kDryRun) {
       doc["promotionPlan"] = report::PromotionPlanJson(promotion, *redactor);
+      doc["freeze"] = freeze.empty() ? nlohmann::json(nullptr) : nlohmann::json(freeze);
     }
     out << redactor->Redact(doc.dump(2)) << "\n";
   } else {
     out << redactor->Redact(report::RenderAuditSummary(report));
     if (mode == AuditMode::kDryRun) out << report::RenderPromotionPlan(promotion, *redactor);
+    if (!freeze.empty()) out << "Freeze: " << redactor->Redact(freeze) << "\n";
     out << "Reports: " << paths->markdown.string() << ", " << paths->json.string() << ", "
         << paths->junit.string() << "\n";
   }

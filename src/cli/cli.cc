@@ -202,6 +202,9 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                  "JSON file of base URLs per environment and service, replacing the plan's");
   app.add_option("--releases", options.releases,
                  "release git repository (default: the plan's releases.repo)");
+  app.add_flag("--override-freeze", options.override_freeze,
+               "promote although a freeze window of the target is in force (needs --reason)");
+  app.add_option("--reason", options.reason, "why the freeze is overridden (journaled, reported)");
   app.add_option("--hooks", options.hooks,
                  "folder of hook executables (default: hooks/ beside the plan)");
   app.add_option("--report-dir", options.report_dir,
@@ -280,6 +283,11 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     if (!format) return std::move(format).error();
     auto logger = MakeCliLogger(options, redactor);
     if (!logger) return std::move(logger).error();
+    if (options.override_freeze && options.reason.empty()) {
+      return UsageError("--override-freeze needs --reason",
+                        "say why, e.g. --override-freeze --reason \"INC-4711: login broken\"; "
+                        "it is journaled and reported");
+    }
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
     if (status_cmd->parsed()) return RunStatusCommand(options, status_run, redactor, out);
     if (history_cmd->parsed()) {

@@ -125,6 +125,7 @@ Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std:
   resume.run_dir = run->dir;
   resume.initiator = run->gate.initiator;
   resume.restore = run->gate.restore;
+  if (options.override_freeze) resume.override_freeze = options.reason;
   resume.force = options.force;
   resume.redactor = redactor;
   // Only this read of the journal happens here; the engine opens it again to append.

@@ -26,6 +26,8 @@ struct GlobalOptions {
   std::string endpoints;
   std::string releases;
   std::string hooks;
+  bool override_freeze = false;  ///< --override-freeze: promote inside a freeze window
+  std::string reason;            ///< --reason: why (required with --override-freeze)
   std::string report_dir;
   std::string state_dir = ".promote";
 };

@@ -57,6 +57,7 @@ Result<CommandOutcome> StartRun(const GlobalOptions& options, const plan::Plan& 
   run.source = source;
   run.target = target;
   run.restore = restore;
+  if (options.override_freeze) run.override_freeze = options.reason;
   run.run_id = engine::NewRunId(context.now(), restore ? "restore" : source, target);
   run.state_dir = options.state_dir;
   run.run_dir = std::filesystem::path(options.state_dir) / "runs" / run.run_id;

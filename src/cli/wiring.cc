@@ -76,8 +76,10 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
     releases = std::filesystem::path(plan.source_file).parent_path() / plan.releases.repo;
   }
   adapters::hooks::HookOptions hooks;
-  hooks.dir = options.hooks ? *options.hooks
-                            : std::filesystem::path(plan.source_file).parent_path() / "hooks";
+  const std::filesystem::path plan_dir = std::filesystem::path(plan.source_file).parent_path();
+  hooks.dir = options.hooks ? *options.hooks : plan_dir / "hooks";
+  hooks.listed = plan.hooks;  // the plan's `hooks:` map, paths relative to the plan's folder
+  hooks.base_dir = plan_dir;
   wiring->hooks_ =
       std::make_unique<adapters::hooks::HookRunner>(*wiring->runner_, *redactor, std::move(hooks));
   Wiring* self = wiring.get();

@@ -23,6 +23,7 @@
 #include "phases/tag.h"
 #include "phases/targets.h"
 #include "phases/validate.h"
+#include "plan/freeze.h"
 #include "plan/plan.h"
 #include "report/promotion_report.h"
 #include "report/report_writer.h"
@@ -317,9 +318,52 @@ class Driver {
     return DiffJson(result.audit);
   }
 
+  /// Why a forward promotion may not start now (a freeze window of the target is in force), or
+  /// "" when it may: no window, a restore (rollbacks are never frozen), or an override, which is
+  /// journaled and reported instead.
+  std::string FreezeRefusal() {
+    if (options_.restore) return "";
+    const plan::FreezePolicy& policy = plan_.FindEnvironment(options_.target)->freeze;
+    if (policy.windows.empty()) return "";
+    auto active = plan::FreezeAt(policy, context.now());
+    if (!active) {
+      // Fail closed: a freeze that cannot be evaluated must not be walked through.
+      return "the freeze windows of " + options_.target +
+             " cannot be evaluated: " + active.error().Format();
+    }
+    if (!*active) return "";
+    const plan::ActiveFreeze& freeze = **active;
+    std::optional<std::string> override_reason = options_.override_freeze;
+    for (const auto& event : journal.events()) {
+      // An override given when the run started carries over to its resume.
+      if (!override_reason && event.kind == EventKind::kNote &&
+          event.detail.value("message", "") == "freeze overridden") {
+        override_reason = event.detail.value("reason", "");
+      }
+    }
+    const std::string window = "window '" + freeze.window + "'" +
+                               (freeze.reason.empty() ? "" : " (" + freeze.reason + ")") +
+                               " until " + freeze.ends_local + " (" + Rfc3339(freeze.ends) + ")";
+    if (override_reason) {
+      result.freeze_override =
+          window + " overridden by " + options_.initiator + ": " + *override_reason;
+      journal.Note("freeze overridden", {{"window", freeze.window},
+                                         {"until", Rfc3339(freeze.ends)},
+                                         {"by", options_.initiator},
+                                         {"reason", *override_reason}});
+      context.logger.warn("{} is frozen: {}", options_.target, result.freeze_override);
+      return "";
+    }
+    return options_.target + " is frozen by " + window +
+           "; rollbacks are allowed; to promote anyway pass --override-freeze --reason \"…\"";
+  }
+
   /// From Planned (or Audited, on resume): audits, journals the diff, then decides.
   Result<PromotionResult> AuditAndDecide(std::chrono::system_clock::time_point started,
                                          const std::string& subdir) {
+    if (const std::string frozen = FreezeRefusal(); !frozen.empty()) {
+      return End(RunState::kRefused, frozen, {{"frozen", true}});
+    }
     if (auto hooks = Hook(adapters::hooks::HookPoint::kPreAudit); hooks.StopsRun()) {
       return End(RunState::kRefused, "stopped before the audit: " + hooks.Summary());
     }
@@ -661,6 +705,10 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
         "resume continues an approved run; see `promote status " + options_.run_id + "`"};
   }
   Driver run(plan_, options_, context, *journal, RunState::kAwaitingApproval);
+  // A freeze that began while the run waited for its approvers stops it too.
+  if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+    return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+  }
   // An approval is for that exact change: a fresh audit must still want to deploy it.
   const json diff = run.Audit("audit-resume");
   const std::string hash = DiffHash(diff);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,12 @@ struct PromotionOptions {
   std::filesystem::path state_dir;  ///< runs/<id>/ and locks/ live here
   std::filesystem::path run_dir;    ///< journal and reports
   std::string initiator;
-  bool force = false;                        ///< promote a release marked bad anyway
+  bool force = false;  ///< promote a release marked bad anyway
   /// `promote rollback TARGET --to TAG`: the source is the release tag `source` (its manifest),
   /// not an environment; no new tag is made, the run restores that release.
   bool restore = false;
+  /// --override-freeze --reason: promote inside a freeze window; the reason is journaled.
+  std::optional<std::string> override_freeze;
   std::shared_ptr<const Redactor> redactor;  ///< the journal's: only names of secrets on disk
   std::chrono::milliseconds rollback_budget{std::chrono::minutes(5)};
 };
@@ -58,6 +61,8 @@ struct PromotionResult {
   /// Each wave's validation in order, then the re-validation after a rollback (when any).
   std::vector<std::pair<std::string, phases::ValidationResult>> validations;
   std::vector<std::string> next_steps;  ///< commands for a person, on RollbackFailed
+  /// "window 'weekend' (…) overridden by ana: INC-4711 …", when the run went through a freeze.
+  std::string freeze_override;
 };
 
 /// The promotion diff as journaled (service, action, from, to): what an approval is for.

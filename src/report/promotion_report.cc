@@ -276,6 +276,7 @@ engine::PromotionResult Redacted(const engine::PromotionResult& result, const Re
   out.state = result.state;
   out.summary = r.Redact(result.summary);
   out.tag = r.Redact(result.tag);
+  out.freeze_override = r.Redact(result.freeze_override);
   out.audit.plan_name = r.Redact(result.audit.plan_name);
   out.audit.source = r.Redact(result.audit.source);
   out.audit.target = r.Redact(result.audit.target);
@@ -319,6 +320,9 @@ std::string RenderPromotionMarkdown(const engine::PromotionResult& result,
   out << "\n\n";
   out << "Release tag: " << (result.tag.empty() ? std::string("none") : Code(OneLine(result.tag)))
       << "\n";
+  if (!result.freeze_override.empty()) {
+    out << "\n**Freeze overridden:** " << OneLine(result.freeze_override) << "\n";
+  }
   RenderChanges(out, result);
   RenderValidations(out, result);
   RenderRollback(out, result);
@@ -341,6 +345,8 @@ json PromotionJson(const engine::PromotionResult& result, const std::string& run
           {"state", engine::StateName(result.state)},
           {"summary", result.summary},
           {"tag", result.tag.empty() ? json(nullptr) : json(result.tag)},
+          {"freezeOverride",
+           result.freeze_override.empty() ? json(nullptr) : json(result.freeze_override)},
           {"rollouts", rollouts},
           {"validations", validations},
           {"restores", restores},

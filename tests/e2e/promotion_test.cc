@@ -86,6 +86,13 @@ class World {
     return Cli(args, actor, std::move(env));
   }
 
+  /// Replaces `from` by `to` in this world's plan file (e.g. to declare a freeze window).
+  void EditPlan(const std::string& from, const std::string& to) {
+    const fs::path file = root_ / "plan.yaml";
+    const std::string plan = Replace(ReadFile(file), from, to);
+    std::ofstream(file) << plan;
+  }
+
   /// The hooks folder the runs use (absent until a hook is installed).
   fs::path hooks() const { return root_ / "hooks"; }
 
@@ -553,4 +560,63 @@ TEST_CASE("rollback --to restores an older release's images and validates them",
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err.find("no release tag 'prod-1999-01-01'") != std::string::npos);
   CHECK(world.standin().Writes("prod").size() == writes);
+}
+
+TEST_CASE("a freeze window refuses a promotion, allows a rollback, and can be overridden",
+          "[e2e][promotion][freeze]") {
+  World world;
+  const auto first = Outcome(world.Promote());
+  REQUIRE(first["state"] == "Promoted");
+  const std::string first_tag = first["tag"];
+  const std::string first_api = world.Image("prod", "api");
+  const std::string newer = kApi + ":v0.4.33-good";
+  for (const char* env : {"dev", "prod"}) {
+    world.Control(env, "images",
+                  R"({"image":")" + newer +
+                      R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
+  }
+  world.ShipToDev(newer);
+  REQUIRE(Outcome(world.Promote())["state"] == "Promoted");
+
+  // From now on PROD is frozen (a date range around now, in a real time zone).
+  world.EditPlan("    approval: { required: false",
+                 "    freeze:\n"
+                 "      timeZone: Europe/Paris\n"
+                 "      windows:\n"
+                 "        - name: year-end\n"
+                 "          from: \"2000-01-01T00:00\"\n"
+                 "          until: \"2099-12-31T23:59\"\n"
+                 "          reason: no changes over the holidays\n"
+                 "    approval: { required: false");
+  const auto writes = world.standin().Writes("prod").size();
+  const auto frozen = world.Promote();
+  CHECK(frozen.exit_code == 1);
+  const auto refused = Outcome(frozen);
+  CHECK(refused["state"] == "Refused");
+  const std::string why = refused["summary"];
+  CHECK(why.find("prod is frozen by window 'year-end' (no changes over the holidays) until "
+                 "2099-12-31 23:59 Europe/Paris (2099-12-31T22:59:00Z)") != std::string::npos);
+  CHECK(why.find("--override-freeze") != std::string::npos);
+  CHECK(world.States(refused["run"]) == std::vector<std::string>{"Planned", "Refused"});
+  CHECK(world.standin().Writes("prod").size() == writes);
+
+  // A rollback is not a promotion: it goes through the freeze.
+  const auto rolled = world.Cli({"rollback", "prod", "--to", first_tag});
+  INFO(rolled.err);
+  CHECK(rolled.exit_code == 0);
+  CHECK(Outcome(rolled)["state"] == "Promoted");
+  CHECK(world.Image("prod", "api") == first_api);
+
+  // An override needs a reason, and is recorded in the journal and the report.
+  CHECK(world.Promote({"--override-freeze"}).exit_code == 2);
+  const auto forced = world.Promote({"--override-freeze", "--reason", "INC-4711 login broken"});
+  INFO(forced.err);
+  CHECK(forced.exit_code == 0);
+  const auto outcome = Outcome(forced);
+  CHECK(outcome["state"] == "Promoted");
+  CHECK(world.Image("prod", "api").rfind(newer, 0) == 0);
+  const fs::path dir = world.state() / "runs" / outcome["run"].get<std::string>();
+  CHECK(ReadFile(dir / "events.jsonl").find(R"("reason":"INC-4711 login broken")") !=
+        std::string::npos);
+  CHECK(ReadFile(dir / "promotion.md").find("Freeze overridden") != std::string::npos);
 }
