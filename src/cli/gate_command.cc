@@ -48,13 +48,6 @@ Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_
   return WaitingRun{dir, std::move(*journal), std::move(*gate), std::move(*plan)};
 }
 
-Result<engine::EnvironmentLock> LockFor(const GlobalOptions& options, const WaitingRun& run,
-                                        const std::string& holder) {
-  return engine::EnvironmentLock::Acquire(
-      options.state_dir, run.gate.target,
-      engine::LockHolder::Current(holder, std::chrono::system_clock::now()));
-}
-
 }  // namespace
 
 Result<CommandOutcome> RunApproveCommand(const GlobalOptions& options, const std::string& run_id,
@@ -67,7 +60,7 @@ Result<CommandOutcome> RunApproveCommand(const GlobalOptions& options, const std
   if (auto ok = engine::CheckApprover(gate, run->gate, approver); !ok) {
     return std::move(ok).error();
   }
-  auto lock = LockFor(options, *run, run_id);
+  auto lock = TakeRunLock(options, run->plan, run->gate.target, run_id, redactor);
   if (!lock) return std::move(lock).error();
   if (auto ok = engine::RecordApproval(run->journal, run->gate, approver); !ok) {
     return std::move(ok).error();
@@ -91,7 +84,7 @@ Result<CommandOutcome> RunRejectCommand(const GlobalOptions& options, const std:
                                         std::shared_ptr<Redactor> redactor, std::ostream& out) {
   auto run = OpenRun(options, run_id, redactor);
   if (!run) return std::move(run).error();
-  auto lock = LockFor(options, *run, run_id);
+  auto lock = TakeRunLock(options, run->plan, run->gate.target, run_id, redactor);
   if (!lock) return std::move(lock).error();
   const std::string by = who.empty() ? CurrentIdentity() : who;
   if (auto ok = engine::RecordRejection(run->journal, run->gate, by, reason); !ok) {

@@ -8,9 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "cli/wiring.h"
 #include "core/redactor.h"
 #include "engine/journal.h"
 #include "engine/lock.h"
+#include "plan/loader.h"
+#include "plan/plan.h"
 
 namespace promote::cli {
 namespace {
@@ -81,9 +84,12 @@ Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std:
   }
   std::optional<engine::LockHolder> holder;
   if (!target.empty()) {
-    if (auto inspected = engine::EnvironmentLock::Inspect(options.state_dir, target)) {
-      holder = *inspected;
-    }
+    // The run's plan says which lock backend to ask (file or Lease); without it, the file.
+    auto plan = plan::LoadPlan(started.value("plan", ""));
+    auto inspected = plan && plan->FindEnvironment(target)
+                         ? InspectRunLockOf(options, *plan, target, redactor)
+                         : engine::EnvironmentLock::Inspect(options.state_dir, target);
+    if (inspected) holder = *inspected;
   }
   const bool running = holder && holder->run_id == id;
   const std::string state = journal->CurrentState();

@@ -91,6 +91,41 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
   return wiring;
 }
 
+namespace {
+
+/// The kubectl adapter of `env` from the global flags: a Lease is always reached through kubectl,
+/// whatever the environment's deploy driver.
+std::unique_ptr<adapters::kube::Cluster> KubectlFor(const GlobalOptions& options,
+                                                    adapters::ProcessRunner& runner) {
+  auto tooling = adapters::kube::ResolveTooling(options.kubectl, options.helm);
+  if (!options.kubeconfig.empty()) tooling.kubeconfig = options.kubeconfig;
+  return std::make_unique<adapters::kube::KubectlCluster>(std::move(tooling), runner);
+}
+
+}  // namespace
+
+Result<CommandLock> TakeRunLock(const GlobalOptions& options, const plan::Plan& plan,
+                                const std::string& target, const std::string& run_id,
+                                std::shared_ptr<const Redactor> redactor) {
+  CommandLock held;
+  held.runner = std::make_unique<adapters::SystemProcessRunner>(redactor, nullptr);
+  auto cluster = KubectlFor(options, *held.runner);
+  auto lock = engine::AcquireRunLock(
+      *plan.FindEnvironment(target), options.state_dir,
+      engine::LockHolder::Current(run_id, std::chrono::system_clock::now()), *cluster);
+  if (!lock) return std::move(lock).error();
+  held.lock.emplace(std::move(*lock));
+  return held;
+}
+
+Result<std::optional<engine::LockHolder>> InspectRunLockOf(
+    const GlobalOptions& options, const plan::Plan& plan, const std::string& target,
+    std::shared_ptr<const Redactor> redactor) {
+  adapters::SystemProcessRunner runner(redactor, nullptr);
+  auto cluster = KubectlFor(options, runner);
+  return engine::InspectRunLock(*plan.FindEnvironment(target), options.state_dir, *cluster);
+}
+
 Wiring::~Wiring() = default;
 
 adapters::kube::Cluster& Wiring::ClusterFor(const std::string& environment) {

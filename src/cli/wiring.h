@@ -11,6 +11,7 @@
 #include "adapters/kube/cluster.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "engine/run_lock.h"
 #include "phases/context.h"
 
 namespace promote::adapters::hooks {
@@ -56,6 +57,23 @@ class Wiring {
   std::map<std::string, std::unique_ptr<adapters::kube::Cluster>> clusters_;
   std::unique_ptr<phases::Context> context_;
 };
+
+/// A run lock taken by a command that is not a run (approve, reject), with the process runner
+/// a Lease lock renews itself through; the lock goes first when this is destroyed.
+struct CommandLock {
+  std::unique_ptr<adapters::ProcessRunner> runner;
+  std::optional<engine::RunLock> lock;
+};
+
+/// Takes `target`'s run lock (the plan's backend: file or Lease) for run `run_id`.
+Result<CommandLock> TakeRunLock(const GlobalOptions& options, const plan::Plan& plan,
+                                const std::string& target, const std::string& run_id,
+                                std::shared_ptr<const Redactor> redactor);
+
+/// Who holds `target`'s run lock (file or Lease, as the plan says), or nullopt.
+Result<std::optional<engine::LockHolder>> InspectRunLockOf(
+    const GlobalOptions& options, const plan::Plan& plan, const std::string& target,
+    std::shared_ptr<const Redactor> redactor);
 
 /// The wiring options the global flags give.
 WiringOptions WiringOptionsFrom(const GlobalOptions& options);

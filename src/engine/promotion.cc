@@ -18,6 +18,7 @@
 #include "engine/journal.h"
 #include "engine/lock.h"
 #include "engine/promotion_plan.h"
+#include "engine/run_lock.h"
 #include "phases/context.h"
 #include "phases/rollback.h"
 #include "phases/tag.h"
@@ -265,6 +266,20 @@ class Driver {
   }
   ~Driver() { context.journal = nullptr; }
 
+  /// The lock the run holds, checked before each forward side effect.
+  void HoldsLock(const RunLock& lock) { lock_ = &lock; }
+
+  /// Fails (kLocked) when the run's Lease was taken over or deleted: another runner may be
+  /// changing the target, so this run stops where it is (resumable) rather than race it.
+  Status StillLocked() const {
+    if (!lock_ || !lock_->lost()) return Done{};
+    return Error{ErrorKind::kLocked,
+                 "run " + options_.run_id + " lost its lock: " + lock_->lost_reason(),
+                 lock_->Describe(),
+                 "nothing more was changed; see `promote status " + options_.run_id +
+                     "`, then `promote resume " + options_.run_id + "` once the lock is free"};
+  }
+
   /// The change a resumed run is about (its journaled diff), for the hooks.
   void SetDiff(json diff) { diff_ = std::move(diff); }
 
@@ -454,6 +469,7 @@ class Driver {
       if (auto hooks = Hook(adapters::hooks::HookPoint::kPreDeploy); hooks.StopsRun()) {
         return End(RunState::kRefused, "stopped before any change: " + hooks.Summary());
       }
+      if (auto owned = StillLocked(); !owned) return std::move(owned).error();
       auto tagged = TagRelease(started, resumed);
       if (!tagged)
         return End(RunState::kRefused, "could not tag the release: " + tagged.error().Format());
@@ -488,6 +504,7 @@ class Driver {
       if (changes.empty()) continue;
       const int number = wave.front()->wave;
       if (resumed && resumed->validated_waves.count(number)) continue;
+      if (auto owned = StillLocked(); !owned) return std::move(owned).error();
       const json deploying = {{"wave", number}, {"changes", ChangesJson(changes)}};
       if (machine.state() == RunState::kDeploying && resumed && resumed->current_wave == number) {
         // Killed while this wave rolled out: Deploy checks each service's image first, so
@@ -627,6 +644,7 @@ class Driver {
   const plan::Plan& plan_;
   const PromotionOptions& options_;
   json diff_ = json::array();  ///< the change the run is about: what hooks are told it promotes
+  const RunLock* lock_ = nullptr;
 
  public:
   phases::Context& context;
@@ -671,8 +689,9 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
       return std::move(release).error();
     }
   }
-  auto lock = EnvironmentLock::Acquire(options_.state_dir, options_.target,
-                                       LockHolder::Current(options_.run_id, started));
+  auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
+                             LockHolder::Current(options_.run_id, started),
+                             context.cluster(options_.target));
   if (!lock) return std::move(lock).error();
   auto journal = Journal::Create(options_.run_dir, options_.run_id, options_.redactor);
   if (!journal) return std::move(journal).error();
@@ -685,6 +704,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
        {"restore", options_.restore}});
   if (!planned) return std::move(planned).error();
   Driver run(plan_, options_, context, *journal, RunState::kPlanned);
+  run.HoldsLock(*lock);
   return run.AuditAndDecide(started, "audit");
 }
 
@@ -692,8 +712,9 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
                                           const std::vector<std::string>& approvers,
                                           const std::string& approved_hash) const {
   const auto started = context.now();
-  auto lock = EnvironmentLock::Acquire(options_.state_dir, options_.target,
-                                       LockHolder::Current(options_.run_id, started));
+  auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
+                             LockHolder::Current(options_.run_id, started),
+                             context.cluster(options_.target));
   if (!lock) return std::move(lock).error();
   auto journal = Journal::Open(options_.run_dir, options_.redactor);
   if (!journal) return std::move(journal).error();
@@ -705,6 +726,7 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
         "resume continues an approved run; see `promote status " + options_.run_id + "`"};
   }
   Driver run(plan_, options_, context, *journal, RunState::kAwaitingApproval);
+  run.HoldsLock(*lock);
   // A freeze that began while the run waited for its approvers stops it too.
   if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
     return run.End(RunState::kRefused, frozen, {{"frozen", true}});
@@ -727,8 +749,9 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
 
 Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
   const auto started = context.now();
-  auto lock = EnvironmentLock::Acquire(options_.state_dir, options_.target,
-                                       LockHolder::Current(options_.run_id, started));
+  auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
+                             LockHolder::Current(options_.run_id, started),
+                             context.cluster(options_.target));
   if (!lock) return std::move(lock).error();
   auto journal = Journal::Open(options_.run_dir, options_.redactor);
   if (!journal) return std::move(journal).error();
@@ -759,6 +782,7 @@ Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
   context.logger.info("run {}: resuming from {} ({} step(s) were in flight)", options_.run_id,
                       current, open.size());
   Driver run(plan_, options_, context, *journal, state);
+  run.HoldsLock(*lock);
   switch (state) {
     case RunState::kPlanned:
     case RunState::kAudited:

@@ -620,3 +620,56 @@ TEST_CASE("a freeze window refuses a promotion, allows a rollback, and can be ov
         std::string::npos);
   CHECK(ReadFile(dir / "promotion.md").find("Freeze overridden") != std::string::npos);
 }
+
+TEST_CASE("runners sharing a cluster lock PROD with a Lease through the real kubectl",
+          "[e2e][promotion][lease]") {
+  World world;
+  world.EditPlan("    approval: { required: false",
+                 "    lock: { backend: lease, namespace: keybuzz-api-prod, name: promote-prod, "
+                 "duration: 30s }\n"
+                 "    approval: { required: false");
+  // Another runner holds the Lease (and keeps renewing it: its renewTime is ahead).
+  const fs::path lease = world.standin().dir() / "lease.yaml";
+  std::ofstream(lease) << "apiVersion: coordination.k8s.io/v1\n"
+                          "kind: Lease\n"
+                          "metadata: { name: promote-prod, namespace: keybuzz-api-prod }\n"
+                          "spec:\n"
+                          "  holderIdentity: run-of-another-runner\n"
+                          "  leaseDurationSeconds: 30\n"
+                          "  renewTime: \"2099-01-01T00:00:00.000000Z\"\n";
+  world.Kubectl("prod", "keybuzz-api-prod", {"apply", "-f", lease.string()});
+  auto deployment_writes = [&] {
+    int count = 0;
+    for (const auto& write : world.standin().Writes("prod"))
+      count += write["resource"] == "deployments";
+    return count;
+  };
+  const auto locked = world.Promote();
+  CHECK(locked.exit_code == 4);
+  CHECK(locked.err.find("run-of-another-runner") != std::string::npos);
+  CHECK(deployment_writes() == 0);
+  CHECK(world.Kubectl("prod", "keybuzz-api-prod",
+                      {"get", "lease", "promote-prod", "-o", "jsonpath={.spec.holderIdentity}"}) ==
+        "run-of-another-runner");
+
+  // Once it is gone, the run takes the Lease, promotes, and deletes its own Lease at the end.
+  world.Kubectl("prod", "keybuzz-api-prod", {"delete", "lease", "promote-prod"});
+  const auto run = world.Promote();
+  INFO(run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(Outcome(run)["state"] == "Promoted");
+  int created = 0;
+  int deleted = 0;
+  for (const auto& write : world.standin().Writes("prod")) {
+    if (write["resource"] != "leases") continue;
+    created += write["verb"] == "create";
+    deleted += write["verb"] == "delete";
+  }
+  CHECK(created == 3);  // the test's apply, the refused attempt, the run's own Lease
+  CHECK(deleted == 2);  // the test's delete above, and the run's release of its own Lease
+  const auto left = world.standin().Run(
+      {PinnedTool("kubectl"), "--kubeconfig=" + world.standin().kubeconfig().string(),
+       "--context=prod", "--namespace=keybuzz-api-prod", "get", "lease", "promote-prod"});
+  CHECK(left.exit_code != 0);
+  CHECK(left.err.find("NotFound") != std::string::npos);
+}
