@@ -57,14 +57,21 @@ std::string HolderText(const LeaseHolder& holder) {
 }
 
 /// Whether `lease` was left by an earlier, dead life of the run `me` runs (a resume of a killed
-/// run), as the file lock lets a run take back its own stale lock: the same run id, and either
-/// no longer renewed or its process gone from this host. Anyone else's lease is never taken.
+/// run), as the file lock lets a run take back its own stale lock: the same run id, and its
+/// process certainly gone (on this host: no such pid) or, elsewhere, no longer renewing. A live
+/// earlier life on this host is never displaced, even if it could not renew for a while.
+/// Anyone else's lease is never taken.
 bool OwnStale(const LeaseState& lease, const LeaseHolder& me) {
   if (lease.holder.run_id != me.run_id) return false;
-  if (lease.stale) return true;
   const bool here = !me.host.empty() && lease.holder.host == me.host && lease.holder.pid > 0;
-  if (!here || lease.holder.pid == me.pid) return false;
+  if (!here) return lease.stale;
+  if (lease.holder.pid == me.pid) return false;
   return ::kill(lease.holder.pid, 0) != 0 && errno == ESRCH;
+}
+
+/// The same holder, not merely the same run: a resume of the run is another holder.
+bool SameHolder(const LeaseHolder& a, const LeaseHolder& b) {
+  return a.run_id == b.run_id && a.pid == b.pid && a.host == b.host;
 }
 
 }  // namespace
@@ -332,7 +339,7 @@ void KubeLease::RenewLoop() {
         if (!reread) break;  // could not read it: try again at the next tick
         if (!*reread) {
           MarkLost("the Lease was deleted while the run held it");
-        } else if ((*reread)->holder.run_id != me.run_id) {
+        } else if (!SameHolder((*reread)->holder, me)) {
           MarkLost("the Lease was taken over by " + HolderText((*reread)->holder));
         } else {
           resource_version_ = (*reread)->resource_version;  // changed, still ours: renew it
@@ -372,7 +379,7 @@ Status KubeLease::Release() {
     auto found = Inspect();
     if (!found) return std::move(found).error().WithContext("releasing the lock");
     if (!*found) return Done{};                               // already gone
-    if ((*found)->holder.run_id != me.run_id) return Done{};  // someone else's: leave it
+    if (!SameHolder((*found)->holder, me)) return Done{};  // someone else's: leave it
     // --raw takes the namespace from the path (kubectl ignores --namespace there).
     Command command = KubectlCommand({"delete", "--raw", path, "-f", "-"}, tooling_.read_timeout,
                                      Scope::kRawPath);
