@@ -290,6 +290,7 @@ FoundHooks HookRunner::Find(HookPoint point) const {
     for (const std::string& listed : it->second) {
       fs::path path = listed;
       if (path.is_relative()) path = options_.base_dir / path;
+      if (auto why = WhyNotRunnable(path)) found.unrunnable_listed.emplace_back(path, *why);
       add(path);
     }
   }
@@ -347,6 +348,13 @@ HookReport HookRunner::Run(HookPoint point, const HookRun& run,
   report.point = point;
   FoundHooks found = Find(point);
   report.warnings = std::move(found.warnings);
+  if (IsGate(point) && !found.unrunnable_listed.empty()) {
+    HookExecution missing;
+    missing.path = found.unrunnable_listed.front().first;
+    missing.launch_error = found.unrunnable_listed.front().second;
+    report.executions.push_back(std::move(missing));
+    return report;
+  }
   if (found.executables.empty()) return report;
 
   // error_handler::replace: a context string that is not UTF-8 must not stop the hooks.

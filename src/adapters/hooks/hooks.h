@@ -134,6 +134,9 @@ struct HookReport {
 struct FoundHooks {
   std::vector<std::filesystem::path> executables;
   std::vector<std::string> warnings;
+  /// Hooks the plan lists that cannot be run (missing, not executable): at a `pre-*` point they
+  /// fail the gate, since the plan demands them (a lost `chmod +x` must not skip a check).
+  std::vector<std::pair<std::filesystem::path, std::string>> unrunnable_listed;
 };
 
 /// Finds and runs the hooks of a point. Holds no mutable state: Run may be called from several

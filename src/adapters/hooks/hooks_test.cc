@@ -287,6 +287,23 @@ TEST_CASE("hooks listed explicitly run once, relative to the base folder", "[hoo
   CHECK_THAT(report.warnings[0], Catch::Contains("extra/missing does not exist"));
 }
 
+TEST_CASE("a gate hook the plan lists but that cannot be run stops the run", "[hooks]") {
+  Fixture f;
+  const std::string append = "#!/bin/sh\nbasename \"$0\" >> \"$OUT_DIR/order.txt\"\n";
+  WriteScript(f.hooks() / "pre-deploy", append);
+  WriteScript(f.temp.path() / "extra" / "check-ticket", append, Mode::kPlain);
+  f.options.base_dir = f.temp.path();
+  f.options.listed["pre-deploy"] = {"extra/check-ticket"};
+
+  HookReport report = f.Run(HookPoint::kPreDeploy);
+  CHECK(report.StopsRun());
+  CHECK_THAT(report.Summary(), Catch::Contains("check-ticket"));
+  CHECK_FALSE(fs::exists(f.temp.path() / "order.txt"));  // nothing ran: the gate is closed
+  // The same listed hook at a point that is no gate is only a warning.
+  f.options.listed["post-deploy"] = {"extra/check-ticket"};
+  CHECK_FALSE(f.Run(HookPoint::kPostDeploy).StopsRun());
+}
+
 TEST_CASE("a hook that cannot be started is a failed execution", "[hooks]") {
   Fixture f;
   WriteScript(f.hooks() / "pre-audit", "#!/nonexistent/interpreter\n");
