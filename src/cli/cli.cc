@@ -20,6 +20,7 @@
 #include "cli/options.h"
 #include "cli/promote_command.h"
 #include "cli/status_command.h"
+#include "cli/wiring.h"
 #include "core/log.h"
 #include "core/redactor.h"
 #include "core/version.h"
@@ -77,17 +78,6 @@ Result<std::shared_ptr<spdlog::logger>> MakeCliLogger(const GlobalOptions& optio
   log.format = *format;
   log.color = options.no_color || std::getenv("NO_COLOR") ? LogColor::kNever : LogColor::kAuto;
   return MakeLogger(log, std::move(redactor));
-}
-
-// The values of the plan's secretEnv variables join the redactor before anything else runs.
-void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor) {
-  for (const auto& name : plan.secret_env) {
-    if (const char* value = std::getenv(name.c_str())) redactor.AddSecret(name, value);
-  }
-  // The shipped webhook hook's URL is a credential (Slack's carry their token in the path).
-  if (const char* url = std::getenv("PROMOTE_WEBHOOK_URL")) {
-    redactor.AddSecret("PROMOTE_WEBHOOK_URL", url);
-  }
 }
 
 Result<plan::Plan> LoadPlanForRun(const fs::path& file, Redactor& redactor,

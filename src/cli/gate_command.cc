@@ -33,7 +33,7 @@ struct WaitingRun {
 };
 
 Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_id,
-                           std::shared_ptr<const Redactor> redactor) {
+                           std::shared_ptr<Redactor> redactor) {
   const fs::path dir = fs::path(options.state_dir) / "runs" / run_id;
   if (run_id.empty() || !fs::exists(dir / engine::Journal::kFileName)) {
     return Error{ErrorKind::kUsage, "no run '" + run_id + "'", dir.string(),
@@ -45,6 +45,7 @@ Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_
   if (!gate) return std::move(gate).error();
   auto plan = plan::LoadPlan(gate->plan_file);
   if (!plan) return std::move(plan).error().WithContext("the run's plan");
+  RegisterPlanSecrets(*plan, *redactor);
   return WaitingRun{dir, std::move(*journal), std::move(*gate), std::move(*plan)};
 }
 

@@ -91,7 +91,8 @@ Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std:
                          : engine::EnvironmentLock::Inspect(options.state_dir, target);
     if (inspected) holder = *inspected;
   }
-  const bool running = holder && holder->run_id == id;
+  // A run killed outright leaves its lock behind, naming a process that no longer exists.
+  const bool running = holder && holder->run_id == id && !engine::ProcessIsGone(*holder);
   const std::string state = journal->CurrentState();
   nlohmann::json doc = {
       {"run", id},

@@ -1,5 +1,6 @@
 #include "cli/wiring.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include "adapters/kube/kubectl_cluster.h"
 #include "adapters/probe/prober.h"
 #include "adapters/process/process.h"
+#include "core/redactor.h"
 #include "plan/plan.h"
 
 namespace promote::cli {
@@ -103,6 +105,16 @@ std::unique_ptr<adapters::kube::Cluster> KubectlFor(const GlobalOptions& options
 }
 
 }  // namespace
+
+void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor) {
+  for (const auto& name : plan.secret_env) {
+    if (const char* value = std::getenv(name.c_str())) redactor.AddSecret(name, value);
+  }
+  // The shipped webhook hook's URL is a credential (Slack's carry their token in the path).
+  if (const char* url = std::getenv("PROMOTE_WEBHOOK_URL")) {
+    redactor.AddSecret("PROMOTE_WEBHOOK_URL", url);
+  }
+}
 
 Result<CommandLock> TakeRunLock(const GlobalOptions& options, const plan::Plan& plan,
                                 const std::string& target, const std::string& run_id,

@@ -58,6 +58,10 @@ class Wiring {
   std::unique_ptr<phases::Context> context_;
 };
 
+/// The values of the plan's secretEnv variables (and $PROMOTE_WEBHOOK_URL) join the redactor:
+/// every command that loads a plan calls this before anything else runs.
+void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor);
+
 /// A run lock taken by a command that is not a run (approve, reject), with the process runner
 /// a Lease lock renews itself through; the lock goes first when this is destroyed.
 struct CommandLock {

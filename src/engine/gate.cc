@@ -12,11 +12,8 @@ namespace {
 
 const char* kWaiting = "AwaitingApproval";
 
-}  // namespace
-
-Result<GateState> ReadGate(const Journal& journal) {
-  GateState gate;
-  gate.state = journal.CurrentState();
+/// The gate's facts from every event of `journal` (throws on a field of the wrong type).
+void ReadGateEvents(const Journal& journal, GateState& gate) {
   for (const auto& event : journal.events()) {
     if (event.kind == EventKind::kTransition && event.state == StateName(RunState::kPlanned)) {
       gate.plan_file = event.detail.value("plan", "");
@@ -36,6 +33,21 @@ Result<GateState> ReadGate(const Journal& journal) {
         gate.approvers.push_back(by);
       }
     }
+  }
+}
+
+}  // namespace
+
+Result<GateState> ReadGate(const Journal& journal) {
+  GateState gate;
+  gate.state = journal.CurrentState();
+  try {
+    ReadGateEvents(journal, gate);
+  } catch (const nlohmann::json::exception& e) {
+    // A hand-edited or damaged line: a field of another type than promote wrote.
+    return Error{ErrorKind::kExternal,
+                 std::string("the journal holds a field promote cannot read: ") + e.what(),
+                 journal.path().string(), "repair the line, or start a new run"};
   }
   if (gate.plan_file.empty() || gate.target.empty()) {
     return Error{ErrorKind::kExternal, "the journal has no Planned event", journal.path().string(),

@@ -89,12 +89,6 @@ bool SameFile(int fd, const fs::path& path) {
   return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
 }
 
-/// Whether a holder process is certainly gone: on this host, and kill(pid, 0) says no such
-/// process (EPERM means it exists under another user).
-bool ProcessIsGone(const LockHolder& holder) {
-  if (holder.host != HostName() || holder.pid <= 0) return false;
-  return ::kill(holder.pid, 0) != 0 && errno == ESRCH;
-}
 
 /// What a contender learns about the lock in place.
 enum class Found { kVanished, kHeld };
@@ -165,6 +159,11 @@ bool ReclaimOwnStale(const fs::path& path, const fs::path& temp, const std::stri
 }
 
 }  // namespace
+
+bool ProcessIsGone(const LockHolder& holder) {
+  if (holder.host != HostName() || holder.pid <= 0) return false;
+  return ::kill(holder.pid, 0) != 0 && errno == ESRCH;
+}
 
 LockHolder LockHolder::Current(const std::string& run_id,
                                std::chrono::system_clock::time_point now) {

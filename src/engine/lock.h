@@ -34,6 +34,10 @@ struct LockHolder {
   static LockHolder Current(const std::string& run_id, std::chrono::system_clock::time_point now);
 };
 
+/// Whether `holder`'s process is certainly gone: it ran on this host and kill(pid, 0) says no
+/// such process (EPERM means it exists under another user). False when it cannot be known.
+bool ProcessIsGone(const LockHolder& holder);
+
 /// The lock of one target environment, held while this object lives (move-only RAII).
 class EnvironmentLock {
  public:

@@ -104,6 +104,9 @@ struct JournaledRun {
   std::string tag_intent;  ///< a create-tag intent's name (killed while tagging)
   bool tag_pushed = false;
   int current_wave = 0;  ///< the wave of the last Deploying transition
+  /// The current wave's validation failed (its note is journaled) but the run died before it
+  /// moved to RollingBack: resume rolls back rather than validate again and hope.
+  std::string failed_validation;
   std::set<int> validated_waves;
   std::vector<std::pair<std::string, phases::ValidationResult>> validations;
   std::vector<phases::ServiceChange> touched;  ///< every set-image intent, in order
@@ -124,6 +127,7 @@ JournaledRun ReadJournaledRun(const Journal& journal) {
         run.tag = d.value("tag", "");
       } else if (event.state == StateName(RunState::kDeploying)) {
         run.current_wave = d.value("wave", 0);
+        run.failed_validation.clear();
       } else if (event.state == StateName(RunState::kRollingBack)) {
         run.rollback_reason = d.value("reason", "");
         run.rolling_back = ChangesFromJson(d.value("services", json::array()));
@@ -156,6 +160,7 @@ JournaledRun ReadJournaledRun(const Journal& journal) {
       verdict.errors = d.value("errors", 0);
       const int wave = d["wave"].get<int>();
       if (verdict.passed) run.validated_waves.insert(wave);
+      run.failed_validation = verdict.passed ? "" : verdict.reason;
       run.validations.emplace_back("wave " + std::to_string(wave), verdict);
     }
   }
@@ -192,19 +197,22 @@ Result<adapters::git::ReleaseManifest> ReleaseToRestore(const phases::Context& c
 
 /// "api: approved promote to X, now promote to Y; …" — what differs between two diffs.
 std::string DescribeDiffChange(const json& approved, const json& now) {
+  auto text = [](const json& entry, const char* key) {
+    return entry.is_object() && entry.contains(key) && entry[key].is_string()
+               ? entry[key].get<std::string>()
+               : std::string("?");
+  };
   std::string changed;
   for (const auto& entry : now) {
     json then;
     for (const auto& a : approved) {
-      if (a["service"] == entry["service"]) then = a;
+      if (text(a, "service") == text(entry, "service")) then = a;
     }
     if (then == entry) continue;
-    changed += (changed.empty() ? "" : "; ") + entry["service"].get<std::string>() + ": approved " +
-               (then.is_null()
-                    ? std::string("nothing")
-                    : then["action"].get<std::string>() + " to " + then["to"].get<std::string>()) +
-               ", now " + entry["action"].get<std::string>() + " to " +
-               entry["to"].get<std::string>();
+    changed += (changed.empty() ? "" : "; ") + text(entry, "service") + ": approved " +
+               (then.is_null() ? std::string("nothing")
+                               : text(then, "action") + " to " + text(then, "to")) +
+               ", now " + text(entry, "action") + " to " + text(entry, "to");
   }
   return changed;
 }
@@ -351,8 +359,10 @@ class Driver {
     std::optional<std::string> override_reason = options_.override_freeze;
     for (const auto& event : journal.events()) {
       // An override given when the run started carries over to its resume.
+      // Only for the same window: an override is not a pass for every later freeze.
       if (!override_reason && event.kind == EventKind::kNote &&
-          event.detail.value("message", "") == "freeze overridden") {
+          event.detail.value("message", "") == "freeze overridden" &&
+          event.detail.value("window", "") == freeze.window) {
         override_reason = event.detail.value("reason", "");
       }
     }
@@ -504,6 +514,12 @@ class Driver {
       if (changes.empty()) continue;
       const int number = wave.front()->wave;
       if (resumed && resumed->validated_waves.count(number)) continue;
+      if (resumed && resumed->current_wave == number && !resumed->failed_validation.empty() &&
+          machine.state() == RunState::kValidating) {
+        failure =
+            "wave " + std::to_string(number) + " failed validation: " + resumed->failed_validation;
+        break;
+      }
       if (auto owned = StillLocked(); !owned) return std::move(owned).error();
       const json deploying = {{"wave", number}, {"changes", ChangesJson(changes)}};
       if (machine.state() == RunState::kDeploying && resumed && resumed->current_wave == number) {
@@ -605,7 +621,9 @@ class Driver {
     once.successes = 1;
     const auto after = phases::Validate(plan_, options_.target, names, once).Run(context);
     result.validations.emplace_back("after rollback", after);
-    if (context.releases_repo && !result.tag.empty()) {
+    // A failed restore leaves the restored release alone: it was good once and may be the way
+    // back another time (the failure is in this run's journal and report).
+    if (context.releases_repo && !result.tag.empty() && !options_.restore) {
       if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
         repo->MarkBad(result.tag, failure, {options_.initiator, options_.initiator + "@promote"});
       }
@@ -652,6 +670,20 @@ class Driver {
   Machine machine;
   PromotionResult result;
 };
+
+/// A journal promote did not write that way (hand-edited, corrupt) throws from nlohmann::json
+/// where a field has another type; that becomes an Error naming the journal, not a crash.
+template <typename Body>
+Result<PromotionResult> GuardJournal(const std::filesystem::path& run_dir, Body&& body) {
+  try {
+    return body();
+  } catch (const nlohmann::json::exception& e) {
+    return Error{ErrorKind::kExternal,
+                 std::string("the run's journal holds a field promote cannot read: ") + e.what(),
+                 (run_dir / Journal::kFileName).string(),
+                 "repair the line (see `promote status`), or start a new run"};
+  }
+}
 
 }  // namespace
 
@@ -711,111 +743,119 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
 Result<PromotionResult> Promotion::Resume(phases::Context& context,
                                           const std::vector<std::string>& approvers,
                                           const std::string& approved_hash) const {
-  const auto started = context.now();
-  auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
-                             LockHolder::Current(options_.run_id, started),
-                             context.cluster(options_.target));
-  if (!lock) return std::move(lock).error();
-  auto journal = Journal::Open(options_.run_dir, options_.redactor);
-  if (!journal) return std::move(journal).error();
-  if (journal->CurrentState() != StateName(RunState::kAwaitingApproval)) {
-    return Error{
-        ErrorKind::kUsage,
-        "run " + options_.run_id + " is " + journal->CurrentState() + ", not AwaitingApproval",
-        options_.run_dir.string(),
-        "resume continues an approved run; see `promote status " + options_.run_id + "`"};
-  }
-  Driver run(plan_, options_, context, *journal, RunState::kAwaitingApproval);
-  run.HoldsLock(*lock);
-  // A freeze that began while the run waited for its approvers stops it too.
-  if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
-    return run.End(RunState::kRefused, frozen, {{"frozen", true}});
-  }
-  // An approval is for that exact change: a fresh audit must still want to deploy it.
-  const json diff = run.Audit("audit-resume");
-  const std::string hash = DiffHash(diff);
-  if (hash != approved_hash) {
-    const std::string changed = DescribeDiffChange(ReadJournaledRun(*journal).diff, diff);
-    return run.End(RunState::kRefused,
-                   "what would be deployed changed since it was approved (" + changed +
-                       "); start a new run and have it approved",
-                   {{"approvedHash", approved_hash}, {"diffHash", hash}});
-  }
-  if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
-    return std::move(ok).error();
-  }
-  return run.Execute(started);
+  return GuardJournal(options_.run_dir, [&]() -> Result<PromotionResult> {
+    const auto started = context.now();
+    auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
+                               LockHolder::Current(options_.run_id, started),
+                               context.cluster(options_.target));
+    if (!lock) return std::move(lock).error();
+    auto journal = Journal::Open(options_.run_dir, options_.redactor);
+    if (!journal) return std::move(journal).error();
+    if (journal->CurrentState() != StateName(RunState::kAwaitingApproval)) {
+      return Error{
+          ErrorKind::kUsage,
+          "run " + options_.run_id + " is " + journal->CurrentState() + ", not AwaitingApproval",
+          options_.run_dir.string(),
+          "resume continues an approved run; see `promote status " + options_.run_id + "`"};
+    }
+    Driver run(plan_, options_, context, *journal, RunState::kAwaitingApproval);
+    run.HoldsLock(*lock);
+    // A freeze that began while the run waited for its approvers stops it too.
+    if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+      return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+    }
+    // An approval is for that exact change: a fresh audit must still want to deploy it.
+    const json diff = run.Audit("audit-resume");
+    const std::string hash = DiffHash(diff);
+    if (hash != approved_hash) {
+      const std::string changed = DescribeDiffChange(ReadJournaledRun(*journal).diff, diff);
+      return run.End(RunState::kRefused,
+                     "what would be deployed changed since it was approved (" + changed +
+                         "); start a new run and have it approved",
+                     {{"approvedHash", approved_hash}, {"diffHash", hash}});
+    }
+    if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
+      return std::move(ok).error();
+    }
+    return run.Execute(started);
+  });
 }
 
 Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
-  const auto started = context.now();
-  auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
-                             LockHolder::Current(options_.run_id, started),
-                             context.cluster(options_.target));
-  if (!lock) return std::move(lock).error();
-  auto journal = Journal::Open(options_.run_dir, options_.redactor);
-  if (!journal) return std::move(journal).error();
-  const std::string current = journal->CurrentState();
-  const std::optional<RunState> found = StateFromName(current);
-  const bool known = found.has_value();
-  const RunState state = found.value_or(RunState::kPlanned);
-  if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
-    return Error{ErrorKind::kUsage,
-                 "run " + options_.run_id + " is " + (current.empty() ? "empty" : current) +
-                     (known && IsTerminal(state) ? ": it has ended" : ""),
-                 options_.run_dir.string(),
-                 state == RunState::kAwaitingApproval
-                     ? "approve it first (`promote approve " + options_.run_id + "`)"
-                     : "see `promote status " + options_.run_id + "`"};
-  }
-  const JournaledRun earlier = ReadJournaledRun(*journal);
-  json open = json::array();
-  for (const auto& intent : journal->OpenIntents()) {
-    open.push_back({{"seq", intent.seq}, {"step", intent.step}, {"service", intent.service}});
-  }
-  if (auto noted =
-          journal->Note("resumed after the run stopped in " + current,
-                        {{"openIntents", open}, {"tornTail", journal->torn_tail().has_value()}});
-      !noted) {
-    return std::move(noted).error();
-  }
-  context.logger.info("run {}: resuming from {} ({} step(s) were in flight)", options_.run_id,
-                      current, open.size());
-  Driver run(plan_, options_, context, *journal, state);
-  run.HoldsLock(*lock);
-  switch (state) {
-    case RunState::kPlanned:
-    case RunState::kAudited:
-      // Nothing changed yet: audit again and decide as a fresh run would.
-      return run.AuditAndDecide(started, "audit-resume");
-    case RunState::kApproved: {
-      // Approved, perhaps tagging: the change must still be the one decided (and approved).
-      const json diff = run.Audit("audit-resume");
-      if (DiffHash(diff) != earlier.diff_hash) {
-        return run.End(RunState::kRefused,
-                       "what would be deployed changed since the run was approved (" +
-                           DescribeDiffChange(earlier.diff, diff) + "); start a new run",
-                       {{"approvedHash", earlier.diff_hash}, {"diffHash", DiffHash(diff)}});
-      }
-      return run.Execute(started, &earlier);
+  return GuardJournal(options_.run_dir, [&]() -> Result<PromotionResult> {
+    const auto started = context.now();
+    auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
+                               LockHolder::Current(options_.run_id, started),
+                               context.cluster(options_.target));
+    if (!lock) return std::move(lock).error();
+    auto journal = Journal::Open(options_.run_dir, options_.redactor);
+    if (!journal) return std::move(journal).error();
+    const std::string current = journal->CurrentState();
+    const std::optional<RunState> found = StateFromName(current);
+    const bool known = found.has_value();
+    const RunState state = found.value_or(RunState::kPlanned);
+    if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
+      return Error{ErrorKind::kUsage,
+                   "run " + options_.run_id + " is " + (current.empty() ? "empty" : current) +
+                       (known && IsTerminal(state) ? ": it has ended" : ""),
+                   options_.run_dir.string(),
+                   state == RunState::kAwaitingApproval
+                       ? "approve it first (`promote approve " + options_.run_id + "`)"
+                       : "see `promote status " + options_.run_id + "`"};
     }
-    case RunState::kTagged:
-    case RunState::kDeploying:
-    case RunState::kValidating:
-      run.Audit("audit-resume");  // what the target runs now, for the report
-      return run.Execute(started, &earlier);
-    case RunState::kRollingBack:
-    case RunState::kRevalidating:
-      run.Audit("audit-resume");
-      run.result.tag = earlier.tag;
-      run.result.validations = earlier.validations;
-      run.SetDiff(earlier.diff);
-      return run.RollBack(earlier.rollback_reason, earlier.rolling_back);
-    default:
-      break;
-  }
-  return Error{ErrorKind::kInternal, "cannot resume a run in " + current, "engine/promotion.cc",
-               "report this as a bug in promote"};
+    const JournaledRun earlier = ReadJournaledRun(*journal);
+    json open = json::array();
+    for (const auto& intent : journal->OpenIntents()) {
+      open.push_back({{"seq", intent.seq}, {"step", intent.step}, {"service", intent.service}});
+    }
+    if (auto noted =
+            journal->Note("resumed after the run stopped in " + current,
+                          {{"openIntents", open}, {"tornTail", journal->torn_tail().has_value()}});
+        !noted) {
+      return std::move(noted).error();
+    }
+    context.logger.info("run {}: resuming from {} ({} step(s) were in flight)", options_.run_id,
+                        current, open.size());
+    Driver run(plan_, options_, context, *journal, state);
+    run.HoldsLock(*lock);
+    switch (state) {
+      case RunState::kPlanned:
+      case RunState::kAudited:
+        // Nothing changed yet: audit again and decide as a fresh run would.
+        return run.AuditAndDecide(started, "audit-resume");
+      case RunState::kApproved: {
+        // Nothing in the target changed yet: a freeze that began meanwhile stops the run.
+        if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+          return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+        }
+        // Approved, perhaps tagging: the change must still be the one decided (and approved).
+        const json diff = run.Audit("audit-resume");
+        if (DiffHash(diff) != earlier.diff_hash) {
+          return run.End(RunState::kRefused,
+                         "what would be deployed changed since the run was approved (" +
+                             DescribeDiffChange(earlier.diff, diff) + "); start a new run",
+                         {{"approvedHash", earlier.diff_hash}, {"diffHash", DiffHash(diff)}});
+        }
+        return run.Execute(started, &earlier);
+      }
+      case RunState::kTagged:
+      case RunState::kDeploying:
+      case RunState::kValidating:
+        run.Audit("audit-resume");  // what the target runs now, for the report
+        return run.Execute(started, &earlier);
+      case RunState::kRollingBack:
+      case RunState::kRevalidating:
+        run.Audit("audit-resume");
+        run.result.tag = earlier.tag;
+        run.result.validations = earlier.validations;
+        run.SetDiff(earlier.diff);
+        return run.RollBack(earlier.rollback_reason, earlier.rolling_back);
+      default:
+        break;
+    }
+    return Error{ErrorKind::kInternal, "cannot resume a run in " + current, "engine/promotion.cc",
+                 "report this as a bug in promote"};
+  });
 }
 
 }  // namespace promote::engine

@@ -673,3 +673,19 @@ TEST_CASE("runners sharing a cluster lock PROD with a Lease through the real kub
   CHECK(left.exit_code != 0);
   CHECK(left.err.find("NotFound") != std::string::npos);
 }
+
+TEST_CASE("a damaged journal is an error naming the journal, not a crash",
+          "[e2e][promotion][gate]") {
+  World world(World::Gate::kKept);
+  const std::string run = Outcome(world.Promote())["run"];
+  const fs::path journal = world.state() / "runs" / run / "events.jsonl";
+  // A hand edit gives a field another type than promote wrote.
+  std::string text = ReadFile(journal);
+  text = Replace(text, R"("restore":false)", R"("restore":"no")");
+  std::ofstream(journal) << text;
+  const auto approved = world.Cli({"approve", run, "--as", "cto"});
+  CHECK(approved.status == promote::adapters::ExitStatus::kExited);
+  CHECK(approved.exit_code == 1);
+  CHECK(approved.err.find("the journal holds a field promote cannot read") != std::string::npos);
+  CHECK(approved.err.find(journal.string()) != std::string::npos);
+}
