@@ -89,7 +89,6 @@ bool SameFile(int fd, const fs::path& path) {
   return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
 }
 
-
 /// What a contender learns about the lock in place.
 enum class Found { kVanished, kHeld };
 

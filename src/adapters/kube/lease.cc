@@ -378,7 +378,7 @@ Status KubeLease::Release() {
   for (int attempt = 0; attempt < kDeleteAttempts; ++attempt) {
     auto found = Inspect();
     if (!found) return std::move(found).error().WithContext("releasing the lock");
-    if (!*found) return Done{};                               // already gone
+    if (!*found) return Done{};                            // already gone
     if (!SameHolder((*found)->holder, me)) return Done{};  // someone else's: leave it
     // --raw takes the namespace from the path (kubectl ignores --namespace there).
     Command command = KubectlCommand({"delete", "--raw", path, "-f", "-"}, tooling_.read_timeout,
