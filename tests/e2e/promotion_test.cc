@@ -126,6 +126,32 @@ class World {
     Kubectl("dev", "keybuzz-api-dev", {"rollout", "status", "deployment/keybuzz-api"});
   }
 
+  /// What PROD ran after its first release, before a second one replaced it.
+  struct FirstRelease {
+    std::string tag;
+    std::string api;
+  };
+
+  /// Promotes DEV twice: DEV's api as it is, then `newer` (a healthy build in both
+  /// environments). Returns the first release, which PROD no longer runs.
+  FirstRelease TwoReleases(const std::string& newer) {
+    const auto first = Promote();
+    INFO(first.err);
+    REQUIRE(first.exit_code == 0);
+    FirstRelease release{nlohmann::json::parse(first.out)["tag"], Image("prod", "api")};
+    for (const char* env : {"dev", "prod"}) {
+      Control(env, "images",
+              R"({"image":")" + newer +
+                  R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
+    }
+    ShipToDev(newer);
+    const auto second = Promote();
+    INFO(second.err);
+    REQUIRE(second.exit_code == 0);
+    REQUIRE(Image("prod", "api").rfind(newer, 0) == 0);
+    return release;
+  }
+
   /// Posts to the stand-in's control API of `env`.
   void Control(const std::string& env, const std::string& what, const std::string& body) {
     standin_.Control(env, what, body);
@@ -517,23 +543,8 @@ TEST_CASE("the webhook hook tells a local server that a run was rolled back",
 TEST_CASE("rollback --to restores an older release's images and validates them",
           "[e2e][promotion][restore]") {
   World world;
-  const auto first = Outcome(world.Promote());
-  REQUIRE(first["state"] == "Promoted");
-  const std::string first_tag = first["tag"];
-  const std::string first_api = world.Image("prod", "api");
-
-  // A newer healthy build goes DEV → PROD as a second release.
   const std::string newer = kApi + ":v0.4.33-good";
-  world.Control("dev", "images",
-                R"({"image":")" + newer +
-                    R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
-  world.Control("prod", "images",
-                R"({"image":")" + newer +
-                    R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
-  world.ShipToDev(newer);
-  const auto second = Outcome(world.Promote());
-  REQUIRE(second["state"] == "Promoted");
-  REQUIRE(world.Image("prod", "api").rfind(newer, 0) == 0);
+  const auto [first_tag, first_api] = world.TwoReleases(newer);
 
   const auto restored = world.Cli({"rollback", "prod", "--to", first_tag});
   INFO(restored.err);
@@ -565,18 +576,8 @@ TEST_CASE("rollback --to restores an older release's images and validates them",
 TEST_CASE("a freeze window refuses a promotion, allows a rollback, and can be overridden",
           "[e2e][promotion][freeze]") {
   World world;
-  const auto first = Outcome(world.Promote());
-  REQUIRE(first["state"] == "Promoted");
-  const std::string first_tag = first["tag"];
-  const std::string first_api = world.Image("prod", "api");
   const std::string newer = kApi + ":v0.4.33-good";
-  for (const char* env : {"dev", "prod"}) {
-    world.Control(env, "images",
-                  R"({"image":")" + newer +
-                      R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
-  }
-  world.ShipToDev(newer);
-  REQUIRE(Outcome(world.Promote())["state"] == "Promoted");
+  const auto [first_tag, first_api] = world.TwoReleases(newer);
 
   // From now on PROD is frozen (a date range around now, in a real time zone).
   world.EditPlan("    approval: { required: false",
