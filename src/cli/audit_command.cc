@@ -12,6 +12,7 @@
 #include "core/redactor.h"
 #include "core/time_format.h"
 #include "engine/hook_calls.h"
+#include "engine/promotion.h"
 #include "engine/promotion_plan.h"
 #include "engine/run_id.h"
 #include "phases/audit.h"
@@ -36,8 +37,8 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   const std::filesystem::path report_dir =
       options.report_dir.empty() ? std::filesystem::path(options.state_dir) / "runs" / run_id
                                  : std::filesystem::path(options.report_dir);
-  logger->info("{} {} → {} (run {})", mode == AuditMode::kDryRun ? "dry run" : "audit", source,
-               target, run_id);
+  const bool dry_run = mode != AuditMode::kAuditOnly;
+  logger->info("{} {} → {} (run {})", dry_run ? "dry run" : "audit", source, target, run_id);
 
   // Audits and dry runs change nothing, so their hooks are told so; they still alert (nightly).
   adapters::hooks::HookRun facts{run_id,
@@ -47,24 +48,31 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
                                  report_dir,
                                  std::nullopt,
                                  adapters::hooks::RunMode::kDryRun};
-  const nlohmann::json details = {{"plan", plan.name},
-                                  {"mode", mode == AuditMode::kDryRun ? "dry-run" : "audit"}};
+  const nlohmann::json details = {{"plan", plan.name}, {"mode", dry_run ? "dry-run" : "audit"}};
   if (auto hooks =
           engine::CallHooks(context, adapters::hooks::HookPoint::kPreAudit, facts, details);
       hooks.StopsRun()) {
     return Error{ErrorKind::kExternal, "stopped before the audit: " + hooks.Summary(),
                  "hook pre-audit", "fix what the hook reports, or remove it from the hooks folder"};
   }
-  const phases::AuditReport report =
-      phases::Audit(
-          plan, source, target,
-          options.force ? phases::Audit::BadReleases::kAllow : phases::Audit::BadReleases::kBlock)
-          .Run(context);
+  const auto bad_releases =
+      options.force ? phases::Audit::BadReleases::kAllow : phases::Audit::BadReleases::kBlock;
+  phases::AuditReport report;
+  if (mode == AuditMode::kRestoreDryRun) {
+    auto release = engine::ReleaseToRestore(context, source, target);
+    if (!release) return std::move(release).error();
+    report = phases::Audit::OfRestore(plan, source, std::move(*release), target, bad_releases)
+                 .Run(context);
+  } else {
+    report = phases::Audit(plan, source, target, bad_releases).Run(context);
+  }
   engine::PromotionPlan promotion;
-  if (mode == AuditMode::kDryRun) {
-    std::string tag = engine::ExpandTagTemplate(plan, target, UtcDate(started));
+  if (dry_run) {
+    std::string tag = mode == AuditMode::kRestoreDryRun
+                          ? source
+                          : engine::ExpandTagTemplate(plan, target, UtcDate(started));
     // The suffix a second promotion of the day gets (prod-2026-02-01.2), read-only.
-    if (context.releases_repo) {
+    if (context.releases_repo && mode != AuditMode::kRestoreDryRun) {
       if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
         if (auto free = repo->NextFreeName(tag)) tag = *free;
       }
@@ -76,7 +84,7 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
 
   auto paths = report::WriteAuditReports(report, report_dir, *redactor);
   if (!paths) return std::move(paths).error();
-  if (mode == AuditMode::kDryRun) {
+  if (dry_run) {
     auto written = report::WriteRedactedFile(
         report_dir / "promotion-plan.json",
         report::PromotionPlanJson(promotion, *redactor).dump(2) + "\n", *redactor);
@@ -84,7 +92,8 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   }
 
   CommandOutcome outcome{ExitCodeForAudit(report)};
-  // A dry run is not blocked by a freeze (it changes nothing) but says that the real run would be.
+  // A dry run is not blocked by a freeze (it changes nothing) but says that the real run would be;
+  // a restore is never frozen.
   std::string freeze;
   if (mode == AuditMode::kDryRun) {
     auto active = plan::FreezeAt(plan.FindEnvironment(target)->freeze, context.now());
@@ -118,14 +127,14 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
                             {"json", paths->json.string()},
                             {"junit", paths->junit.string()}}},
                           {"exitCode", static_cast<int>(outcome.code)}};
-    if (mode == AuditMode::kDryRun) {
+    if (dry_run) {
       doc["promotionPlan"] = report::PromotionPlanJson(promotion, *redactor);
       doc["freeze"] = freeze.empty() ? nlohmann::json(nullptr) : nlohmann::json(freeze);
     }
     out << redactor->Redact(doc.dump(2)) << "\n";
   } else {
     out << redactor->Redact(report::RenderAuditSummary(report));
-    if (mode == AuditMode::kDryRun) out << report::RenderPromotionPlan(promotion, *redactor);
+    if (dry_run) out << report::RenderPromotionPlan(promotion, *redactor);
     if (!freeze.empty()) out << "Freeze: " << redactor->Redact(freeze) << "\n";
     out << "Reports: " << paths->markdown.string() << ", " << paths->json.string() << ", "
         << paths->junit.string() << "\n";

@@ -145,16 +145,15 @@ Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::strin
 Result<CommandOutcome> RunRollback(const GlobalOptions& options, const std::string& target,
                                    const std::string& tag, std::shared_ptr<Redactor> redactor,
                                    std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
-  if (options.dry_run) {
-    return UsageError("rollback --to has no dry run yet",
-                      "see what it would restore with `promote history " + target +
-                          "` and the tag's manifest (`git show " + tag + "`)");
-  }
   auto path = ResolvePlanPath(options.plan);
   if (!path) return std::move(path).error();
   auto plan = LoadPlanForRun(*path, *redactor, *logger);
   if (!plan) return std::move(plan).error();
   if (auto ok = RequireEnvironment(*plan, target, "target"); !ok) return std::move(ok).error();
+  if (options.dry_run) {
+    return RunAuditCommand(options, *plan, tag, target, AuditMode::kRestoreDryRun, redactor, logger,
+                           out);
+  }
   return RunRestoreCommand(options, *plan, target, tag, redactor, logger, out);
 }
 
@@ -167,6 +166,8 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "promote"};
   app.set_version_flag("--version", std::string("promote ") + kVersion);
   app.require_subcommand(0, 1);
+  // Global flags may follow a subcommand too (`promote rollback prod --to TAG --dry-run`).
+  app.fallthrough();
   app.footer(
       "Main form: promote SRC DST  (e.g. promote dev prod)\n"
       "Exit codes: 0 ok · 1 failed (rolled back) · 2 bad usage or invalid plan · 3 waiting for "

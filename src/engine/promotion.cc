@@ -167,34 +167,6 @@ JournaledRun ReadJournaledRun(const Journal& journal) {
   return run;
 }
 
-/// The manifest of release `tag`, which must be a release into `target`: what a restore run
-/// (`promote rollback TARGET --to TAG`) deploys. Errors say which tags there are.
-Result<adapters::git::ReleaseManifest> ReleaseToRestore(const phases::Context& context,
-                                                        const std::string& tag,
-                                                        const std::string& target) {
-  if (!context.releases_repo) {
-    return Error{ErrorKind::kUsage, "no release repository to restore " + tag + " from",
-                 "plan releases.repo", "set releases.repo in the plan or pass --releases DIR"};
-  }
-  auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
-  if (!repo) return std::move(repo).error();
-  auto found = repo->Find(tag);
-  if (!found)
-    return Error{ErrorKind::kUsage, found.error().what, found.error().where,
-                 "name a release tag of " + target + " (see `promote history " + target + "`)"};
-  if (!*found) {
-    return Error{ErrorKind::kUsage, "no release tag '" + tag + "'", context.releases_repo->string(),
-                 "see the releases of " + target + " with `promote history " + target + "`"};
-  }
-  if ((*found)->manifest.target_env != target) {
-    return Error{ErrorKind::kUsage,
-                 tag + " is a release of " + (*found)->manifest.target_env + ", not of " + target,
-                 context.releases_repo->string(),
-                 "name a release tag of " + target + " (see `promote history " + target + "`)"};
-  }
-  return (*found)->manifest;
-}
-
 /// "api: approved promote to X, now promote to Y; …" — what differs between two diffs.
 std::string DescribeDiffChange(const json& approved, const json& now) {
   auto text = [](const json& entry, const char* key) {
@@ -686,6 +658,32 @@ Result<PromotionResult> GuardJournal(const std::filesystem::path& run_dir, Body&
 }
 
 }  // namespace
+
+Result<adapters::git::ReleaseManifest> ReleaseToRestore(const phases::Context& context,
+                                                        const std::string& tag,
+                                                        const std::string& target) {
+  if (!context.releases_repo) {
+    return Error{ErrorKind::kUsage, "no release repository to restore " + tag + " from",
+                 "plan releases.repo", "set releases.repo in the plan or pass --releases DIR"};
+  }
+  auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
+  if (!repo) return std::move(repo).error();
+  auto found = repo->Find(tag);
+  if (!found)
+    return Error{ErrorKind::kUsage, found.error().what, found.error().where,
+                 "name a release tag of " + target + " (see `promote history " + target + "`)"};
+  if (!*found) {
+    return Error{ErrorKind::kUsage, "no release tag '" + tag + "'", context.releases_repo->string(),
+                 "see the releases of " + target + " with `promote history " + target + "`"};
+  }
+  if ((*found)->manifest.target_env != target) {
+    return Error{ErrorKind::kUsage,
+                 tag + " is a release of " + (*found)->manifest.target_env + ", not of " + target,
+                 context.releases_repo->string(),
+                 "name a release tag of " + target + " (see `promote history " + target + "`)"};
+  }
+  return (*found)->manifest;
+}
 
 json DiffJson(const phases::AuditReport& audit) {
   json diff = json::array();

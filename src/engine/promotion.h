@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/git/manifest.h"
 #include "core/error.h"
 #include "engine/states.h"
 #include "phases/audit.h"
@@ -64,6 +65,12 @@ struct PromotionResult {
   /// "window 'weekend' (…) overridden by ana: INC-4711 …", when the run went through a freeze.
   std::string freeze_override;
 };
+
+/// The manifest of release `tag`, which must be a release into `target`: what a restore run
+/// (`promote rollback TARGET --to TAG`) deploys. kUsage errors say where to find the tags.
+Result<adapters::git::ReleaseManifest> ReleaseToRestore(const phases::Context& context,
+                                                        const std::string& tag,
+                                                        const std::string& target);
 
 /// The promotion diff as journaled (service, action, from, to): what an approval is for.
 nlohmann::json DiffJson(const phases::AuditReport& audit);

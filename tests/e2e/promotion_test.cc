@@ -546,6 +546,14 @@ TEST_CASE("rollback --to restores an older release's images and validates them",
   const std::string newer = kApi + ":v0.4.33-good";
   const auto [first_tag, first_api] = world.TwoReleases(newer);
 
+  // Its dry run plans exactly that restore and changes nothing.
+  const auto before = world.standin().Writes("prod").size();
+  const auto planned = world.Cli({"rollback", "prod", "--to", first_tag, "--dry-run"});
+  INFO(planned.err);
+  CHECK(planned.exit_code == 6);  // a change is pending
+  CHECK(planned.out.find("\"api=" + first_api + "\"") != std::string::npos);
+  CHECK(world.standin().Writes("prod").size() == before);
+
   const auto restored = world.Cli({"rollback", "prod", "--to", first_tag});
   INFO(restored.err);
   CHECK(restored.exit_code == 0);
