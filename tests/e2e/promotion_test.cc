@@ -456,6 +456,32 @@ TEST_CASE("a run killed while a wave rolls out resumes without setting an image 
   CHECK(world.Cli({"resume", run}).exit_code == 2);
 }
 
+TEST_CASE("a run killed while a wave is validated validates it again and goes on",
+          "[e2e][promotion][resume]") {
+  World world;
+  world.EditPlan("soak: 600ms", "soak: 4s");  // time to be killed in
+  const std::string run = world.PromoteAndKillWhen([](const nlohmann::json& event) {
+    return event["kind"] == "transition" && event["state"] == "Validating";
+  });
+  CHECK(world.States(run).back() == "Validating");
+  world.EditPlan("soak: 4s", "soak: 600ms");
+
+  const auto resumed = world.Cli({"resume", run});
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK(Outcome(resumed)["state"] == "Promoted");
+  // Wave 1 went back through Deploying (its image found set, only awaited) and was validated.
+  CHECK(world.States(run) == std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged",
+                                                      "Deploying", "Validating", "Deploying",
+                                                      "Validating", "Deploying", "Validating",
+                                                      "Promoted"});
+  int patches = 0;
+  for (const auto& write : world.standin().Writes("prod")) {
+    patches += write["verb"] == "patch" && write["name"] == "keybuzz-api";
+  }
+  CHECK(patches == 1);
+}
+
 TEST_CASE("a run killed while rolling back finishes its rollback on resume",
           "[e2e][promotion][resume]") {
   World world;
