@@ -45,6 +45,11 @@ Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_
   if (!gate) return std::move(gate).error();
   auto plan = plan::LoadPlan(gate->plan_file);
   if (!plan) return std::move(plan).error().WithContext("the run's plan");
+  if (!plan->FindEnvironment(gate->target)) {
+    return Error{ErrorKind::kUsage,
+                 "the run's target '" + gate->target + "' is no longer in its plan",
+                 gate->plan_file, "restore the environment in the plan, or start a new run"};
+  }
   RegisterPlanSecrets(*plan, *redactor);
   return WaitingRun{dir, std::move(*journal), std::move(*gate), std::move(*plan)};
 }
