@@ -280,7 +280,7 @@ TEST_CASE("a date range is frozen from 'from' up to 'until', in local time", "[f
   CHECK_FALSE(At(policy, Utc(2027, 11, 27, 12, 0)));
 }
 
-TEST_CASE("overlapping windows: the one ending last is named; the end follows the chain",
+TEST_CASE("overlapping windows: the one ending last is named, the end follows the chain",
           "[freeze]") {
   SECTION("a weekend inside black friday week") {
     const FreezePolicy policy =

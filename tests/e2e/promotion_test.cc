@@ -347,7 +347,7 @@ TEST_CASE("a gated run stops after the audit with its state saved and exit 3", "
   CHECK(missing.exit_code == 2);
 }
 
-TEST_CASE("an approved run resumes and promotes; the initiator cannot approve it",
+TEST_CASE("an approved run resumes and promotes, and the initiator cannot approve it",
           "[e2e][promotion][gate]") {
   World world(World::Gate::kKept);
   const auto waiting = Outcome(world.Promote({}, "ops-lead"));

@@ -120,7 +120,7 @@ std::string UnitValue(const std::string& unit, const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("the nightly CronJob is applied by the real kubectl; a broken copy is refused",
+TEST_CASE("the nightly CronJob is applied by the real kubectl and a broken copy is refused",
           "[schedules][e2e]") {
   const fs::path manifest = kSchedule / "cronjob.yaml";
   StandIn standin;

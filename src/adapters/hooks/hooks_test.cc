@@ -145,7 +145,7 @@ TEST_CASE("a hook gets the run context as JSON on stdin and PROMOTE_* variables"
   }
 }
 
-TEST_CASE("a failing pre-* hook stops the run; a failing post hook does not", "[hooks]") {
+TEST_CASE("a failing pre-* hook stops the run, a failing post hook does not", "[hooks]") {
   Fixture f;
   WriteScript(f.hooks() / "pre-deploy", "#!/bin/sh\necho checking\necho 'no ticket' >&2\nexit 3\n");
   WriteScript(f.hooks() / "post-deploy", "#!/bin/sh\nexit 1\n");
