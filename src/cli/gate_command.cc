@@ -43,8 +43,21 @@ Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_
   if (!journal) return std::move(journal).error();
   auto gate = engine::ReadGate(*journal);
   if (!gate) return std::move(gate).error();
-  auto plan = plan::LoadPlan(gate->plan_file);
+  // The plan the run started with: where it was, or where --plan says it is now (a CI job with
+  // another checkout path), and byte for byte the same plan: a changed plan could loosen the
+  // very gate being passed, or change how a half-done run is validated.
+  const std::string file = options.plan.empty() ? gate->plan_file : options.plan;
+  auto plan = plan::LoadPlan(file);
   if (!plan) return std::move(plan).error().WithContext("the run's plan");
+  const bool recorded = !gate->plan_hash.empty();  // journals of older versions have no hash
+  if ((recorded || !options.plan.empty()) && plan->content_hash != gate->plan_hash) {
+    return Error{ErrorKind::kUsage,
+                 file + " is not the plan run " + run_id + " started with (" + gate->plan_file +
+                     ", since changed or replaced)",
+                 file,
+                 "put that plan back unchanged (a copy at another path is fine with --plan), or "
+                 "start a new run with the new plan"};
+  }
   if (!plan->FindEnvironment(gate->target)) {
     return Error{ErrorKind::kUsage,
                  "the run's target '" + gate->target + "' is no longer in its plan",

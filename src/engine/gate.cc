@@ -21,6 +21,7 @@ void ReadGateEvents(const Journal& journal, GateState& gate) {
       gate.target = event.detail.value("target", "");
       gate.initiator = event.detail.value("initiator", "");
       gate.restore = event.detail.value("restore", false);
+      gate.plan_hash = event.detail.value("planHash", "");
     }
     if (event.kind == EventKind::kTransition && event.detail.contains("diffHash")) {
       gate.diff_hash = event.detail["diffHash"].get<std::string>();

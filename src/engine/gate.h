@@ -22,6 +22,7 @@ struct GateState {
   std::string target;
   std::string initiator;
   bool restore = false;   ///< a `rollback --to` run: `source` is the release tag it restores
+  std::string plan_hash;  ///< ContentHash of the plan file the run started with
   std::string state;      ///< the run's current state
   std::string diff_hash;  ///< the change the run waits with (Audited)
   std::vector<std::string> approvers;  ///< distinct approvals of that exact change

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "adapters/git/release_repo.h"
+#include "core/content_hash.h"
 #include "core/redactor.h"
 #include "core/time_format.h"
 #include "engine/hook_calls.h"
@@ -589,15 +590,7 @@ json DiffJson(const phases::AuditReport& audit) {
 }
 
 std::string DiffHash(const json& diff) {
-  // FNV-1a 64 of the compact JSON: stable across builds and machines, unlike std::hash.
-  std::uint64_t hash = 1469598103934665603ULL;
-  for (unsigned char c : diff.dump()) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
-  return text;
+  return ContentHash(diff.dump());
 }
 
 Promotion::Promotion(const plan::Plan& plan, PromotionOptions options)
@@ -623,7 +616,8 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
        {"source", options_.source},
        {"target", options_.target},
        {"initiator", options_.initiator},
-       {"restore", options_.restore}});
+       {"restore", options_.restore},
+       {"planHash", plan_.content_hash}});
   if (!planned) return std::move(planned).error();
   Driver run(plan_, options_, context, *journal, RunState::kPlanned);
   run.HoldsLock(*lock);

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/content_hash.h"
 #include "core/duration.h"
 #include "plan/freeze.h"
 
@@ -1369,7 +1370,9 @@ Result<Plan> LoadPlan(const std::filesystem::path& file) {
     return Error{ErrorKind::kInvalidPlan, "cannot read the plan file", source,
                  "check the file's permissions"};
   }
-  return ParsePlan(text.str(), source);
+  auto plan = ParsePlan(text.str(), source);
+  if (plan) plan->content_hash = ContentHash(text.str());
+  return plan;
 }
 
 }  // namespace promote::plan

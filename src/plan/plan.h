@@ -142,6 +142,9 @@ struct ReleaseRepo {
 /// A whole promotion plan as loaded from plans/NAME.yaml (or .json).
 struct Plan {
   std::string source_file;
+  /// ContentHash of the bytes it was loaded from: a run records it, so the same plan can be
+  /// recognised at another path (a CI job that checked the repository out elsewhere).
+  std::string content_hash;
   std::string name;
   ReleaseRepo releases;
   std::map<std::string, Environment> environments;

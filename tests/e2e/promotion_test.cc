@@ -51,7 +51,8 @@ class World {
     plan = Replace(plan, "interval: 1s", "interval: 300ms");
     plan = Replace(plan, "soak: 5s", "soak: 600ms");
     plan = Replace(plan, "successes: 3", "successes: 2");
-    std::ofstream(root_ / "plan.yaml") << plan;
+    plan_ = root_ / "plan.yaml";
+    std::ofstream(plan_) << plan;
     Git({"init", "-q", releases().string()});
     Git({"-C", releases().string(), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
          "-q", "--allow-empty", "-m", "releases"});
@@ -66,7 +67,7 @@ class World {
                                        const std::string& actor = "ci-bot",
                                        std::map<std::string, std::string> env = {}) {
     std::vector<std::string> argv = {PROMOTE_BINARY,
-                                     "--plan=" + (root_ / "plan.yaml").string(),
+                                     "--plan=" + plan_.string(),
                                      "--kubectl=" + PinnedTool("kubectl"),
                                      "--kubeconfig=" + standin_.kubeconfig().string(),
                                      "--endpoints=" + (standin_.dir() / "endpoints.json").string(),
@@ -88,9 +89,16 @@ class World {
 
   /// Replaces `from` by `to` in this world's plan file (e.g. to declare a freeze window).
   void EditPlan(const std::string& from, const std::string& to) {
-    const fs::path file = root_ / "plan.yaml";
-    const std::string plan = Replace(ReadFile(file), from, to);
-    std::ofstream(file) << plan;
+    const std::string plan = Replace(ReadFile(plan_), from, to);
+    std::ofstream(plan_) << plan;
+  }
+
+  /// Moves the plan file to `to` (another checkout of the same repository, say); later runs
+  /// and commands pass the new path.
+  void MovePlan(const fs::path& to) {
+    fs::create_directories(to.parent_path());
+    fs::rename(plan_, to);
+    plan_ = to;
   }
 
   /// The hooks folder the runs use (absent until a hook is installed).
@@ -192,6 +200,7 @@ class World {
  private:
   StandIn standin_;
   fs::path root_;
+  fs::path plan_;  ///< the plan file every command is given
 };
 
 nlohmann::json Outcome(const promote::adapters::ProcessResult& run) {
@@ -392,6 +401,29 @@ TEST_CASE("a run whose change differs from what was approved is refused, naming 
   CHECK(world.standin().Writes("prod").empty());
 }
 
+TEST_CASE(
+    "a waiting run is approved and resumed with its plan at another path, never a changed one",
+    "[e2e][promotion][gate]") {
+  World world(World::Gate::kKept);
+  const std::string run = Outcome(world.Promote())["run"];
+  // A plan loosened after the run started (here: self-approval allowed) is refused, where it was
+  // and at another path alike.
+  for (int moved = 0; moved < 2; ++moved) {
+    if (moved) world.MovePlan(world.state().parent_path() / "elsewhere" / "plan.yaml");
+    world.EditPlan("allowSelfApproval: false", "allowSelfApproval: true");
+    const auto loosened = world.Cli({"approve", run, "--as", "ci-bot"});
+    CHECK(loosened.exit_code == 2);
+    CHECK(loosened.err.find("is not the plan run " + run + " started with") != std::string::npos);
+    world.EditPlan("allowSelfApproval: true", "allowSelfApproval: false");
+  }
+  // The same bytes at another path (the approval job checked out elsewhere) are the same plan.
+  CHECK(world.Cli({"approve", run, "--as", "cto"}).exit_code == 0);
+  const auto resumed = world.Cli({"resume", run});
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK(Outcome(resumed)["state"] == "Promoted");
+}
+
 TEST_CASE("a rejected run ends cleanly and cannot be resumed", "[e2e][promotion][gate]") {
   World world(World::Gate::kKept);
   const std::string run = Outcome(world.Promote())["run"];
@@ -464,7 +496,6 @@ TEST_CASE("a run killed while a wave is validated validates it again and goes on
     return event["kind"] == "transition" && event["state"] == "Validating";
   });
   CHECK(world.States(run).back() == "Validating");
-  world.EditPlan("soak: 4s", "soak: 600ms");
 
   const auto resumed = world.Cli({"resume", run});
   INFO(resumed.err);
