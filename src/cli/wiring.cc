@@ -74,11 +74,10 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
     endpoints = std::move(*loaded);
   }
   std::optional<std::filesystem::path> releases = options.releases;
-  if (!releases && !plan.releases.repo.empty()) {
-    releases = std::filesystem::path(plan.source_file).parent_path() / plan.releases.repo;
-  }
-  adapters::hooks::HookOptions hooks;
+  // The release repository and the hooks are found beside the plan unless a flag says where.
   const std::filesystem::path plan_dir = std::filesystem::path(plan.source_file).parent_path();
+  if (!releases && !plan.releases.repo.empty()) releases = plan_dir / plan.releases.repo;
+  adapters::hooks::HookOptions hooks;
   hooks.dir = options.hooks ? *options.hooks : plan_dir / "hooks";
   hooks.listed = plan.hooks;  // the plan's `hooks:` map, paths relative to the plan's folder
   hooks.base_dir = plan_dir;
