@@ -536,6 +536,13 @@ class Driver {
   PromotionResult result;
 };
 
+/// The target's run lock, with the plan's backend (file or Lease), held by `options.run_id`.
+Result<RunLock> LockTarget(const plan::Plan& plan, const PromotionOptions& options,
+                           phases::Context& context, std::chrono::system_clock::time_point at) {
+  return AcquireRunLock(*plan.FindEnvironment(options.target), options.state_dir,
+                        LockHolder::Current(options.run_id, at), context.cluster(options.target));
+}
+
 /// A journal promote did not write that way (hand-edited, corrupt) throws from nlohmann::json
 /// where a field has another type; that becomes an Error naming the journal, not a crash.
 template <typename Body>
@@ -604,9 +611,7 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
       return std::move(release).error();
     }
   }
-  auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
-                             LockHolder::Current(options_.run_id, started),
-                             context.cluster(options_.target));
+  auto lock = LockTarget(plan_, options_, context, started);
   if (!lock) return std::move(lock).error();
   auto journal = Journal::Create(options_.run_dir, options_.run_id, options_.redactor);
   if (!journal) return std::move(journal).error();
@@ -629,9 +634,7 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
                                           const std::string& approved_hash) const {
   return GuardJournal(options_.run_dir, [&]() -> Result<PromotionResult> {
     const auto started = context.now();
-    auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
-                               LockHolder::Current(options_.run_id, started),
-                               context.cluster(options_.target));
+    auto lock = LockTarget(plan_, options_, context, started);
     if (!lock) return std::move(lock).error();
     auto journal = Journal::Open(options_.run_dir, options_.redactor);
     if (!journal) return std::move(journal).error();
@@ -668,9 +671,7 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
 Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
   return GuardJournal(options_.run_dir, [&]() -> Result<PromotionResult> {
     const auto started = context.now();
-    auto lock = AcquireRunLock(*plan_.FindEnvironment(options_.target), options_.state_dir,
-                               LockHolder::Current(options_.run_id, started),
-                               context.cluster(options_.target));
+    auto lock = LockTarget(plan_, options_, context, started);
     if (!lock) return std::move(lock).error();
     auto journal = Journal::Open(options_.run_dir, options_.redactor);
     if (!journal) return std::move(journal).error();
