@@ -22,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using promote::testing::HttpStatus;
+using promote::testing::Outcome;
 using promote::testing::PinnedTool;
 using promote::testing::ReadFile;
 using promote::testing::StandIn;
@@ -178,11 +179,6 @@ validate: { initialDelay: 0s, interval: 300ms, soak: 600ms, successes: 2, failur
   std::string chart_;
   std::map<std::string, std::string> env_;
 };
-
-nlohmann::json Outcome(const promote::adapters::ProcessResult& run) {
-  INFO(run.out << run.err);
-  return nlohmann::json::parse(run.out);
-}
 
 }  // namespace
 

@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using promote::testing::HttpStatus;
+using promote::testing::Outcome;
 using promote::testing::PinnedTool;
 using promote::testing::ReadFile;
 using promote::testing::StandIn;
@@ -146,7 +147,7 @@ class World {
     const auto first = Promote();
     INFO(first.err);
     REQUIRE(first.exit_code == 0);
-    FirstRelease release{nlohmann::json::parse(first.out)["tag"], Image("prod", "api")};
+    FirstRelease release{Outcome(first)["tag"], Image("prod", "api")};
     for (const char* env : {"dev", "prod"}) {
       Control(env, "images",
               R"({"image":")" + newer +
@@ -202,11 +203,6 @@ class World {
   fs::path root_;
   fs::path plan_;  ///< the plan file every command is given
 };
-
-nlohmann::json Outcome(const promote::adapters::ProcessResult& run) {
-  INFO(run.out << run.err);
-  return nlohmann::json::parse(run.out);
-}
 
 }  // namespace
 

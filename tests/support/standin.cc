@@ -128,4 +128,9 @@ int HttpStatus(const std::string& method, const std::string& url, const std::str
   return static_cast<int>(status);
 }
 
+nlohmann::json Outcome(const adapters::ProcessResult& run) {
+  INFO(run.out << run.err);
+  return nlohmann::json::parse(run.out);
+}
+
 }  // namespace promote::testing

@@ -55,6 +55,9 @@ class StandIn {
   std::unique_ptr<adapters::ProcessRunner> runner_;
 };
 
+/// The JSON a `promote --output=json` command printed (its output shown if parsing fails).
+nlohmann::json Outcome(const adapters::ProcessResult& run);
+
 /// Status code of an HTTP request to a loopback URL (-1 when nothing answered).
 int HttpStatus(const std::string& method, const std::string& url, const std::string& body = "");
 
