@@ -40,7 +40,7 @@ struct Error {
 
 /// Either a value or an Error; the small subset of std::expected (C++23) that promote needs.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : state_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : state_(std::move(error)) {}  // NOLINT: implicit by design

@@ -2,8 +2,8 @@
 
 #include <spdlog/logger.h>
 
-#include "engine/journal.h"
 #include "phases/context.h"
+#include "phases/step_log.h"
 
 namespace promote::engine {
 
@@ -21,7 +21,12 @@ adapters::hooks::HookReport CallHooks(phases::Context& context, adapters::hooks:
     context.logger.warn("{}", report.Summary());
   else
     context.logger.info("{} hook(s) passed: {}", name, report.executions.size());
-  if (context.journal) context.journal->Note("hook " + name, report.ToJson());
+  if (context.steps) {
+    if (auto noted = context.steps->Note("hook " + name, report.ToJson()); !noted) {
+      context.logger.warn("the {} hooks' output is not journaled: {}", name,
+                          noted.error().Format());
+    }
+  }
   return report;
 }
 

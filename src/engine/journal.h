@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "phases/step_log.h"
 
 namespace promote {
 class Redactor;
@@ -63,7 +64,7 @@ struct JournalEvent {
 };
 
 /// The append-only, fsync'd event log of one run (`<state>/runs/<run-id>/events.jsonl`).
-class Journal {
+class Journal final : public phases::StepLog {
  public:
   /// The time source for `at`; tests inject a fixed clock. Empty means the system clock.
   using Clock = std::function<std::chrono::system_clock::time_point()>;
@@ -85,7 +86,7 @@ class Journal {
   Journal& operator=(Journal&&) noexcept;
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
-  ~Journal();
+  ~Journal() override;
 
   /// Writes `event` (seq, at and run are set here) as one redacted line, durably. Returns the
   /// seq. The event as written (redacted) is what events() and a later Open see.
@@ -95,14 +96,14 @@ class Journal {
   Result<long> Transition(const std::string& to_state, nlohmann::json detail = {});
   /// A side effect is about to be made; returns the seq that Done/Failed refer to.
   Result<long> Intent(const std::string& state, const std::string& step, const std::string& service,
-                      nlohmann::json detail = {});
+                      nlohmann::json detail = {}) override;
   /// The intent `intent_seq` completed. Copies its state/step/service; detail gets "intent".
   /// Fails when `intent_seq` is not an open intent of this journal.
-  Result<long> Done(long intent_seq, nlohmann::json detail = {});
+  Result<long> Done(long intent_seq, nlohmann::json detail = {}) override;
   /// The intent `intent_seq` failed; as Done otherwise.
-  Result<long> Failed(long intent_seq, nlohmann::json detail = {});
+  Result<long> Failed(long intent_seq, nlohmann::json detail = {}) override;
   /// A remark in the current state; detail gets "message".
-  Result<long> Note(const std::string& message, nlohmann::json detail = {});
+  Result<long> Note(const std::string& message, nlohmann::json detail = {}) override;
 
   /// Every event, in order (a copy: other threads may append meanwhile).
   std::vector<JournalEvent> events() const;

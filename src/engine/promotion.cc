@@ -109,11 +109,17 @@ void PushTag(phases::Context& context, Journal& journal, const std::string& tag)
   if (!intent) return;
   auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
   auto pushed = repo ? repo->Push(*remote, tag) : Status(repo.error());
+  // The push is idempotent: a journal line lost here only means a resume pushes again.
   if (pushed) {
-    journal.Done(*intent);
+    if (auto done = journal.Done(*intent); !done) {
+      context.logger.warn("tag {} pushed, but the journal says not: {}", tag,
+                          done.error().Format());
+    }
     return;
   }
-  journal.Failed(*intent, {{"error", pushed.error().Format()}});
+  if (auto failed = journal.Failed(*intent, {{"error", pushed.error().Format()}}); !failed) {
+    context.logger.warn("the failed push is not journaled: {}", failed.error().Format());
+  }
   context.logger.warn("release {} is tagged but not pushed to {}: {}", tag, *remote,
                       pushed.error().Format());
 }
@@ -135,9 +141,9 @@ class Driver {
         context(context),
         journal(journal),
         machine(journal, state) {
-    context.journal = &journal;
+    context.steps = &journal;
   }
-  ~Driver() { context.journal = nullptr; }
+  ~Driver() { context.steps = nullptr; }
 
   /// The lock the run holds, checked before each forward side effect.
   void HoldsLock(const RunLock& lock) { lock_ = &lock; }
@@ -237,10 +243,14 @@ class Driver {
     if (override_reason) {
       result.freeze_override =
           window + " overridden by " + options_.initiator + ": " + *override_reason;
-      journal.Note("freeze overridden", {{"window", freeze.window},
-                                         {"until", Rfc3339(freeze.ends)},
-                                         {"by", options_.initiator},
-                                         {"reason", *override_reason}});
+      // An override that cannot be recorded is not given: the record must show who and why.
+      if (auto noted = journal.Note("freeze overridden", {{"window", freeze.window},
+                                                          {"until", Rfc3339(freeze.ends)},
+                                                          {"by", options_.initiator},
+                                                          {"reason", *override_reason}});
+          !noted) {
+        return "the freeze override could not be journaled: " + noted.error().Format();
+      }
       context.logger.warn("{} is frozen: {}", options_.target, result.freeze_override);
       return "";
     }
@@ -390,7 +400,10 @@ class Driver {
       if (machine.state() == RunState::kDeploying && resumed && resumed->current_wave == number) {
         // Killed while this wave rolled out: Deploy checks each service's image first, so
         // going through it again only waits for what is already set.
-        journal.Note("resuming wave " + std::to_string(number), deploying);
+        if (auto noted = journal.Note("resuming wave " + std::to_string(number), deploying);
+            !noted) {
+          return std::move(noted).error();
+        }
       } else if (auto ok = machine.MoveTo(RunState::kDeploying, deploying); !ok) {
         return std::move(ok).error();
       }
@@ -411,12 +424,14 @@ class Driver {
         return std::move(ok).error();
       }
       auto verdict = phases::Validate(plan_, options_.target, names, plan_.validate).Run(context);
-      journal.Note("validation of wave " + std::to_string(number), {{"wave", number},
-                                                                    {"passed", verdict.passed},
-                                                                    {"reason", verdict.reason},
-                                                                    {"rounds", verdict.rounds},
-                                                                    {"failures", verdict.failures},
-                                                                    {"errors", verdict.errors}});
+      auto noted = journal.Note("validation of wave " + std::to_string(number),
+                                {{"wave", number},
+                                 {"passed", verdict.passed},
+                                 {"reason", verdict.reason},
+                                 {"rounds", verdict.rounds},
+                                 {"failures", verdict.failures},
+                                 {"errors", verdict.errors}});
+      if (!noted) return std::move(noted).error();
       result.validations.emplace_back("wave " + std::to_string(number), verdict);
       Hook(adapters::hooks::HookPoint::kPostValidate,
            {{"wave", number}, {"passed", verdict.passed}, {"reason", verdict.reason}});
@@ -488,16 +503,23 @@ class Driver {
     result.validations.emplace_back("after rollback", after);
     // A failed restore leaves the restored release alone: it was good once and may be the way
     // back another time (the failure is in this run's journal and report).
+    // The summary says "marked bad" only when the note was written.
+    std::string marked = "; release " + result.tag + " not marked bad";
     if (context.releases_repo && !result.tag.empty() && !options_.restore) {
-      if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
-        repo->MarkBad(result.tag, failure, {options_.initiator, options_.initiator + "@promote"});
-      }
+      auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
+      auto written = repo ? repo->MarkBad(result.tag, failure,
+                                          {options_.initiator, options_.initiator + "@promote"})
+                          : Status(repo.error());
+      marked = written ? "; release " + result.tag + " marked bad"
+                       : "; release " + result.tag +
+                             " could NOT be marked bad: " + written.error().Format();
+    } else if (options_.restore) {
+      marked = "; release " + result.tag + " is left as it was (a restored release)";
     }
     return End(RunState::kRolledBack,
                failure + "; rolled back " + std::to_string(touched.size()) +
                    " service(s) to what " + options_.target + " ran before, which is " +
-                   (after.passed ? "healthy again" : "still unhealthy: " + after.reason) +
-                   "; release " + result.tag + " marked bad",
+                   (after.passed ? "healthy again" : "still unhealthy: " + after.reason) + marked,
                {{"restoredHealthy", after.passed}});
   }
 

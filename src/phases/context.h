@@ -34,11 +34,9 @@ namespace promote::adapters::hooks {
 class HookRunner;
 }
 
-namespace promote::engine {
-class Journal;
-}
-
 namespace promote::phases {
+
+class StepLog;
 
 /// What every phase shares. The referenced objects outlive the context.
 struct Context {
@@ -59,9 +57,9 @@ struct Context {
   std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds duration) {
     std::this_thread::sleep_for(duration);
   };
-  /// The run's journal: every side effect is written there as intended before it is made.
-  /// Null for read-only commands (audit, dry run), which have no side effects to journal.
-  engine::Journal* journal = nullptr;
+  /// The run's record (its journal): every side effect is written there as intended before it
+  /// is made. Null for read-only commands (audit, dry run), which have no side effects.
+  StepLog* steps = nullptr;
   /// The operator's hooks (--hooks DIR, else hooks/ beside the plan); null = none.
   const adapters::hooks::HookRunner* hooks = nullptr;
 };

@@ -12,8 +12,8 @@
 
 #include "core/duration.h"
 #include "core/redactor.h"
-#include "engine/journal.h"
 #include "phases/context.h"
+#include "phases/step_log.h"
 #include "phases/targets.h"
 #include "plan/plan.h"
 
@@ -78,7 +78,7 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
     for (const auto& command : cluster.PlanDeploy(ref, change.to_image, timeout)) {
       argv.push_back(context.redactor.RedactArgv(command.argv));
     }
-    auto intent = context.journal->Intent(
+    auto intent = context.steps->Intent(
         state, "set-image", change.service,
         {{"wave", wave_}, {"from", change.from_image}, {"to", change.to_image}, {"argv", argv}});
     if (!intent) {
@@ -90,17 +90,21 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
     auto deployed = cluster.Deploy(ref, change.to_image, timeout);
     if (!deployed) {
       rollout.detail = deployed.error().Format();
-      context.journal->Failed(*intent, {{"error", rollout.detail}});
+      RecordFailed(*context.steps, context.logger, *intent, {{"error", rollout.detail}});
       return rollout;
     }
-    context.journal->Done(*intent, {});
+    if (auto done = context.steps->Done(*intent, {}); !done) {
+      rollout.detail =
+          "the image was set but the journal could not record it: " + done.error().Format();
+      return rollout;
+    }
   } else {
     context.logger.info("[wave {}] {}: already on {}", wave_, change.service, change.to_image);
     rollout.touched = true;  // this run (or its earlier life) set it: restore it on rollback
   }
 
-  auto intent = context.journal->Intent(state, "wait-rollout", change.service,
-                                        {{"wave", wave_}, {"timeoutMs", timeout.count()}});
+  auto intent = context.steps->Intent(state, "wait-rollout", change.service,
+                                      {{"wave", wave_}, {"timeoutMs", timeout.count()}});
   if (!intent) {
     rollout.detail = intent.error().Format();
     return rollout;
@@ -108,19 +112,22 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
   auto waited = cluster.WaitRollout(ref, timeout);
   if (!waited) {
     rollout.detail = waited.error().Format();
-    context.journal->Failed(*intent, {{"error", rollout.detail}});
+    RecordFailed(*context.steps, context.logger, *intent, {{"error", rollout.detail}});
     return rollout;
   }
   rollout.detail = std::string("rollout ") + OutcomeWord(waited->outcome) +
                    (waited->detail.empty() ? "" : ": " + waited->detail);
   if (waited->outcome != RolloutOutcome::kComplete) {
-    context.journal->Failed(
-        *intent, {{"outcome", OutcomeWord(waited->outcome)}, {"detail", waited->detail}});
+    RecordFailed(*context.steps, context.logger, *intent,
+                 {{"outcome", OutcomeWord(waited->outcome)}, {"detail", waited->detail}});
     context.logger.warn("[wave {}] {}: {} after {}", wave_, change.service, rollout.detail,
                         elapsed());
     return rollout;
   }
-  context.journal->Done(*intent, {{"outcome", "complete"}});
+  if (auto done = context.steps->Done(*intent, {{"outcome", "complete"}}); !done) {
+    rollout.detail = "rolled out, but the journal could not record it: " + done.error().Format();
+    return rollout;
+  }
   rollout.status = already ? StepStatus::kSkipped : StepStatus::kSucceeded;
   context.logger.info("[wave {}] {}: rolled out in {}", wave_, change.service, elapsed());
   return rollout;

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/redactor.h"
-#include "engine/journal.h"
 #include "phases/context.h"
+#include "phases/step_log.h"
 #include "phases/targets.h"
 #include "plan/plan.h"
 
@@ -35,7 +35,7 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
     for (const auto& command : cluster.PlanRollback(ref, to, budget_)) {
       argv.push_back(context.redactor.RedactArgv(command.argv));
     }
-    auto intent = context.journal->Intent(
+    auto intent = context.steps->Intent(
         state, "restore", change.service,
         {{"from", change.to_image}, {"to", change.from_image}, {"argv", argv}});
     if (!intent) {
@@ -46,13 +46,17 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
     auto done = cluster.Rollback(ref, to, budget_);
     if (!done) {
       restored.detail = done.error().Format();
-      context.journal->Failed(*intent, {{"error", restored.detail}});
+      RecordFailed(*context.steps, context.logger, *intent, {{"error", restored.detail}});
       return restored;
     }
-    context.journal->Done(*intent, {});
+    if (auto recorded = context.steps->Done(*intent, {}); !recorded) {
+      restored.detail =
+          "restored, but the journal could not record it: " + recorded.error().Format();
+      return restored;
+    }
   }
-  auto intent = context.journal->Intent(state, "wait-restore", change.service,
-                                        {{"timeoutMs", budget_.count()}});
+  auto intent = context.steps->Intent(state, "wait-restore", change.service,
+                                      {{"timeoutMs", budget_.count()}});
   if (!intent) {
     restored.detail = intent.error().Format();
     return restored;
@@ -61,10 +65,14 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
   if (!waited || waited->outcome != adapters::kube::RolloutOutcome::kComplete) {
     restored.detail = waited ? "rollout of the previous image did not complete: " + waited->detail
                              : waited.error().Format();
-    context.journal->Failed(*intent, {{"error", restored.detail}});
+    RecordFailed(*context.steps, context.logger, *intent, {{"error", restored.detail}});
     return restored;
   }
-  context.journal->Done(*intent, {{"outcome", "complete"}});
+  if (auto recorded = context.steps->Done(*intent, {{"outcome", "complete"}}); !recorded) {
+    restored.detail = "back on the previous image, but the journal could not record it: " +
+                      recorded.error().Format();
+    return restored;
+  }
   restored.status = already ? StepStatus::kSkipped : StepStatus::kSucceeded;
   restored.detail = "back on " + change.from_image;
   return restored;

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/git/release_repo.h"
-#include "engine/journal.h"
 #include "phases/context.h"
+#include "phases/step_log.h"
 
 namespace promote::phases {
 
@@ -18,19 +18,22 @@ Result<TagResult> Tag::Run(Context& context) const {
   }
   auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
   if (!repo) return std::move(repo).error().WithContext("tagging the release");
-  auto intent = context.journal->Intent(
-      "Approved", "create-tag", "", {{"tag", name_}, {"repo", context.releases_repo->string()}});
+  auto intent = context.steps->Intent("Approved", "create-tag", "",
+                                      {{"tag", name_}, {"repo", context.releases_repo->string()}});
   if (!intent) return std::move(intent).error();
   const adapters::git::Signature tagger{manifest_.initiator, manifest_.initiator + "@promote"};
   auto created = repo->CreateRelease(name_, manifest_, tagger);
   if (!created) {
-    context.journal->Failed(*intent, {{"error", created.error().Format()}});
+    RecordFailed(*context.steps, context.logger, *intent, {{"error", created.error().Format()}});
     return std::move(created).error().WithContext("tagging the release");
   }
   const bool fresh = created->outcome == adapters::git::TagOutcome::kCreated;
-  context.journal->Done(*intent, {{"tag", name_},
-                                  {"tagId", created->tag.tag_id},
-                                  {"outcome", fresh ? "created" : "already-there"}});
+  if (auto done = context.steps->Done(*intent, {{"tag", name_},
+                                                {"tagId", created->tag.tag_id},
+                                                {"outcome", fresh ? "created" : "already-there"}});
+      !done) {
+    return std::move(done).error().WithContext("tag " + name_ + " was created but not journaled");
+  }
   return TagResult{name_, fresh};
 }
 
