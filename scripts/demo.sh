@@ -36,7 +36,8 @@ promote=("$build/promote" --plan "$work/keybuzz-demo.yaml"
   --kubeconfig "$work/cluster/kubeconfig" --endpoints "$work/cluster/endpoints.json"
   --releases "$work/releases" --state-dir "$work/state")
 
-# Exit codes: 0 promoted / all clear, 1 rolled back, 6 promotion pending, 7 target unhealthy.
+# Exit codes: 0 promoted / all clear, 1 rolled back, 6 promotion pending, 7 target unhealthy,
+# 8 the run would be refused.
 expect() {
   local want=$1 got=$2 what=$3
   if [[ $got != "$want" ]]; then
@@ -81,7 +82,8 @@ echo "== The nightly dry run now: promote dev prod --dry-run"
 code=0
 "${promote[@]}" --report-dir "$work/nightly" dev prod --dry-run >"$work/nightly.txt" || code=$?
 grep -A1 '^Recommendation' "$work/nightly.txt"
-echo "(exit $code: 0 all clear, 6 promotion pending, 7 PROD unhealthy or drifted)"
+# DEV still holds the image that failed in PROD: the run would be refused, and the nightly says so.
+expect 8 "$code" "nightly dry run (DEV holds a known-bad image)"
 
 trap - EXIT
 scripts/standin.sh down "$work/cluster" >/dev/null

@@ -1,28 +1,45 @@
+// Implementation details: the audit, the dry run and the run share one path to their decision
+// (engine::AuditAndPrepare with the same RunRequest the run would build, RequestFrom), so a dry
+// run is the run minus the side effects: its decision, tag, changes and freeze are the run's,
+// and its exit code is the run's outcome class (ExitCodeForAudit).
 #include "cli/audit_command.h"
 
 #include <spdlog/logger.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "adapters/git/release_repo.h"
 #include "cli/wiring.h"
 #include "core/redactor.h"
-#include "core/time_format.h"
 #include "engine/hook_calls.h"
 #include "engine/promotion.h"
-#include "engine/promotion_plan.h"
 #include "engine/run_id.h"
 #include "phases/audit.h"
-#include "plan/freeze.h"
 #include "plan/plan.h"
 #include "report/audit_json.h"
 #include "report/console.h"
 #include "report/report_writer.h"
 
 namespace promote::cli {
+namespace {
+
+/// The text printed on stdout: the audit's summary, the dry run's plan, where the reports are.
+void PrintText(const phases::AuditReport& report, const engine::RunPlan& plan, bool dry_run,
+               const report::ReportPaths& paths, const Redactor& redactor, std::ostream& out) {
+  out << redactor.Redact(report::RenderAuditSummary(report));
+  if (dry_run) out << report::RenderPromotionPlan(plan, redactor);
+  if (plan.freeze.frozen) {
+    out << "Freeze: "
+        << redactor.Redact(plan.freeze.refuses() ? plan.freeze.refusal
+                                                 : plan.freeze.description + " (overridden)")
+        << "\n";
+  }
+  out << "Reports: " << paths.markdown.string() << ", " << paths.json.string() << ", "
+      << paths.junit.string() << "\n";
+}
+
+}  // namespace
 
 Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan::Plan& plan,
                                        const std::string& source, const std::string& target,
@@ -33,7 +50,8 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   phases::Context& context = (*wiring)->context();
 
   const auto started = context.now();
-  const std::string run_id = engine::NewRunId(started, source, target);
+  const bool restore = mode == AuditMode::kRestoreDryRun;
+  const std::string run_id = engine::NewRunId(started, restore ? "restore" : source, target);
   const std::filesystem::path report_dir =
       options.report_dir.empty() ? std::filesystem::path(options.state_dir) / "runs" / run_id
                                  : std::filesystem::path(options.report_dir);
@@ -55,32 +73,11 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
     return Error{ErrorKind::kExternal, "stopped before the audit: " + hooks.Summary(),
                  "hook pre-audit", "fix what the hook reports, or remove it from the hooks folder"};
   }
-  const auto bad_releases =
-      options.force ? phases::Audit::BadReleases::kAllow : phases::Audit::BadReleases::kBlock;
-  phases::AuditReport report;
-  if (mode == AuditMode::kRestoreDryRun) {
-    auto release = engine::ReleaseToRestore(context, source, target);
-    if (!release) return std::move(release).error();
-    report = phases::Audit::OfRestore(plan, source, std::move(*release), target, bad_releases)
-                 .Run(context);
-  } else {
-    report = phases::Audit(plan, source, target, bad_releases).Run(context);
-  }
-  engine::PromotionPlan promotion;
-  if (dry_run) {
-    std::string tag = mode == AuditMode::kRestoreDryRun
-                          ? source
-                          : engine::ExpandTagTemplate(plan, target, UtcDate(started));
-    // The suffix a second promotion of the day gets (prod-2026-02-01.2), read-only.
-    if (context.releases_repo && mode != AuditMode::kRestoreDryRun) {
-      if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
-        if (auto free = repo->NextFreeName(tag)) tag = *free;
-      }
-    }
-    promotion = engine::PreparePromotion(
-        plan, report, (*wiring)->ClusterFor(target), tag,
-        context.releases_repo ? context.releases_repo->lexically_normal().string() : "(none)");
-  }
+  auto prepared =
+      engine::AuditAndPrepare(plan, RequestFrom(options, plan, source, target, restore), context);
+  if (!prepared) return std::move(prepared).error();
+  const phases::AuditReport& report = prepared->audit;
+  const engine::RunPlan& promotion = prepared->plan;
 
   auto paths = report::WriteAuditReports(report, report_dir, *redactor);
   if (!paths) return std::move(paths).error();
@@ -91,29 +88,17 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
     if (!written) return std::move(written).error();
   }
 
-  CommandOutcome outcome{ExitCodeForAudit(report)};
-  // A dry run is not blocked by a freeze (it changes nothing) but says that the real run would be;
-  // a restore is never frozen.
-  std::string freeze;
-  if (mode == AuditMode::kDryRun) {
-    auto active = plan::FreezeAt(plan.FindEnvironment(target)->freeze, context.now());
-    if (!active) {
-      freeze = "cannot be evaluated: " + active.error().Format();
-    } else if (*active) {
-      freeze = target + " is frozen by window '" + (*active)->window + "' until " +
-               (*active)->ends_local + ": a promotion now would be refused";
-    }
-  }
+  CommandOutcome outcome{ExitCodeForAudit(report, promotion)};
   facts.state = "Audited";
   nlohmann::json audited = details;
-  audited["recommendation"] = phases::RecommendationName(report.recommendation);
-  audited["reason"] = report.recommendation_reason;
+  audited["recommendation"] = engine::DecisionName(promotion.decision);
+  audited["reason"] = promotion.reason;
   audited["exitCode"] = static_cast<int>(outcome.code);
   audited["reports"] = {{"markdown", paths->markdown.string()}, {"json", paths->json.string()}};
   engine::CallHooks(context, adapters::hooks::HookPoint::kPostAudit, facts, audited);
   // A scheduler alerts on the exit code; on-failure lets it alert through a hook as well. A
   // pending promotion (6) is news, not an alarm.
-  audited["message"] = report.recommendation_reason;
+  audited["message"] = promotion.reason;
   const bool fine = outcome.code == ExitCode::kOk || outcome.code == ExitCode::kPromotionPending;
   engine::CallHooks(
       context,
@@ -122,22 +107,20 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
   if (options.output == "json") {
     nlohmann::json doc = {{"run", run_id},
                           {"audit", report::AuditJson(report)},
+                          {"decision", engine::DecisionName(promotion.decision)},
                           {"reports",
                            {{"markdown", paths->markdown.string()},
                             {"json", paths->json.string()},
                             {"junit", paths->junit.string()}}},
                           {"exitCode", static_cast<int>(outcome.code)}};
-    if (dry_run) {
-      doc["promotionPlan"] = report::PromotionPlanJson(promotion, *redactor);
-      doc["freeze"] = freeze.empty() ? nlohmann::json(nullptr) : nlohmann::json(freeze);
-    }
+    if (dry_run) doc["promotionPlan"] = report::PromotionPlanJson(promotion, *redactor);
+    doc["freeze"] = promotion.freeze.frozen
+                        ? nlohmann::json(promotion.freeze.refuses() ? promotion.freeze.refusal
+                                                                    : promotion.freeze.description)
+                        : nlohmann::json(nullptr);
     out << redactor->Redact(doc.dump(2)) << "\n";
   } else {
-    out << redactor->Redact(report::RenderAuditSummary(report));
-    if (dry_run) out << report::RenderPromotionPlan(promotion, *redactor);
-    if (!freeze.empty()) out << "Freeze: " << redactor->Redact(freeze) << "\n";
-    out << "Reports: " << paths->markdown.string() << ", " << paths->json.string() << ", "
-        << paths->junit.string() << "\n";
+    PrintText(report, promotion, dry_run, *paths, *redactor, out);
   }
   return outcome;
 }

@@ -172,14 +172,16 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "Main form: promote SRC DST  (e.g. promote dev prod)\n"
       "Exit codes: 0 ok · 1 failed (rolled back) · 2 bad usage or invalid plan · 3 waiting for "
       "approval · 4 locked by another run · 5 rollback failed · 6 promotion pending (audit, dry "
-      "run) · 7 target unhealthy or drifted (audit, dry run)");
+      "run) · 7 target unhealthy or drifted (audit, dry run) · 8 the run would be refused "
+      "(audit, dry run) · 9 failed to start: nothing changed");
 
   GlobalOptions options;
   app.add_option("--plan", options.plan,
                  "plan file (default: $PROMOTE_PLAN, plans/promote.yaml, or the only plan in "
                  "plans/)");
   app.add_flag("--dry-run", options.dry_run, "plan every step, change nothing");
-  app.add_flag("--force", options.force, "promote images whose release was marked bad");
+  app.add_flag("--force", options.force,
+               "promote images a bad release failed on (needs --reason; journaled, reported)");
   app.add_option("--output", options.output, "result format: text or json");
   app.add_option("--log-level", options.log_level,
                  "trace, debug, info, warn, error or off (default info)");
@@ -195,7 +197,8 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                  "release git repository (default: the plan's releases.repo)");
   app.add_flag("--override-freeze", options.override_freeze,
                "promote although a freeze window of the target is in force (needs --reason)");
-  app.add_option("--reason", options.reason, "why the freeze is overridden (journaled, reported)");
+  app.add_option("--reason", options.reason,
+                 "why --override-freeze or --force is used (journaled, reported)");
   app.add_option("--hooks", options.hooks,
                  "folder of hook executables (default: hooks/ beside the plan)");
   app.add_option("--report-dir", options.report_dir,
@@ -278,6 +281,12 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       return UsageError("--override-freeze needs --reason",
                         "say why, e.g. --override-freeze --reason \"INC-4711: login broken\"; "
                         "it is journaled and reported");
+    }
+    if (options.force && options.reason.empty()) {
+      return UsageError("--force needs --reason",
+                        "say why the bad images may go, e.g. --force --reason \"INC-4711: the "
+                        "failure was PROD's database\"; who, which images and why are journaled "
+                        "and reported");
     }
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
     if (status_cmd->parsed()) return RunStatusCommand(options, status_run, redactor, out);

@@ -18,6 +18,7 @@
 #include "engine/promotion.h"
 #include "plan/loader.h"
 #include "plan/plan.h"
+#include "report/run_reports.h"
 
 namespace promote::cli {
 namespace {
@@ -130,22 +131,24 @@ Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std:
   if (!wiring) return std::move(wiring).error();
 
   engine::PromotionOptions resume;
-  resume.source = run->gate.source;
-  resume.target = run->gate.target;
+  // The journaled plan carries the first life's --force; a flag given now may add to it.
+  resume.request =
+      RequestFrom(options, run->plan, run->gate.source, run->gate.target, run->gate.restore);
   resume.run_id = run_id;
   resume.state_dir = options.state_dir;
   resume.run_dir = run->dir;
+  resume.report_dir = ReportDirFor(options, run->dir);
   resume.initiator = run->gate.initiator;
-  resume.restore = run->gate.restore;
-  if (options.override_freeze) resume.override_freeze = options.reason;
-  resume.force = options.force;
   resume.redactor = redactor;
+  report::RunReports reports(resume.report_dir, *redactor, *logger);
   // Only this read of the journal happens here; the engine opens it again to append.
   auto result = [&] {
-    if (!at_gate) return engine::Promotion(run->plan, resume).Continue((*wiring)->context());
-    logger->info("run {}: resuming {} → {}, approved by {}", run_id, resume.source, resume.target,
-                 run->gate.approvers.front());
-    return engine::Promotion(run->plan, resume)
+    if (!at_gate) {
+      return engine::Promotion(run->plan, resume, &reports).Continue((*wiring)->context());
+    }
+    logger->info("run {}: resuming {} → {}, approved by {}", run_id, resume.request.source,
+                 resume.request.target, run->gate.approvers.front());
+    return engine::Promotion(run->plan, resume, &reports)
         .Resume((*wiring)->context(), run->gate.approvers, run->gate.diff_hash);
   }();
   if (!result) return std::move(result).error();

@@ -21,6 +21,20 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+/// "good", "marked bad", "unverified" or "never deployed": what a later run makes of it.
+const char* ReleaseResult(const adapters::git::ReleaseTag& release) {
+  if (!release.note) return "good";
+  switch (release.note->status) {
+    case adapters::git::ReleaseStatus::kBad:
+      return "marked bad";
+    case adapters::git::ReleaseStatus::kUnverified:
+      return "unverified";
+    case adapters::git::ReleaseStatus::kNotDeployed:
+      return "never deployed";
+  }
+  return "marked bad";
+}
+
 Result<json> Releases(const fs::path& repo_path, const std::string& env) {
   json rows = json::array();
   if (!fs::exists(repo_path)) return rows;
@@ -34,14 +48,16 @@ Result<json> Releases(const fs::path& repo_path, const std::string& env) {
     for (const auto& [service, image] : release.manifest.services) {
       services[service] = image.image;
     }
-    rows.push_back({{"tag", release.name},
-                    {"at", release.manifest.created_at},
-                    {"by", release.manifest.initiator},
-                    {"run", release.manifest.run_id},
-                    {"source", release.manifest.source_env},
-                    {"services", services},
-                    {"result", release.bad_reason ? "marked bad" : "good"},
-                    {"badReason", release.bad_reason ? json(*release.bad_reason) : json()}});
+    rows.push_back(
+        {{"tag", release.name},
+         {"at", release.manifest.created_at},
+         {"by", release.manifest.initiator},
+         {"run", release.manifest.run_id},
+         {"source", release.manifest.source_env},
+         {"services", services},
+         {"result", ReleaseResult(release)},
+         {"badReason", release.note && release.note->bad() ? json(release.note->reason) : json()},
+         {"note", release.note ? json(release.note->reason) : json()}});
   }
   return rows;
 }
@@ -113,7 +129,7 @@ Result<CommandOutcome> RunHistoryCommand(const GlobalOptions& options, const std
     text += "  " + r["tag"].get<std::string>() + "  " + r["at"].get<std::string>() + "  by " +
             r["by"].get<std::string>() + "  " + r["result"].get<std::string>() + "  " + versions +
             "\n";
-    if (!r["badReason"].is_null()) text += "      " + r["badReason"].get<std::string>() + "\n";
+    if (!r["note"].is_null()) text += "      " + r["note"].get<std::string>() + "\n";
   }
   text += "Runs into " + env + " (" + options.state_dir + "/runs):\n";
   if (runs.empty()) text += "  none\n";

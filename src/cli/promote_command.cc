@@ -10,28 +10,13 @@
 
 #include "cli/wiring.h"
 #include "core/redactor.h"
+#include "core/shell_line.h"
 #include "engine/promotion.h"
 #include "engine/run_id.h"
 #include "phases/context.h"
+#include "report/run_reports.h"
 
 namespace promote::cli {
-namespace {
-
-ExitCode ExitCodeForRun(engine::RunState state) {
-  switch (state) {
-    case engine::RunState::kPromoted:
-    case engine::RunState::kNothingToDo:
-      return ExitCode::kOk;
-    case engine::RunState::kAwaitingApproval:
-      return ExitCode::kAwaitingApproval;
-    case engine::RunState::kRollbackFailed:
-      return ExitCode::kRollbackFailed;
-    default:
-      return ExitCode::kFailed;
-  }
-}
-
-}  // namespace
 
 std::string CurrentIdentity() {
   for (const char* variable : {"GITHUB_ACTOR", "GITLAB_USER_LOGIN", "USER", "LOGNAME"}) {
@@ -41,6 +26,11 @@ std::string CurrentIdentity() {
     return entry->pw_name;
   }
   return "unknown";
+}
+
+std::filesystem::path ReportDirFor(const GlobalOptions& options,
+                                   const std::filesystem::path& run_dir) {
+  return options.report_dir.empty() ? run_dir : std::filesystem::path(options.report_dir);
 }
 
 namespace {
@@ -54,19 +44,17 @@ Result<CommandOutcome> StartRun(const GlobalOptions& options, const plan::Plan& 
   if (!wiring) return std::move(wiring).error();
   phases::Context& context = (*wiring)->context();
   engine::PromotionOptions run;
-  run.source = source;
-  run.target = target;
-  run.restore = restore;
-  if (options.override_freeze) run.override_freeze = options.reason;
+  run.request = RequestFrom(options, plan, source, target, restore);
   run.run_id = engine::NewRunId(context.now(), restore ? "restore" : source, target);
   run.state_dir = options.state_dir;
   run.run_dir = std::filesystem::path(options.state_dir) / "runs" / run.run_id;
+  run.report_dir = ReportDirFor(options, run.run_dir);
   run.initiator = CurrentIdentity();
-  run.force = options.force;
   run.redactor = redactor;
   logger->info("run {}: {} {} → {} as {}", run.run_id, restore ? "restoring release" : "promoting",
                source, target, run.initiator);
-  auto result = engine::Promotion(plan, run).Run(context);
+  report::RunReports reports(run.report_dir, *redactor, *logger);
+  auto result = engine::Promotion(plan, run, &reports).Run(context);
   if (!result) return std::move(result).error();
   return PrintRun(options, run, *result, *redactor, out);
 }
@@ -94,32 +82,45 @@ Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::Prom
                                 const engine::PromotionResult& result, const Redactor& redactor,
                                 std::ostream& out) {
   const ExitCode code = ExitCodeForRun(result.state);
+  const std::string prefix = ShellLine(run.request.command_prefix);
   if (options.output == "json") {
-    nlohmann::json doc = {{"run", run.run_id},
-                          {"state", engine::StateName(result.state)},
-                          {"summary", result.summary},
-                          {"tag", result.tag},
-                          {"journal", (run.run_dir / "events.jsonl").string()},
-                          {"nextSteps", result.next_steps},
-                          {"exitCode", static_cast<int>(code)}};
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& step : result.next_steps) {
+      steps.push_back({{"why", step.why}, {"command", step.command}});
+    }
+    nlohmann::json doc = {
+        {"run", run.run_id},
+        {"state", engine::StateName(result.state)},
+        {"summary", result.summary},
+        {"tag", result.tag},
+        {"release",
+         result.release_record.empty() ? nlohmann::json() : nlohmann::json(result.release_record)},
+        {"blame", result.failure ? nlohmann::json(phases::BlameName(result.failure->blame))
+                                 : nlohmann::json()},
+        {"journal", (run.run_dir / "events.jsonl").string()},
+        {"reports", (run.report_dir / "promotion.md").string()},
+        {"nextSteps", steps},
+        {"exitCode", static_cast<int>(code)}};
     out << redactor.Redact(doc.dump(2)) << "\n";
-  } else {
-    std::string text = "Run " + run.run_id + ": " + engine::StateName(result.state) + "\n  " +
-                       result.summary + "\n";
-    for (const auto& step : result.next_steps) text += "  run: " + step + "\n";
-    if (result.state == engine::RunState::kAwaitingApproval) {
-      text += "  its state is saved; see it with: promote --state-dir " + options.state_dir +
-              " status " + run.run_id + "\n  approve it with: promote approve " + run.run_id +
-              ", then: promote resume " + run.run_id + "\n";
-    }
-    text += "Journal: " + (run.run_dir / "events.jsonl").string() +
-            "\nReports: " + (run.run_dir / "promotion.md").string() + ", " +
-            (run.run_dir / "audit" / "audit.md").string();
-    if (result.state == engine::RunState::kPromoted) {
-      text += ", " + (run.run_dir / "after" / "audit.md").string();
-    }
-    out << redactor.Redact(text) << "\n";
+    return CommandOutcome{code};
   }
+  std::string text =
+      "Run " + run.run_id + ": " + engine::StateName(result.state) + "\n  " + result.summary + "\n";
+  for (const auto& step : result.next_steps) {
+    text += "  next: " + step.why + (step.command.empty() ? "" : "\n    " + step.command) + "\n";
+  }
+  if (result.state == engine::RunState::kAwaitingApproval) {
+    text += "  its state is saved; see it with: " + prefix + " status " + run.run_id +
+            "\n  approve it with: " + prefix + " approve " + run.run_id + ", then: " + prefix +
+            " resume " + run.run_id + "\n";
+  }
+  text += "Journal: " + (run.run_dir / "events.jsonl").string() +
+          "\nReports: " + (run.report_dir / "promotion.md").string() + ", " +
+          (run.report_dir / "audit" / "audit.md").string();
+  if (result.state == engine::RunState::kPromoted) {
+    text += ", " + (run.report_dir / "after" / "audit.md").string();
+  }
+  out << redactor.Redact(text) << "\n";
   return CommandOutcome{code};
 }
 

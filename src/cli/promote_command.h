@@ -1,6 +1,7 @@
 // `promote SRC DST`: one promotion run, its journal and reports in the run's folder.
 #pragma once
 
+#include <filesystem>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -43,6 +44,10 @@ Result<CommandOutcome> RunRestoreCommand(const GlobalOptions& options, const pla
                                          const std::string& target, const std::string& tag,
                                          std::shared_ptr<const Redactor> redactor,
                                          std::shared_ptr<spdlog::logger> logger, std::ostream& out);
+
+/// Where a run's reports go: --report-dir, else the run's folder.
+std::filesystem::path ReportDirFor(const GlobalOptions& options,
+                                   const std::filesystem::path& run_dir);
 
 /// Prints how a run ended (text or JSON) and returns the exit code its state calls for.
 Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::PromotionOptions& run,

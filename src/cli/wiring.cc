@@ -46,6 +46,33 @@ WiringOptions WiringOptionsFrom(const GlobalOptions& options) {
   return wiring;
 }
 
+std::vector<std::string> CommandPrefix(const GlobalOptions& options, const plan::Plan& plan) {
+  std::vector<std::string> prefix = {"promote", "--plan=" + plan.source_file};
+  const std::pair<const char*, const std::string*> flags[] = {
+      {"--kubectl=", &options.kubectl},       {"--helm=", &options.helm},
+      {"--kubeconfig=", &options.kubeconfig}, {"--endpoints=", &options.endpoints},
+      {"--releases=", &options.releases},     {"--hooks=", &options.hooks}};
+  for (const auto& [flag, value] : flags) {
+    if (!value->empty()) prefix.push_back(flag + *value);
+  }
+  if (options.state_dir != GlobalOptions().state_dir) {
+    prefix.push_back("--state-dir=" + options.state_dir);
+  }
+  return prefix;
+}
+
+engine::RunRequest RequestFrom(const GlobalOptions& options, const plan::Plan& plan,
+                               const std::string& source, const std::string& target, bool restore) {
+  engine::RunRequest request;
+  request.source = source;
+  request.target = target;
+  request.restore = restore;
+  if (options.force) request.force_reason = options.reason;
+  if (options.override_freeze) request.override_freeze = options.reason;
+  request.command_prefix = CommandPrefix(options, plan);
+  return request;
+}
+
 Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, const plan::Plan& plan,
                                                std::shared_ptr<const Redactor> redactor,
                                                std::shared_ptr<spdlog::logger> logger) {

@@ -11,6 +11,7 @@
 #include "adapters/kube/cluster.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "engine/promotion.h"
 #include "engine/run_lock.h"
 #include "phases/context.h"
 
@@ -81,6 +82,16 @@ Result<std::optional<engine::LockHolder>> InspectRunLockOf(
 
 /// The wiring options the global flags give.
 WiringOptions WiringOptionsFrom(const GlobalOptions& options);
+
+/// `promote` and the global flags of this invocation that say where it reads and writes (plan,
+/// binaries, kubeconfig, endpoints, releases, hooks, state): every command a report suggests
+/// starts with them, so it reaches the same clusters and repositories when pasted.
+std::vector<std::string> CommandPrefix(const GlobalOptions& options, const plan::Plan& plan);
+
+/// What the global flags ask of a run from `source` (a restore: the release tag) into `target`:
+/// the request the audit, the dry run and the run all decide on.
+engine::RunRequest RequestFrom(const GlobalOptions& options, const plan::Plan& plan,
+                               const std::string& source, const std::string& target, bool restore);
 
 /// Reads an endpoints file ({"dev": {"api": "http://127.0.0.1:3001", …}, …}, as the stand-in
 /// writes it); entries that are not strings are ignored.

@@ -20,17 +20,20 @@ struct KilledRun {
 
   KilledRun() {
     REQUIRE(journal.Transition("Planned", {{"target", "prod"}}).ok());
+    RunPlan plan;
+    plan.source = "dev";
+    plan.target = "prod";
+    plan.decision = Decision::kPromote;
+    plan.tag = {"prod-x", true};
+    plan.waves = {{1, {{"api", "api:1", 3, "api:2"}}, {"api", "web"}},
+                  {2, {{"client", "c:1", std::nullopt, "c:2"}}, {"client"}}};
+    plan.waived = {{"web", {"metrics"}}};
+    plan.diff = json::array({{{"service", "api"}, {"action", "promote"}}});
+    plan.diff_hash = "h1";
     REQUIRE(journal
-                .Transition("Audited", {{"diff", json::array({{{"service", "api"},
-                                                               {"action", "promote"},
-                                                               {"from", "api:1"},
-                                                               {"to", "api:2"}},
-                                                              {{"service", "web"},
-                                                               {"action", "up-to-date"},
-                                                               {"from", "web:1"},
-                                                               {"to", "web:1"}}})},
-                                        {"diffHash", "h1"},
-                                        {"fromRevisions", {{"api", 3}}}})
+                .Transition("Audited", {{"diff", plan.diff},
+                                        {"diffHash", plan.diff_hash},
+                                        {"plan", RunPlanJson(plan)}})
                 .ok());
     REQUIRE(journal.Transition("Approved").ok());
     const long tag = *journal.Intent("Approved", "create-tag", "", {{"tag", "prod-x"}});
@@ -55,8 +58,15 @@ struct KilledRun {
 TEST_CASE("a killed run's journal reads back as what it decided and what it did", "[resume]") {
   KilledRun run;
   const JournaledRun read = ReadJournaledRun(run.journal);
-  CHECK(read.diff.size() == 2);
-  CHECK(read.diff_hash == "h1");
+  // The plan it decided reads back whole: what a resumed run performs.
+  REQUIRE(read.plan.has_value());
+  CHECK(read.plan->diff_hash == "h1");
+  CHECK(read.plan->tag.name == "prod-x");
+  REQUIRE(read.plan->waves.size() == 2);
+  CHECK(read.plan->waves[0].services == std::vector<std::string>{"api", "web"});
+  CHECK(read.plan->waves[0].changes[0].from_helm_revision == 3);
+  CHECK(read.plan->waves[1].changes[0].to_image == "c:2");
+  CHECK(read.plan->waived.at("web") == std::vector<std::string>{"metrics"});
   CHECK(read.tag == "prod-x");
   CHECK(read.tag_intent == "prod-x");
   CHECK_FALSE(read.tag_pushed);
@@ -86,12 +96,16 @@ TEST_CASE("a journaled failed validation without a rollback yet is read as faile
   // Once the rollback began, its list reads back exactly (revisions included).
   const std::vector<phases::ServiceChange> rolling = {{"api", "api:1", 3, "api:2"},
                                                       {"client", "c:1", std::nullopt, "c:2"}};
-  REQUIRE(run.journal
-              .Transition("RollingBack",
-                          {{"reason", "wave 2 failed"}, {"services", ChangesJson(rolling)}})
-              .ok());
+  const RunFailure failure{
+      "wave 2 failed", phases::Blame::kRelease, {{"client", {"c:2", std::nullopt}, "GET / → 500"}}};
+  json detail = FailureJson(failure);
+  detail["services"] = ChangesJson(rolling);
+  REQUIRE(run.journal.Transition("RollingBack", detail).ok());
   read = ReadJournaledRun(run.journal);
-  CHECK(read.rollback_reason == "wave 2 failed");
+  CHECK(read.failure.reason == "wave 2 failed");
+  CHECK(read.failure.blame == phases::Blame::kRelease);
+  REQUIRE(read.failure.images.size() == 1);
+  CHECK(read.failure.images[0].image.image == "c:2");
   REQUIRE(read.rolling_back.size() == 2);
   CHECK(read.rolling_back[0].from_helm_revision == 3);
   CHECK(read.rolling_back[1].to_image == "c:2");

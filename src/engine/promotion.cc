@@ -1,40 +1,41 @@
 // Implementation details: Machine wraps the state table and the journal, so a state changes
 // only after its transition line is on disk. The run holds the target's lock from before the
-// audit until it ends. Services are "touched" from the moment their set-image intent is
-// journaled; rollback restores every touched service of every wave, not only the failing one.
+// audit until it ends. The plan a run performs is the one Prepare made and the Audited
+// transition journaled; a resumed run performs the plan its journal holds. Services are
+// "touched" from the moment their set-image intent is journaled (unless a failed write was read
+// back unchanged); rollback restores every touched service of every wave. What is recorded of
+// the release at the end follows the failure's blame: judged images make it bad, anything else
+// leaves it unverified, and a run that changed nothing leaves it not deployed.
 #include "engine/promotion.h"
 
 #include <spdlog/logger.h>
 
-#include <cstdint>
-#include <cstdio>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "adapters/git/release_repo.h"
-#include "core/content_hash.h"
 #include "core/redactor.h"
+#include "core/shell_line.h"
 #include "core/time_format.h"
 #include "engine/hook_calls.h"
 #include "engine/journal.h"
 #include "engine/journaled_run.h"
 #include "engine/lock.h"
-#include "engine/promotion_plan.h"
 #include "engine/run_lock.h"
 #include "phases/context.h"
 #include "phases/rollback.h"
 #include "phases/tag.h"
 #include "phases/targets.h"
 #include "phases/validate.h"
-#include "plan/freeze.h"
 #include "plan/plan.h"
-#include "report/promotion_report.h"
-#include "report/report_writer.h"
 
 namespace promote::engine {
+
+RunObserver::~RunObserver() = default;
+
 namespace {
 
 using nlohmann::json;
+using phases::Blame;
 
 /// The state table plus the journal: MoveTo refuses a transition the table does not allow.
 class Machine {
@@ -88,8 +89,8 @@ adapters::git::ReleaseManifest ManifestFor(const plan::Plan& plan, const phases:
                                            const PromotionOptions& options, const std::string& at) {
   adapters::git::ReleaseManifest manifest;
   manifest.plan = plan.name;
-  manifest.source_env = options.source;
-  manifest.target_env = options.target;
+  manifest.source_env = options.request.source;
+  manifest.target_env = options.request.target;
   manifest.run_id = options.run_id;
   manifest.initiator = options.initiator;
   manifest.created_at = at;
@@ -130,23 +131,48 @@ std::string Join(const std::vector<std::string>& parts, const char* separator) {
   return out;
 }
 
+json BadImagesJson(const std::vector<phases::BadImage>& images) {
+  json out = json::array();
+  for (const auto& bad : images) {
+    out.push_back({{"service", bad.service},
+                   {"image", bad.image},
+                   {"release", bad.release},
+                   {"reason", bad.reason}});
+  }
+  return out;
+}
+
 /// One run in progress: what it promotes, the context and journal it works through, the state
-/// machine it moves and the result it builds. Run and Resume differ only in how they enter it.
+/// machine it moves and the result it builds. Run, Resume and Continue differ only in how they
+/// enter it.
 class Driver {
  public:
-  Driver(const plan::Plan& plan, const PromotionOptions& options, phases::Context& context,
-         Journal& journal, RunState state)
+  Driver(const plan::Plan& plan, const PromotionOptions& options, RunObserver* observer,
+         phases::Context& context, Journal& journal, RunState state)
       : plan_(plan),
         options_(options),
+        request_(options.request),
+        observer_(observer),
         context(context),
         journal(journal),
         machine(journal, state) {
     context.steps = &journal;
+    result.run_id = options.run_id;
   }
   ~Driver() { context.steps = nullptr; }
 
   /// The lock the run holds, checked before each forward side effect.
   void HoldsLock(const RunLock& lock) { lock_ = &lock; }
+
+  /// A resumed run carries over what its first life was let through with: the freeze override
+  /// (for that window only) and --force (for the plan that was approved).
+  void CarryOver(const JournaledRun& earlier) {
+    if (!request_.override_freeze && earlier.freeze_override) {
+      request_.override_window = earlier.freeze_override->first;
+      request_.override_freeze = earlier.freeze_override->second;
+    }
+    if (!request_.force_reason && earlier.plan) request_.force_reason = earlier.plan->force_reason;
+  }
 
   /// Fails (kLocked) when the run's Lease was taken over or deleted: another runner may be
   /// changing the target, so this run stops where it is (resumable) rather than race it.
@@ -159,14 +185,11 @@ class Driver {
                      "`, then `promote resume " + options_.run_id + "` once the lock is free"};
   }
 
-  /// The change a resumed run is about (its journaled diff), for the hooks.
-  void SetDiff(json diff) { diff_ = std::move(diff); }
-
   /// Runs the hooks of `point` with the run's facts, the services it promotes and `details`.
   adapters::hooks::HookReport Hook(adapters::hooks::HookPoint point,
                                    json details = json::object()) {
     json services = json::array();
-    for (const auto& entry : diff_) {
+    for (const auto& entry : result.plan.diff) {
       if (entry.value("action", "") != "promote") continue;
       services.push_back(
           {{"name", entry["service"]}, {"from", entry["from"]}, {"to", entry["to"]}});
@@ -176,8 +199,8 @@ class Driver {
     details["services"] = std::move(services);
     const adapters::hooks::HookRun facts{
         options_.run_id,
-        options_.source,
-        options_.target,
+        request_.source,
+        request_.target,
         StateName(machine.state()),
         options_.run_dir,
         result.tag.empty() ? std::nullopt : std::optional<std::string>(result.tag),
@@ -185,98 +208,80 @@ class Driver {
     return CallHooks(context, point, facts, details);
   }
 
-  /// Audits (read-only), writes the audit reports into `subdir` and returns the diff.
-  json Audit(const std::string& subdir) {
-    const auto bad_releases =
-        options_.force ? phases::Audit::BadReleases::kAllow : phases::Audit::BadReleases::kBlock;
-    if (options_.restore) {
-      auto manifest = ReleaseToRestore(context, options_.source, options_.target);
-      if (manifest) {
-        result.audit = phases::Audit::OfRestore(plan_, options_.source, std::move(*manifest),
-                                                options_.target, bad_releases)
-                           .Run(context);
-      } else {
-        // Checked before the run started; gone since (a deleted tag): nothing to deploy.
-        result.audit.recommendation = phases::Recommendation::kDoNotPromote;
-        result.audit.recommendation_reason = manifest.error().Format();
-      }
-    } else {
-      result.audit =
-          phases::Audit(plan_, options_.source, options_.target, bad_releases).Run(context);
+  /// Audits (read-only) and prepares the run; the observer gets it as `stage`. A restore whose
+  /// tag went missing since the run started is a refusal, not an error.
+  Prepared Audit(const std::string& stage) {
+    auto prepared = AuditAndPrepare(plan_, request_, context);
+    if (!prepared) {
+      Prepared refused;
+      refused.audit.source = request_.source;
+      refused.audit.target = request_.target;
+      refused.audit.recommendation_reason = prepared.error().Format();
+      refused.plan.source = request_.source;
+      refused.plan.target = request_.target;
+      refused.plan.reason = refused.audit.recommendation_reason;
+      refused.plan.refusals = {refused.plan.reason};
+      return refused;
     }
-    if (auto paths =
-            report::WriteAuditReports(result.audit, options_.run_dir / subdir, context.redactor);
-        !paths) {
-      context.logger.warn("audit reports not written: {}", paths.error().Format());
-    }
-    return DiffJson(result.audit);
+    result.audit = prepared->audit;
+    if (observer_) observer_->Audited(prepared->audit, &prepared->plan, stage);
+    return std::move(*prepared);
   }
 
-  /// Why a forward promotion may not start now (a freeze window of the target is in force), or
-  /// "" when it may: no window, a restore (rollbacks are never frozen), or an override, which is
-  /// journaled and reported instead.
+  /// Why a forward promotion may not start now (a freeze window of the target is in force,
+  /// checked before anything is read), or "" when it may. An override is journaled first: one
+  /// that cannot be recorded is not given.
   std::string FreezeRefusal() {
-    if (options_.restore) return "";
-    const plan::FreezePolicy& policy = plan_.FindEnvironment(options_.target)->freeze;
-    if (policy.windows.empty()) return "";
-    auto active = plan::FreezeAt(policy, context.now());
-    if (!active) {
-      // Fail closed: a freeze that cannot be evaluated must not be walked through.
-      return "the freeze windows of " + options_.target +
-             " cannot be evaluated: " + active.error().Format();
+    const plan::FreezeVerdict freeze = plan::JudgeFreeze(
+        plan_.FindEnvironment(request_.target)->freeze, request_.target, context.now(),
+        request_.restore, request_.override_freeze, request_.override_window);
+    if (!freeze.frozen) return "";
+    if (freeze.refuses()) return freeze.refusal;
+    result.freeze_override = freeze.description + " overridden by " + options_.initiator + ": " +
+                             *freeze.override_reason;
+    if (auto noted = journal.Note("freeze overridden", {{"window", freeze.window},
+                                                        {"until", freeze.until_utc},
+                                                        {"by", options_.initiator},
+                                                        {"reason", *freeze.override_reason}});
+        !noted) {
+      return "the freeze override could not be journaled: " + noted.error().Format();
     }
-    if (!*active) return "";
-    const plan::ActiveFreeze& freeze = **active;
-    std::optional<std::string> override_reason = options_.override_freeze;
-    for (const auto& event : journal.events()) {
-      // An override given when the run started carries over to its resume.
-      // Only for the same window: an override is not a pass for every later freeze.
-      if (!override_reason && event.kind == EventKind::kNote &&
-          event.detail.value("message", "") == "freeze overridden" &&
-          event.detail.value("window", "") == freeze.window) {
-        override_reason = event.detail.value("reason", "");
-      }
-    }
-    const std::string window = "window '" + freeze.window + "'" +
-                               (freeze.reason.empty() ? "" : " (" + freeze.reason + ")") +
-                               " until " + freeze.ends_local + " (" + Rfc3339(freeze.ends) + ")";
-    if (override_reason) {
-      result.freeze_override =
-          window + " overridden by " + options_.initiator + ": " + *override_reason;
-      // An override that cannot be recorded is not given: the record must show who and why.
-      if (auto noted = journal.Note("freeze overridden", {{"window", freeze.window},
-                                                          {"until", Rfc3339(freeze.ends)},
-                                                          {"by", options_.initiator},
-                                                          {"reason", *override_reason}});
-          !noted) {
-        return "the freeze override could not be journaled: " + noted.error().Format();
-      }
-      context.logger.warn("{} is frozen: {}", options_.target, result.freeze_override);
-      return "";
-    }
-    return options_.target + " is frozen by " + window +
-           "; rollbacks are allowed; to promote anyway pass --override-freeze --reason \"…\"";
+    context.logger.warn("{} is frozen: {}", request_.target, result.freeze_override);
+    return "";
   }
 
-  /// From Planned (or Audited, on resume): audits, journals the diff, then decides.
+  /// --force over bad images is recorded like a freeze override: who, which images, why.
+  Status RecordForce(const RunPlan& run) {
+    if (run.forced.empty()) return Done{};
+    std::vector<std::string> images;
+    for (const auto& bad : run.forced) images.push_back(bad.Describe());
+    result.forced = "--force by " + options_.initiator + " (" + run.force_reason.value_or("") +
+                    "): " + Join(images, "; ");
+    auto noted = journal.Note("bad images forced", {{"by", options_.initiator},
+                                                    {"reason", run.force_reason.value_or("")},
+                                                    {"images", BadImagesJson(run.forced)}});
+    if (!noted) return std::move(noted).error();
+    context.logger.warn("{}", result.forced);
+    return Done{};
+  }
+
+  /// From Planned (or Audited, on resume): audits, journals the plan, then decides.
   Result<PromotionResult> AuditAndDecide(std::chrono::system_clock::time_point started,
-                                         const std::string& subdir) {
+                                         const std::string& stage) {
     if (const std::string frozen = FreezeRefusal(); !frozen.empty()) {
       return End(RunState::kRefused, frozen, {{"frozen", true}});
     }
     if (auto hooks = Hook(adapters::hooks::HookPoint::kPreAudit); hooks.StopsRun()) {
       return End(RunState::kRefused, "stopped before the audit: " + hooks.Summary());
     }
-    const json diff = Audit(subdir);
-    diff_ = diff;
-    const std::string hash = DiffHash(diff);
-    const json detail = {
-        {"recommendation", phases::RecommendationName(result.audit.recommendation)},
-        {"diff", diff},
-        {"diffHash", hash},
-        {"fromRevisions", RevisionsJson(result.audit)}};
+    Prepared prepared = Audit(stage);
+    result.plan = prepared.plan;
+    const json detail = {{"recommendation", DecisionName(prepared.plan.decision)},
+                         {"diff", prepared.plan.diff},
+                         {"diffHash", prepared.plan.diff_hash},
+                         {"plan", RunPlanJson(prepared.plan)}};
     if (machine.state() == RunState::kAudited) {
-      // Resumed after the audit: the fresh diff replaces the journaled one (nothing was approved).
+      // Resumed after the audit: the fresh plan replaces the journaled one (nothing approved).
       if (auto ok = journal.Note("audited again on resume", detail); !ok) {
         return std::move(ok).error();
       }
@@ -284,45 +289,43 @@ class Driver {
       return std::move(ok).error();
     }
     Hook(adapters::hooks::HookPoint::kPostAudit,
-         {{"recommendation", phases::RecommendationName(result.audit.recommendation)},
-          {"reason", result.audit.recommendation_reason}});
-    return Decide(started, hash);
+         {{"recommendation", DecisionName(prepared.plan.decision)},
+          {"reason", prepared.plan.reason}});
+    return Decide(started, prepared.plan);
   }
 
   /// After Audited: nothing to do, refused, stopped at the gate, or on to the promotion.
   Result<PromotionResult> Decide(std::chrono::system_clock::time_point started,
-                                 const std::string& diff_hash) {
-    switch (result.audit.recommendation) {
-      case phases::Recommendation::kNothingToDo:
-        return End(RunState::kNothingToDo, result.audit.recommendation_reason);
-      case phases::Recommendation::kDoNotPromote:
-        return End(RunState::kRefused, result.audit.recommendation_reason);
-      case phases::Recommendation::kPromote:
+                                 const RunPlan& run) {
+    switch (run.decision) {
+      case Decision::kNothingToDo:
+        return End(RunState::kNothingToDo, run.reason);
+      case Decision::kRefused:
+        return End(RunState::kRefused, run.reason, {{"refusals", run.refusals}});
+      case Decision::kPromote:
         break;
     }
-    const plan::ApprovalGate& gate = plan_.FindEnvironment(options_.target)->approval;
-    if (gate.required) {
+    if (run.approval_required) {
       const std::string summary =
-          "waiting for approval by " + std::to_string(gate.count) + " of " +
-          (gate.approvers.empty() ? std::string("anyone") : Join(gate.approvers, ", ")) +
-          " (plan hash " + diff_hash + ")";
-      return End(RunState::kAwaitingApproval, summary, {{"diffHash", diff_hash}});
+          "waiting for approval by " + std::to_string(run.approvals) + " of " +
+          (run.approvers.empty() ? std::string("anyone") : Join(run.approvers, ", ")) +
+          " (plan hash " + run.diff_hash + ")";
+      return End(RunState::kAwaitingApproval, summary, {{"diffHash", run.diff_hash}});
     }
     if (auto ok = machine.MoveTo(RunState::kApproved, {{"by", "no gate"}}); !ok) {
       return std::move(ok).error();
     }
-    return Execute(started);
+    return Execute(started, run);
   }
 
   /// Records the release before the target changes: an annotated tag with its manifest (pushed
-  /// when the plan has a remote), or, for a restore, the restored release's own tag. A tag the
-  /// run's earlier life started to create keeps its name (CreateRelease finds it if written).
-  Result<std::string> TagRelease(std::chrono::system_clock::time_point started,
+  /// when the plan has a remote), or for a restore the restored release's own tag. A tag the
+  /// run's earlier life started to create keeps its name (CreateRelease finds it if written);
+  /// a name taken meanwhile by another release gives way to the next free one.
+  Result<std::string> TagRelease(std::chrono::system_clock::time_point started, const RunPlan& run,
                                  const JournaledRun* resumed) {
-    if (options_.restore) return options_.source;
-    std::string tag = resumed && !resumed->tag_intent.empty()
-                          ? resumed->tag_intent
-                          : ExpandTagTemplate(plan_, options_.target, UtcDate(started));
+    if (!run.tag.create) return run.tag.name;
+    std::string tag = resumed && !resumed->tag_intent.empty() ? resumed->tag_intent : run.tag.name;
     if (context.releases_repo && (!resumed || resumed->tag_intent.empty())) {
       if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
         if (auto free = repo->NextFreeName(tag)) tag = *free;
@@ -335,207 +338,390 @@ class Driver {
     return tagged->name;
   }
 
-  /// From Approved: tag, then each wave deployed and validated, then promoted or rolled back.
-  /// `resumed` is what a killed earlier life of the run already did (null for a fresh run): its
-  /// tag is reused, its validated waves are not redone, its touched services stay touched.
-  Result<PromotionResult> Execute(std::chrono::system_clock::time_point started,
+  /// From Approved: the pre-deploy hook, the tag, then every wave, then the after-audit;
+  /// promoted, failed to start, or turned back. `resumed` is what a killed earlier life did
+  /// (null for a fresh run): its tag is reused, its validated waves are not redone.
+  Result<PromotionResult> Execute(std::chrono::system_clock::time_point started, const RunPlan& run,
                                   const JournaledRun* resumed = nullptr) {
-    // The change comes from the journal: a resumed run's target is half-promoted, so a fresh
-    // audit would no longer show what the run set out (and was approved) to deploy.
-    const json diff = resumed ? resumed->diff : DiffJson(result.audit);
-    const json revisions = resumed ? resumed->revisions : RevisionsJson(result.audit);
-    diff_ = diff;
-    std::vector<phases::ServiceChange> touched;
-    if (resumed) touched = resumed->touched;
+    result.plan = run;
     if (resumed) result.validations = resumed->validations;
-
+    if (auto forced = RecordForce(run); !forced) return std::move(forced).error();
     if (machine.state() == RunState::kApproved) {
       // The last word of the operator's checks (change ticket, on-call…) before any change.
       if (auto hooks = Hook(adapters::hooks::HookPoint::kPreDeploy); hooks.StopsRun()) {
         return End(RunState::kRefused, "stopped before any change: " + hooks.Summary());
       }
       if (auto owned = StillLocked(); !owned) return std::move(owned).error();
-      auto tagged = TagRelease(started, resumed);
-      if (!tagged)
-        return End(RunState::kRefused, "could not tag the release: " + tagged.error().Format());
+      auto tagged = TagRelease(started, run, resumed);
+      if (!tagged) return FailToStart("could not tag the release", tagged.error());
       result.tag = *tagged;
-      if (auto ok = machine.MoveTo(RunState::kTagged,
-                                   {{"tag", result.tag}, {"restore", options_.restore}});
+      if (auto ok =
+              machine.MoveTo(RunState::kTagged, {{"tag", result.tag}, {"restore", run.restore}});
           !ok) {
         return std::move(ok).error();
       }
     } else {
       result.tag = resumed->tag;
-      if (!resumed->tag_pushed && !options_.restore) PushTag(context, journal, result.tag);
+      if (!resumed->tag_pushed && run.tag.create) PushTag(context, journal, result.tag);
     }
+    if (resumed) touched_ = resumed->touched;
+    for (const auto& wave : run.waves) {
+      auto outcome = RunWave(run, wave, resumed);
+      if (!outcome) return std::move(outcome).error();
+      if (outcome->ended) return std::move(*outcome->ended);
+      if (outcome->failure) return TurnBack(*outcome->failure);
+    }
+    if (auto failure = AfterAudit()) return TurnBack(*failure);
+    return End(RunState::kPromoted,
+               request_.target + " now runs release " + result.tag + "; " +
+                   FunctionalName(result.audit.target_verdict.functional) + ": " +
+                   result.audit.target_verdict.reason,
+               {{"tag", result.tag}});
+  }
 
-    std::string failure;
-    for (const auto& wave : plan_.Waves()) {
-      std::vector<phases::ServiceChange> changes;
-      std::vector<std::string> names;
-      for (const plan::Service* service : wave) {
-        for (const auto& entry : diff) {
-          if (entry.value("service", "") != service->name || entry.value("action", "") != "promote")
-            continue;
-          phases::ServiceChange change{service->name, entry.value("from", ""), std::nullopt,
-                                       entry.value("to", "")};
-          if (revisions.contains(service->name)) {
-            change.from_helm_revision = revisions[service->name].get<int>();
-          }
-          changes.push_back(std::move(change));
-          names.push_back(service->name);
-        }
+  /// How one wave ended: on to the next, a failure to turn back from, or the run's end.
+  struct WaveOutcome {
+    std::optional<RunFailure> failure;
+    std::optional<PromotionResult> ended;
+  };
+
+  /// Deploys a wave's changes (when it has any) and validates every service of the wave.
+  Result<WaveOutcome> RunWave(const RunPlan& run, const PlannedWave& wave,
+                              const JournaledRun* resumed) {
+    const std::string name = "wave " + std::to_string(wave.number);
+    if (resumed && resumed->validated_waves.count(wave.number)) return WaveOutcome{};
+    if (resumed && resumed->current_wave == wave.number && !resumed->failed_validation.empty() &&
+        machine.state() == RunState::kValidating) {
+      return WaveOutcome{
+          FailureOf(name + " failed validation: " + resumed->failed_validation,
+                    resumed->failed_validation_judged, resumed->failed_services, run),
+          std::nullopt};
+    }
+    if (auto owned = StillLocked(); !owned) return std::move(owned).error();
+    if (!wave.changes.empty()) {
+      auto deployed = DeployWave(wave, resumed);
+      if (!deployed) return std::move(deployed).error();
+      if (deployed->failure || deployed->ended) return deployed;
+    }
+    if (auto ok = machine.MoveTo(RunState::kValidating, {{"wave", wave.number}}); !ok) {
+      return std::move(ok).error();
+    }
+    auto verdict =
+        phases::Validate(plan_, request_.target, wave.services, plan_.validate, run.waived)
+            .Run(context);
+    auto noted =
+        journal.Note("validation of " + name, {{"wave", wave.number},
+                                               {"passed", verdict.passed},
+                                               {"reason", verdict.reason},
+                                               {"rounds", verdict.rounds},
+                                               {"failures", verdict.failures},
+                                               {"errors", verdict.errors},
+                                               {"judged", verdict.judged},
+                                               {"failedServices", verdict.failed_services}});
+    if (!noted) return std::move(noted).error();
+    result.validations.emplace_back(name, verdict);
+    Hook(adapters::hooks::HookPoint::kPostValidate,
+         {{"wave", wave.number}, {"passed", verdict.passed}, {"reason", verdict.reason}});
+    if (verdict.passed) return WaveOutcome{};
+    return WaveOutcome{FailureOf(name + " failed validation: " + verdict.reason, verdict.judged,
+                                 verdict.failed_services, run),
+                       std::nullopt};
+  }
+
+  /// The Deploying part of a wave: sets its images (a resumed wave only waits for those set).
+  Result<WaveOutcome> DeployWave(const PlannedWave& wave, const JournaledRun* resumed) {
+    const json deploying = {{"wave", wave.number}, {"changes", ChangesJson(wave.changes)}};
+    if (machine.state() == RunState::kDeploying && resumed &&
+        resumed->current_wave == wave.number) {
+      // Killed while this wave rolled out: Deploy checks each service's image first, so going
+      // through it again only waits for what is already set.
+      if (auto noted = journal.Note("resuming wave " + std::to_string(wave.number), deploying);
+          !noted) {
+        return std::move(noted).error();
       }
-      if (changes.empty()) continue;
-      const int number = wave.front()->wave;
-      if (resumed && resumed->validated_waves.count(number)) continue;
-      if (resumed && resumed->current_wave == number && !resumed->failed_validation.empty() &&
-          machine.state() == RunState::kValidating) {
-        failure =
-            "wave " + std::to_string(number) + " failed validation: " + resumed->failed_validation;
-        break;
-      }
-      if (auto owned = StillLocked(); !owned) return std::move(owned).error();
-      const json deploying = {{"wave", number}, {"changes", ChangesJson(changes)}};
-      if (machine.state() == RunState::kDeploying && resumed && resumed->current_wave == number) {
-        // Killed while this wave rolled out: Deploy checks each service's image first, so
-        // going through it again only waits for what is already set.
-        if (auto noted = journal.Note("resuming wave " + std::to_string(number), deploying);
-            !noted) {
-          return std::move(noted).error();
-        }
-      } else if (auto ok = machine.MoveTo(RunState::kDeploying, deploying); !ok) {
-        return std::move(ok).error();
-      }
-      auto rolled = phases::Deploy(plan_, options_.target, number, changes).Run(context);
+    } else if (auto ok = machine.MoveTo(RunState::kDeploying, deploying); !ok) {
+      return std::move(ok).error();
+    }
+    auto rolled = phases::Deploy(plan_, request_.target, wave.number, wave.changes).Run(context);
+    for (const auto& service : rolled.services) {
+      bool known = false;
+      for (const auto& t : touched_) known = known || t.service == service.change.service;
+      if (service.touched && !known) touched_.push_back(service.change);
+      result.rollouts.push_back(service);
+    }
+    Hook(adapters::hooks::HookPoint::kPostDeploy,
+         {{"wave", wave.number}, {"rolledOut", rolled.ok}, {"reason", rolled.reason}});
+    if (rolled.ok) return WaveOutcome{};
+    const std::string reason =
+        "wave " + std::to_string(wave.number) + " did not roll out: " + rolled.reason;
+    if (touched_.empty()) {
+      // Nothing in the target changed: nothing to roll back, and nothing was judged.
+      const auto& failed = rolled.services.front();
+      Error error{ErrorKind::kExternal, rolled.reason, "", FixFor(failed)};
+      auto ended = FailToStart(reason, error);
+      if (!ended) return std::move(ended).error();
+      return WaveOutcome{std::nullopt, std::move(*ended)};
+    }
+    RunFailure failure{reason, rolled.blame, {}};
+    if (rolled.blame == Blame::kRelease) {
       for (const auto& service : rolled.services) {
-        bool known = false;
-        for (const auto& t : touched) known = known || t.service == service.change.service;
-        if (service.touched && !known) touched.push_back(service.change);
-        result.rollouts.push_back(service);
+        if (service.blame == Blame::kRelease) {
+          failure.images.push_back(
+              Judged(service.change.service, service.change.to_image, service.detail));
+        }
       }
-      Hook(adapters::hooks::HookPoint::kPostDeploy,
-           {{"wave", number}, {"rolledOut", rolled.ok}, {"reason", rolled.reason}});
-      if (!rolled.ok) {
-        failure = "wave " + std::to_string(number) + " did not roll out: " + rolled.reason;
-        break;
-      }
-      if (auto ok = machine.MoveTo(RunState::kValidating, {{"wave", number}}); !ok) {
-        return std::move(ok).error();
-      }
-      auto verdict = phases::Validate(plan_, options_.target, names, plan_.validate).Run(context);
-      auto noted = journal.Note("validation of wave " + std::to_string(number),
-                                {{"wave", number},
-                                 {"passed", verdict.passed},
-                                 {"reason", verdict.reason},
-                                 {"rounds", verdict.rounds},
-                                 {"failures", verdict.failures},
-                                 {"errors", verdict.errors}});
-      if (!noted) return std::move(noted).error();
-      result.validations.emplace_back("wave " + std::to_string(number), verdict);
-      Hook(adapters::hooks::HookPoint::kPostValidate,
-           {{"wave", number}, {"passed", verdict.passed}, {"reason", verdict.reason}});
-      if (!verdict.passed) {
-        failure = "wave " + std::to_string(number) + " failed validation: " + verdict.reason;
+    }
+    return WaveOutcome{std::move(failure), std::nullopt};
+  }
+
+  /// After the last wave: the target audited again; a golden probe that fails there turns the
+  /// run back (judged when it answered wrong), whatever the waves' validations said.
+  std::optional<RunFailure> AfterAudit() {
+    const Prepared after = Audit("after");
+    if (after.audit.target_verdict.functional != phases::Functional::kNotFunctional) {
+      return std::nullopt;
+    }
+    RunFailure failure{"the after-audit found " + request_.target +
+                           " not functional: " + after.audit.target_verdict.reason,
+                       Blame::kInfrastructure,
+                       {}};
+    for (const auto& seen : after.audit.target_env.services) {
+      for (const auto& probe : seen.probes) {
+        if (!probe.golden || probe.verdict.outcome != adapters::probe::ProbeOutcome::kFailed) {
+          continue;
+        }
+        failure.blame = Blame::kRelease;
+        failure.images.push_back(
+            Judged(seen.service, seen.status.image,
+                   probe.method + " " + probe.path + " answered " + std::to_string(probe.status)));
         break;
       }
     }
+    return failure;
+  }
 
-    if (failure.empty()) {
-      Audit("after");
-      return End(RunState::kPromoted,
-                 options_.target + " now runs release " + result.tag + "; " +
-                     FunctionalName(result.audit.target_verdict.functional) + ": " +
-                     result.audit.target_verdict.reason,
-                 {{"tag", result.tag}});
+  /// A failed validation as a RunFailure: judged → the failing services' images are bad.
+  RunFailure FailureOf(const std::string& reason, bool judged,
+                       const std::map<std::string, std::string>& failed_services,
+                       const RunPlan& run) {
+    RunFailure failure{reason, judged ? Blame::kRelease : Blame::kInfrastructure, {}};
+    if (!judged) return failure;
+    for (const auto& [service, why] : failed_services) {
+      std::string image;
+      for (const auto& change : run.Changes()) {
+        if (change.service == service) image = change.to_image;
+      }
+      if (image.empty()) {
+        // Not changed by the run: the image it kept is the one judged.
+        const auto* seen = result.audit.target_env.Find(service);
+        if (seen) image = seen->status.image;
+      }
+      failure.images.push_back(Judged(service, image, why));
     }
+    return failure;
+  }
 
-    // Rollback: every service this run touched, in every wave, goes back.
-    context.logger.warn("{}: rolling back {} service(s)", failure, touched.size());
-    if (auto ok = machine.MoveTo(RunState::kRollingBack,
-                                 {{"reason", failure}, {"services", ChangesJson(touched)}});
-        !ok) {
+  /// The image `reference` of `service` as a release note records it (digest apart).
+  static adapters::git::JudgedImage Judged(const std::string& service, const std::string& reference,
+                                           const std::string& reason) {
+    adapters::git::JudgedImage judged{service, {reference, std::nullopt}, reason};
+    if (const auto at = reference.find("@sha256:"); at != std::string::npos) {
+      judged.image.digest = reference.substr(at + 1);
+    }
+    return judged;
+  }
+
+  /// The fix a person needs for a failed first write: the adapter's own, or where to look.
+  static std::string FixFor(const phases::ServiceRollout& failed) {
+    return failed.command.empty() ? "check the cluster's answer above"
+                                  : "run `" + failed.command +
+                                        "` by hand to see the cluster's "
+                                        "answer; fix it (credentials, chart path, RBAC), then run "
+                                        "again";
+  }
+
+  /// Ends a run that changed nothing in the target: nothing rolled back, the release recorded
+  /// as never deployed (when tagged), and the fix named.
+  Result<PromotionResult> FailToStart(const std::string& what, const Error& error) {
+    result.failure = RunFailure{what + ": " + error.what, Blame::kInfrastructure, {}};
+    result.release_record =
+        RecordRelease(adapters::git::ReleaseStatus::kNotDeployed, *result.failure);
+    result.next_steps.push_back(
+        {error.fix.empty() ? "fix what failed, then run again" : error.fix, ""});
+    result.next_steps.push_back({"run again once it is fixed", Suggest(RunAgain())});
+    return End(RunState::kFailedToStart,
+               what + ": " + error.what + "; nothing in " + request_.target +
+                   " changed, nothing was rolled back" +
+                   (result.release_record.empty() ? "" : "; release " + result.release_record),
+               {{"error", error.Format()}});
+  }
+
+  /// Every service the run touched goes back; the failure is journaled first.
+  Result<PromotionResult> TurnBack(const RunFailure& failure) {
+    context.logger.warn("{}: rolling back {} service(s)", failure.reason, touched_.size());
+    json detail = FailureJson(failure);
+    detail["services"] = ChangesJson(touched_);
+    if (auto ok = machine.MoveTo(RunState::kRollingBack, detail); !ok) {
       return std::move(ok).error();
     }
     Hook(adapters::hooks::HookPoint::kOnRollback,
-         {{"reason", failure}, {"rollingBack", ChangesJson(touched)}});
-    return RollBack(failure, touched);
+         {{"reason", failure.reason}, {"rollingBack", ChangesJson(touched_)}});
+    return RollBack(failure, touched_);
   }
 
   /// From RollingBack: restores `touched` (checking each service's image first, so a resumed
-  /// rollback does not redo what is done), revalidates once, marks the release bad.
-  Result<PromotionResult> RollBack(const std::string& failure,
+  /// rollback does not redo what is done), validates the restored state over a soak of its own,
+  /// and records what the failure says of the release.
+  Result<PromotionResult> RollBack(const RunFailure& failure,
                                    const std::vector<phases::ServiceChange>& touched) {
+    result.failure = failure;
     if (machine.state() == RunState::kRollingBack) {
       auto restored =
-          phases::Rollback(plan_, options_.target, touched, options_.rollback_budget).Run(context);
+          phases::Rollback(plan_, request_.target, touched, plan_.rollback.timeout).Run(context);
       result.restores = restored.services;
       if (!restored.ok) {
-        for (const auto& service : restored.services) {
-          if (service.status != phases::StepStatus::kFailed) continue;
-          const auto ref = phases::WorkloadRefFor(*plan_.FindEnvironment(options_.target),
-                                                  *plan_.FindService(service.change.service));
-          for (const auto& command :
-               context.cluster(options_.target)
-                   .PlanRollback(ref,
-                                 {service.change.from_image, service.change.from_helm_revision},
-                                 options_.rollback_budget)) {
-            std::string line;
-            for (const auto& arg : context.redactor.RedactArgv(command.argv))
-              line += (line.empty() ? "" : " ") + arg;
-            result.next_steps.push_back(line);
-          }
-        }
-        return End(RunState::kRollbackFailed,
-                   failure + "; ROLLBACK FAILED: " + restored.reason + " — " + options_.target +
-                       " needs a person now",
-                   {{"nextSteps", result.next_steps}});
+        return Stranded(failure, touched, "ROLLBACK FAILED: " + restored.reason);
       }
       if (auto ok = machine.MoveTo(RunState::kRevalidating); !ok) return std::move(ok).error();
     }
     std::vector<std::string> names;
     for (const auto& change : touched) names.push_back(change.service);
-    plan::ValidationPolicy once = plan_.validate;
-    once.initial_delay = std::chrono::milliseconds(0);
-    once.soak = std::chrono::milliseconds(0);
-    once.successes = 1;
-    const auto after = phases::Validate(plan_, options_.target, names, once).Run(context);
+    plan::ValidationPolicy soak = plan_.validate;
+    soak.initial_delay = std::chrono::milliseconds(0);
+    soak.soak = plan_.rollback.soak;
+    soak.successes = plan_.rollback.successes;
+    // The target is judged against what it was before the run: back to a known state.
+    const auto after = phases::Validate(plan_, request_.target, names, soak,
+                                        result.plan.failing_before, phases::GoldenWaivers::kAllowed)
+                           .Run(context);
     result.validations.emplace_back("after rollback", after);
-    // A failed restore leaves the restored release alone: it was good once and may be the way
-    // back another time (the failure is in this run's journal and report).
-    // The summary says "marked bad" only when the note was written.
-    std::string marked = "; release " + result.tag + " not marked bad";
-    if (context.releases_repo && !result.tag.empty() && !options_.restore) {
-      auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
-      auto written = repo ? repo->MarkBad(result.tag, failure,
-                                          {options_.initiator, options_.initiator + "@promote"})
-                          : Status(repo.error());
-      marked = written ? "; release " + result.tag + " marked bad"
-                       : "; release " + result.tag +
-                             " could NOT be marked bad: " + written.error().Format();
-    } else if (options_.restore) {
-      marked = "; release " + result.tag + " is left as it was (a restored release)";
+    if (!after.passed) {
+      return Stranded(failure, touched, "the restored state is still unhealthy: " + after.reason);
     }
+    result.release_record = RecordRelease(StatusOf(failure), failure);
+    result.next_steps = AfterRollbackSteps(failure);
+    const bool broken_before = !result.plan.failing_before.empty();
     return End(RunState::kRolledBack,
-               failure + "; rolled back " + std::to_string(touched.size()) +
-                   " service(s) to what " + options_.target + " ran before, which is " +
-                   (after.passed ? "healthy again" : "still unhealthy: " + after.reason) + marked,
-               {{"restoredHealthy", after.passed}});
+               failure.reason + "; rolled back " + std::to_string(touched.size()) +
+                   " service(s) to what " + request_.target + " ran before, " +
+                   (broken_before ? "which answers as it did before the run (" + after.reason +
+                                        "; it failed probes already)"
+                                  : "healthy again (" + after.reason + ")") +
+                   (result.release_record.empty() ? "" : "; release " + result.release_record),
+               {{"restoredHealthy", true}});
   }
 
-  /// Moves to `state` (terminal, or the gate), writes the run report and returns the result.
+  /// A rollback that did not leave the target healthy: a person is needed, with the commands.
+  Result<PromotionResult> Stranded(const RunFailure& failure,
+                                   const std::vector<phases::ServiceChange>& touched,
+                                   const std::string& what) {
+    result.release_record = RecordRelease(StatusOf(failure), failure);
+    const plan::Environment& env = *plan_.FindEnvironment(request_.target);
+    for (const auto& change : touched) {
+      const auto ref = phases::WorkloadRefFor(env, *plan_.FindService(change.service));
+      for (const auto& command :
+           context.cluster(request_.target)
+               .PlanRollback(ref, {change.from_image, change.from_helm_revision},
+                             plan_.rollback.timeout)) {
+        result.next_steps.push_back({"restore " + change.service + " to " + change.from_image,
+                                     ShellLine(context.redactor.RedactArgv(command.argv))});
+      }
+    }
+    result.next_steps.push_back(
+        {"then check " + request_.target + " end to end",
+         Suggest(
+             {"audit", request_.restore ? request_.target : request_.source, request_.target})});
+    json steps = json::array();
+    for (const auto& step : result.next_steps) {
+      steps.push_back({{"why", step.why}, {"command", step.command}});
+    }
+    return End(RunState::kRollbackFailed,
+               failure.reason + "; " + what + " — " + request_.target + " needs a person now" +
+                   (result.release_record.empty() ? "" : "; release " + result.release_record),
+               {{"nextSteps", steps}});
+  }
+
+  static adapters::git::ReleaseStatus StatusOf(const RunFailure& failure) {
+    return failure.blame == Blame::kRelease ? adapters::git::ReleaseStatus::kBad
+                                            : adapters::git::ReleaseStatus::kUnverified;
+  }
+
+  /// Records what became of the release (journaled as a step) and says so in a phrase; a
+  /// restored release is left as it was (it was good once and may be the way back again).
+  std::string RecordRelease(adapters::git::ReleaseStatus status, const RunFailure& failure) {
+    if (result.tag.empty()) return "";
+    if (request_.restore) return result.tag + " left as it was (a restored release)";
+    if (!context.releases_repo) return result.tag + " could NOT be recorded: no release repository";
+    const adapters::git::ReleaseNote note{status, failure.reason, "", failure.images};
+    const char* word = adapters::git::ReleaseStatusName(status);
+    auto intent = journal.Intent(StateName(machine.state()), "mark-release", "",
+                                 {{"tag", result.tag}, {"status", word}});
+    if (!intent)
+      return result.tag + " could NOT be recorded " + word + ": " + intent.error().Format();
+    auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
+    auto written = repo ? repo->MarkRelease(result.tag, note,
+                                            {options_.initiator, options_.initiator + "@promote"})
+                        : Status(repo.error());
+    if (!written) {
+      phases::RecordFailed(journal, context.logger, *intent, {{"error", written.error().Format()}});
+      return result.tag + " could NOT be recorded " + word + ": " + written.error().Format();
+    }
+    if (auto done = journal.Done(*intent); !done) {
+      context.logger.warn("release {} recorded {}, but not journaled: {}", result.tag, word,
+                          done.error().Format());
+    }
+    std::vector<std::string> images;
+    for (const auto& judged : failure.images)
+      images.push_back(judged.service + " " + judged.image.image);
+    if (status == adapters::git::ReleaseStatus::kBad) {
+      return result.tag + " marked bad" + (images.empty() ? "" : " (" + Join(images, ", ") + ")");
+    }
+    if (status == adapters::git::ReleaseStatus::kUnverified) {
+      return result.tag + " recorded unverified (not judged: a later run may promote it)";
+    }
+    return result.tag + " recorded as never deployed";
+  }
+
+  /// What a person does after a rollback: look, then fix the images or the infrastructure.
+  std::vector<NextStep> AfterRollbackSteps(const RunFailure& failure) const {
+    std::vector<NextStep> steps;
+    steps.push_back(
+        {"see the run's releases and how it ended", Suggest({"history", request_.target})});
+    if (failure.blame == Blame::kRelease && !request_.restore) {
+      for (const auto& judged : failure.images) {
+        steps.push_back({"fix " + judged.service + " (" + judged.image.image + ": " +
+                             judged.reason + "), prove the new build in " + request_.source +
+                             "; this image is now refused",
+                         ""});
+      }
+      steps.push_back({"then promote again", Suggest(RunAgain())});
+    } else {
+      steps.push_back(
+          {"nothing judged the release: once the cause is fixed, run again (no "
+           "--force needed)",
+           Suggest(RunAgain())});
+    }
+    return steps;
+  }
+
+  std::vector<std::string> RunAgain() const {
+    if (request_.restore) return {"rollback", request_.target, "--to", request_.source};
+    return {request_.source, request_.target};
+  }
+
+  std::string Suggest(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = request_.command_prefix;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return ShellLine(argv);
+  }
+
+  /// Moves to `state` (terminal, or the gate), hands the result to the observer, returns it.
   Result<PromotionResult> End(RunState state, std::string summary, json detail = json::object()) {
     detail["summary"] = summary;
     result.summary = std::move(summary);
     if (auto ok = machine.MoveTo(state, std::move(detail)); !ok) return std::move(ok).error();
     result.state = state;
-    // The run report sits beside the journal; failing to write it does not change the outcome,
-    // which the journal already holds.
-    if (auto written = report::WritePromotionReports(result, options_.run_id, options_.run_dir,
-                                                     context.redactor);
-        !written) {
-      context.logger.warn("run report not written: {}", written.error().Format());
-    }
+    if (observer_) observer_->Ended(result);
     if (IsTerminal(state)) {
       const bool success = state == RunState::kPromoted || state == RunState::kNothingToDo;
       Hook(
@@ -548,8 +734,10 @@ class Driver {
  private:
   const plan::Plan& plan_;
   const PromotionOptions& options_;
-  json diff_ = json::array();  ///< the change the run is about: what hooks are told it promotes
+  RunRequest request_;  ///< the options' request, with what a resumed run carries over
+  RunObserver* observer_;
   const RunLock* lock_ = nullptr;
+  std::vector<phases::ServiceChange> touched_;  ///< every service the run may have changed
 
  public:
   phases::Context& context;
@@ -561,8 +749,9 @@ class Driver {
 /// The target's run lock, with the plan's backend (file or Lease), held by `options.run_id`.
 Result<RunLock> LockTarget(const plan::Plan& plan, const PromotionOptions& options,
                            phases::Context& context, std::chrono::system_clock::time_point at) {
-  return AcquireRunLock(*plan.FindEnvironment(options.target), options.state_dir,
-                        LockHolder::Current(options.run_id, at), context.cluster(options.target));
+  return AcquireRunLock(*plan.FindEnvironment(options.request.target), options.state_dir,
+                        LockHolder::Current(options.run_id, at),
+                        context.cluster(options.request.target));
 }
 
 /// A journal promote did not write that way (hand-edited, corrupt) throws from nlohmann::json
@@ -577,6 +766,15 @@ Result<PromotionResult> GuardJournal(const std::filesystem::path& run_dir, Body&
                  (run_dir / Journal::kFileName).string(),
                  "repair the line (see `promote status`), or start a new run"};
   }
+}
+
+/// The plan a resumed run performs: the one its journal holds.
+Result<RunPlan> JournaledPlan(const JournaledRun& earlier, const PromotionOptions& options) {
+  if (earlier.plan) return *earlier.plan;
+  return Error{ErrorKind::kUsage, "run " + options.run_id + " holds no run plan in its journal",
+               (options.run_dir / Journal::kFileName).string(),
+               "it was started by an older promote: finish it with that version, or start a new "
+               "run"};
 }
 
 }  // namespace
@@ -607,29 +805,34 @@ Result<adapters::git::ReleaseManifest> ReleaseToRestore(const phases::Context& c
   return (*found)->manifest;
 }
 
-json DiffJson(const phases::AuditReport& audit) {
-  json diff = json::array();
-  for (const auto& c : audit.comparisons) {
-    diff.push_back({{"service", c.service},
-                    {"action", phases::ServiceActionName(c.action)},
-                    {"from", c.target_image},
-                    {"to", c.DeployImage()}});
+Result<Prepared> AuditAndPrepare(const plan::Plan& plan, const RunRequest& request,
+                                 phases::Context& context) {
+  const phases::AuditRequest audit_request{request.force_reason, request.override_freeze,
+                                           request.override_window, request.command_prefix};
+  Prepared prepared;
+  if (request.restore) {
+    auto manifest = ReleaseToRestore(context, request.source, request.target);
+    if (!manifest) return std::move(manifest).error();
+    prepared.audit = phases::Audit::OfRestore(plan, request.source, std::move(*manifest),
+                                              request.target, audit_request)
+                         .Run(context);
+  } else {
+    prepared.audit =
+        phases::Audit(plan, request.source, request.target, audit_request).Run(context);
   }
-  return diff;
+  prepared.plan = Prepare(plan, prepared.audit, context.cluster(request.target), context.now());
+  return prepared;
 }
 
-std::string DiffHash(const json& diff) {
-  return ContentHash(diff.dump());
-}
-
-Promotion::Promotion(const plan::Plan& plan, PromotionOptions options)
-    : plan_(plan), options_(std::move(options)) {}
+Promotion::Promotion(const plan::Plan& plan, PromotionOptions options, RunObserver* observer)
+    : plan_(plan), options_(std::move(options)), observer_(observer) {}
 
 Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   const auto started = context.now();
-  if (options_.restore) {
+  const RunRequest& request = options_.request;
+  if (request.restore) {
     // A tag that is not a release of the target is bad input: refused before anything is written.
-    if (auto release = ReleaseToRestore(context, options_.source, options_.target); !release) {
+    if (auto release = ReleaseToRestore(context, request.source, request.target); !release) {
       return std::move(release).error();
     }
   }
@@ -640,13 +843,13 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   auto planned = journal->Transition(
       StateName(RunState::kPlanned),
       {{"plan", std::filesystem::absolute(plan_.source_file).lexically_normal().string()},
-       {"source", options_.source},
-       {"target", options_.target},
+       {"source", request.source},
+       {"target", request.target},
        {"initiator", options_.initiator},
-       {"restore", options_.restore},
+       {"restore", request.restore},
        {"planHash", plan_.content_hash}});
   if (!planned) return std::move(planned).error();
-  Driver run(plan_, options_, context, *journal, RunState::kPlanned);
+  Driver run(plan_, options_, observer_, context, *journal, RunState::kPlanned);
   run.HoldsLock(*lock);
   return run.AuditAndDecide(started, "audit");
 }
@@ -667,26 +870,32 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
           options_.run_dir.string(),
           "resume continues an approved run; see `promote status " + options_.run_id + "`"};
     }
-    Driver run(plan_, options_, context, *journal, RunState::kAwaitingApproval);
+    const JournaledRun earlier = ReadJournaledRun(*journal);
+    auto approved = JournaledPlan(earlier, options_);
+    if (!approved) return std::move(approved).error();
+    Driver run(plan_, options_, observer_, context, *journal, RunState::kAwaitingApproval);
     run.HoldsLock(*lock);
+    run.CarryOver(earlier);
+    run.result.plan = *approved;
     // A freeze that began while the run waited for its approvers stops it too.
     if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
       return run.End(RunState::kRefused, frozen, {{"frozen", true}});
     }
     // An approval is for that exact change: a fresh audit must still want to deploy it.
-    const json diff = run.Audit("audit-resume");
-    const std::string hash = DiffHash(diff);
-    if (hash != approved_hash) {
-      const std::string changed = DescribeDiffChange(ReadJournaledRun(*journal).diff, diff);
+    const Prepared now = run.Audit("audit-resume");
+    if (now.plan.diff_hash != approved_hash || now.plan.decision != Decision::kPromote) {
+      const std::string changed = now.plan.decision != Decision::kPromote
+                                      ? now.plan.reason
+                                      : DescribeDiffChange(approved->diff, now.plan.diff);
       return run.End(RunState::kRefused,
                      "what would be deployed changed since it was approved (" + changed +
                          "); start a new run and have it approved",
-                     {{"approvedHash", approved_hash}, {"diffHash", hash}});
+                     {{"approvedHash", approved_hash}, {"diffHash", now.plan.diff_hash}});
     }
     if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
       return std::move(ok).error();
     }
-    return run.Execute(started);
+    return run.Execute(started, *approved);
   });
 }
 
@@ -723,45 +932,39 @@ Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
     }
     context.logger.info("run {}: resuming from {} ({} step(s) were in flight)", options_.run_id,
                         current, open.size());
-    Driver run(plan_, options_, context, *journal, state);
+    Driver run(plan_, options_, observer_, context, *journal, state);
     run.HoldsLock(*lock);
-    switch (state) {
-      case RunState::kPlanned:
-      case RunState::kAudited:
-        // Nothing changed yet: audit again and decide as a fresh run would.
-        return run.AuditAndDecide(started, "audit-resume");
-      case RunState::kApproved: {
-        // Nothing in the target changed yet: a freeze that began meanwhile stops the run.
-        if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
-          return run.End(RunState::kRefused, frozen, {{"frozen", true}});
-        }
-        // Approved, perhaps tagging: the change must still be the one decided (and approved).
-        const json diff = run.Audit("audit-resume");
-        if (DiffHash(diff) != earlier.diff_hash) {
-          return run.End(RunState::kRefused,
-                         "what would be deployed changed since the run was approved (" +
-                             DescribeDiffChange(earlier.diff, diff) + "); start a new run",
-                         {{"approvedHash", earlier.diff_hash}, {"diffHash", DiffHash(diff)}});
-        }
-        return run.Execute(started, &earlier);
-      }
-      case RunState::kTagged:
-      case RunState::kDeploying:
-      case RunState::kValidating:
-        run.Audit("audit-resume");  // what the target runs now, for the report
-        return run.Execute(started, &earlier);
-      case RunState::kRollingBack:
-      case RunState::kRevalidating:
-        run.Audit("audit-resume");
-        run.result.tag = earlier.tag;
-        run.result.validations = earlier.validations;
-        run.SetDiff(earlier.diff);
-        return run.RollBack(earlier.rollback_reason, earlier.rolling_back);
-      default:
-        break;
+    run.CarryOver(earlier);
+    if (state == RunState::kPlanned || state == RunState::kAudited) {
+      // Nothing changed yet: audit again and decide as a fresh run would.
+      return run.AuditAndDecide(started, "audit-resume");
     }
-    return Error{ErrorKind::kInternal, "cannot resume a run in " + current, "engine/promotion.cc",
-                 "report this as a bug in promote"};
+    auto journaled = JournaledPlan(earlier, options_);
+    if (!journaled) return std::move(journaled).error();
+    run.result.plan = *journaled;
+    if (state == RunState::kApproved) {
+      // Nothing in the target changed yet: a freeze that began meanwhile stops the run.
+      if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+        return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+      }
+      // Approved, perhaps tagging: the change must still be the one decided (and approved).
+      const Prepared now = run.Audit("audit-resume");
+      if (now.plan.diff_hash != journaled->diff_hash) {
+        return run.End(RunState::kRefused,
+                       "what would be deployed changed since the run was approved (" +
+                           DescribeDiffChange(journaled->diff, now.plan.diff) +
+                           "); start a new run",
+                       {{"approvedHash", journaled->diff_hash}, {"diffHash", now.plan.diff_hash}});
+      }
+      return run.Execute(started, *journaled, &earlier);
+    }
+    run.Audit("audit-resume");  // what the target runs now, for the report
+    if (state == RunState::kRollingBack || state == RunState::kRevalidating) {
+      run.result.tag = earlier.tag;
+      run.result.validations = earlier.validations;
+      return run.RollBack(earlier.failure, earlier.rolling_back);
+    }
+    return run.Execute(started, *journaled, &earlier);
   });
 }
 

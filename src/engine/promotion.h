@@ -1,19 +1,21 @@
-// A promotion run: audit → [approval gate] → tag → (deploy → validate) per wave → promoted, or
-// rollback of every service the run touched → revalidate → rolled back. Drives the phases
-// through the state machine of engine/states.h; every transition and side effect is journaled
-// before it happens, in the run's folder beside its reports.
+// A promotion run: audit → [approval gate] → tag → (deploy → validate) per wave → after-audit →
+// promoted, or rollback of every service the run touched → revalidate → rolled back. The audit
+// and Prepare (engine/run_plan.h) decide what the run does; the run journals that plan and
+// performs it through the state machine of engine/states.h, every transition and side effect
+// journaled before it happens. What people read (reports) is handed to a RunObserver.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "adapters/git/manifest.h"
+#include "adapters/git/release_repo.h"
 #include "core/error.h"
+#include "engine/run_plan.h"
 #include "engine/states.h"
 #include "phases/audit.h"
 #include "phases/deploy.h"
@@ -33,37 +35,91 @@ struct Context;
 
 namespace promote::engine {
 
+/// What a person asked for: the part of a run's options that the audit and Prepare decide on.
+/// `promote audit`, the dry run and the run all go through AuditAndPrepare with one of these.
+struct RunRequest {
+  std::string source;  ///< an environment, or for a restore the release tag
+  std::string target;
+  /// `promote rollback TARGET --to TAG`: the source is the tag's manifest, not an environment.
+  bool restore = false;
+  std::optional<std::string> force_reason;     ///< --force --reason: deploy bad images anyway
+  std::optional<std::string> override_freeze;  ///< --override-freeze --reason
+  /// The window an override was given for, when a resumed run carries its first life's over.
+  std::optional<std::string> override_window;
+  /// Program and global flags of the invocation: every suggested command starts with them.
+  std::vector<std::string> command_prefix = {"promote"};
+};
+
+/// What an audit found and the run it prepares from it.
+struct Prepared {
+  phases::AuditReport audit;
+  RunPlan plan;
+};
+
+/// The audit `request` asks for (of a restore: of the tag's manifest against the target) and
+/// the run Prepare makes of it. Read-only. kUsage when a restore's tag is not a release of the
+/// target.
+Result<Prepared> AuditAndPrepare(const plan::Plan& plan, const RunRequest& request,
+                                 phases::Context& context);
+
 /// What one run is asked to do.
 struct PromotionOptions {
-  std::string source;
-  std::string target;
+  RunRequest request;
   std::string run_id;
-  std::filesystem::path state_dir;  ///< runs/<id>/ and locks/ live here
-  std::filesystem::path run_dir;    ///< journal and reports
+  std::filesystem::path state_dir;   ///< runs/<id>/ and locks/ live here
+  std::filesystem::path run_dir;     ///< the journal
+  std::filesystem::path report_dir;  ///< the reports (--report-dir; default: run_dir)
   std::string initiator;
-  bool force = false;  ///< promote a release marked bad anyway
-  /// `promote rollback TARGET --to TAG`: the source is the release tag `source` (its manifest),
-  /// not an environment; no new tag is made, the run restores that release.
-  bool restore = false;
-  /// --override-freeze --reason: promote inside a freeze window; the reason is journaled.
-  std::optional<std::string> override_freeze;
   std::shared_ptr<const Redactor> redactor;  ///< the journal's: only names of secrets on disk
-  std::chrono::milliseconds rollback_budget{std::chrono::minutes(5)};
+};
+
+/// Something a person should do after a run, with the command when there is one.
+struct NextStep {
+  std::string why;      ///< "restore api by hand", "see what happened"
+  std::string command;  ///< a shell line carrying the invocation's global flags; may be empty
+};
+
+/// Why a run turned back, whose fault it was, and the images that were judged.
+struct RunFailure {
+  std::string reason;
+  phases::Blame blame = phases::Blame::kInfrastructure;
+  std::vector<adapters::git::JudgedImage> images;  ///< kRelease: the images that failed
 };
 
 /// How a run ended, with what a person (or the report) needs to know.
 struct PromotionResult {
+  std::string run_id;
   RunState state = RunState::kPlanned;
   std::string summary;  ///< one paragraph: what happened and why
   std::string tag;      ///< the release tag, when one was created or found
+  RunPlan plan;         ///< what the run set out to do
   phases::AuditReport audit;
   std::vector<phases::ServiceRollout> rollouts;  ///< every service deployed, in order
   std::vector<phases::ServiceRollout> restores;  ///< every service restored, on rollback
   /// Each wave's validation in order, then the re-validation after a rollback (when any).
   std::vector<std::pair<std::string, phases::ValidationResult>> validations;
-  std::vector<std::string> next_steps;  ///< commands for a person, on RollbackFailed
+  std::optional<RunFailure> failure;  ///< why it turned back or failed to start
+  /// What was recorded of the release at the end: "marked bad (api …)", "recorded unverified",
+  /// "could NOT be recorded: …"; empty when nothing was to be recorded.
+  std::string release_record;
+  std::vector<NextStep> next_steps;
   /// "window 'weekend' (…) overridden by ana: INC-4711 …", when the run went through a freeze.
   std::string freeze_override;
+  /// "--force by ana: …", when bad images were deployed anyway (which ones: plan.forced).
+  std::string forced;
+};
+
+/// Receives what a run produces for people, so that the engine never renders reports itself:
+/// the cli writes them (report/), tests may just keep them.
+class RunObserver {
+ public:
+  virtual ~RunObserver();
+  /// An audit of the run ended; `stage` is "audit", "audit-resume" or "after" (the target as it
+  /// stands after a promotion). `plan` is the run prepared from it, when one was.
+  virtual void Audited(const phases::AuditReport& audit, const RunPlan* plan,
+                       const std::string& stage) = 0;
+  /// The run stopped: at its end, or at the gate.
+  virtual void Ended(const PromotionResult& result) = 0;
 };
 
 /// The manifest of release `tag`, which must be a release into `target`: what a restore run
@@ -72,16 +128,11 @@ Result<adapters::git::ReleaseManifest> ReleaseToRestore(const phases::Context& c
                                                         const std::string& tag,
                                                         const std::string& target);
 
-/// The promotion diff as journaled (service, action, from, to): what an approval is for.
-nlohmann::json DiffJson(const phases::AuditReport& audit);
-
-/// A stable hash of a diff (16 hex digits): the "plan hash" an approval names.
-std::string DiffHash(const nlohmann::json& diff);
-
-/// Runs one promotion of `options.source` into `options.target`.
+/// Runs one promotion of `options.request.source` into `options.request.target`.
 class Promotion {
  public:
-  Promotion(const plan::Plan& plan, PromotionOptions options);
+  /// `observer` (may be null) is told of every audit and of the end.
+  Promotion(const plan::Plan& plan, PromotionOptions options, RunObserver* observer = nullptr);
 
   /// An Error means the run could not start or its journal could not be written (nothing was
   /// changed without a journal line first); every other ending is a PromotionResult.
@@ -95,14 +146,15 @@ class Promotion {
                                  const std::string& approved_hash) const;
 
   /// Continues the run of options.run_id that was stopped (killed, crashed) anywhere but at the
-  /// gate: reads its journal, audits again, and goes on from the last step it finished. Each
-  /// step checks the world first (tag there? image set? rollout done?), so nothing is repeated
-  /// blindly; a run that was rolling back finishes its rollback.
+  /// gate: reads its journal, audits again, and goes on from the last step it finished, with
+  /// the plan its journal holds. Each step checks the world first (tag there? image set?
+  /// rollout done?), so nothing is repeated blindly; a run that was rolling back finishes it.
   Result<PromotionResult> Continue(phases::Context& context) const;
 
  private:
   const plan::Plan& plan_;
   PromotionOptions options_;
+  RunObserver* observer_;
 };
 
 }  // namespace promote::engine

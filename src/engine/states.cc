@@ -8,8 +8,9 @@ namespace {
 
 using S = RunState;
 
-// The whole machine. Deploying ↔ Validating repeats once per wave.
-constexpr std::array<std::pair<RunState, RunState>, 21> kTransitions = {{
+// The whole machine. Deploying ↔ Validating repeats once per wave; a wave that changes nothing
+// is validated all the same (Tagged → Validating, Validating → Validating).
+constexpr std::array<std::pair<RunState, RunState>, 26> kTransitions = {{
     {S::kPlanned, S::kAudited},           {S::kPlanned, S::kRefused},  // a pre-audit hook said no
     {S::kAudited, S::kAwaitingApproval},  {S::kAudited, S::kApproved},
     {S::kAudited, S::kRefused},           {S::kAudited, S::kNothingToDo},
@@ -21,6 +22,9 @@ constexpr std::array<std::pair<RunState, RunState>, 21> kTransitions = {{
     {S::kValidating, S::kPromoted},       {S::kValidating, S::kRollingBack},
     {S::kRollingBack, S::kRevalidating},  {S::kRollingBack, S::kRollbackFailed},
     {S::kRevalidating, S::kRolledBack},   {S::kRevalidating, S::kRollbackFailed},
+    {S::kTagged, S::kValidating},         {S::kValidating, S::kValidating},
+    {S::kApproved, S::kFailedToStart},  // the tag could not be written
+    {S::kTagged, S::kFailedToStart},      {S::kDeploying, S::kFailedToStart},
 }};
 
 }  // namespace
@@ -57,12 +61,14 @@ const char* StateName(RunState state) {
       return "RolledBack";
     case S::kRollbackFailed:
       return "RollbackFailed";
+    case S::kFailedToStart:
+      return "FailedToStart";
   }
   return "Unknown";
 }
 
 std::optional<RunState> StateFromName(const std::string& name) {
-  for (int i = 0; i <= static_cast<int>(S::kRollbackFailed); ++i) {
+  for (int i = 0; i <= static_cast<int>(S::kFailedToStart); ++i) {
     if (name == StateName(static_cast<RunState>(i))) return static_cast<RunState>(i);
   }
   return std::nullopt;
@@ -83,6 +89,7 @@ bool IsTerminal(RunState state) {
     case S::kPromoted:
     case S::kRolledBack:
     case S::kRollbackFailed:
+    case S::kFailedToStart:
       return true;
     default:
       return false;

@@ -24,6 +24,9 @@ enum class RunState {
   kRevalidating,      ///< probing the restored state
   kRolledBack,        ///< restored (terminal, exit 1)
   kRollbackFailed,    ///< restore failed: a person is needed (terminal, exit 5)
+  /// A step failed before anything in the target changed (a chart not found, an auth error,
+  /// the first write refused): nothing to roll back, the release not judged (terminal, exit 9).
+  kFailedToStart,
 };
 
 /// "Planned", "Deploying", … as written in the journal.

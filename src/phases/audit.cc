@@ -11,6 +11,7 @@
 #include <set>
 
 #include "adapters/git/release_repo.h"
+#include "core/shell_line.h"
 #include "core/time_format.h"
 #include "phases/context.h"
 #include "phases/targets.h"
@@ -121,49 +122,78 @@ std::string Tag(const std::string& image) {
   return adapters::kube::ImageTag(image);
 }
 
-// Reads the release tags once: drift (the target runs an image no release records) and a bad
-// release that carries exactly what this promotion would leave in the target. Both unknown
-// (never reported) while the release repository cannot be read, e.g. before it exists.
-void CheckReleases(Context& context, AuditReport& report) {
-  report.drift.clear();
-  report.bad_release.reset();
-  report.releases_known = false;
-  if (!context.releases_repo) return;
-  auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
-  if (!repo) {
-    context.logger.debug("audit: releases unknown: {}", repo.error().Format());
-    return;
+// The repository part of an image reference: "ghcr.io/x/api:v1@sha256:…" → "ghcr.io/x/api".
+std::string Repository(const std::string& image) {
+  std::string name = image.substr(0, image.find('@'));
+  const auto slash = name.rfind('/');
+  const auto colon = name.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    name.resize(colon);
   }
-  auto releases = repo->Releases();
-  if (!releases) {
-    context.logger.warn("audit: releases unknown: {}", releases.error().Format());
-    return;
-  }
-  report.releases_known = true;
-  std::set<std::string> released;
-  std::map<std::string, adapters::git::ReleasedImage> would_release;
-  for (const auto& c : report.comparisons) {
-    would_release[c.service] = {c.ReleasedImage(), c.ReleasedDigest()};
-  }
-  const bool changes =
-      std::any_of(report.comparisons.begin(), report.comparisons.end(),
-                  [](const auto& c) { return c.action == ServiceAction::kPromote; });
-  for (const auto& release : *releases) {
-    for (const auto& [service, image] : release.manifest.services) {
-      released.insert(image.image);
-      released.insert(adapters::git::PinnedImage(image));
-      if (image.digest) released.insert(*image.digest);
-    }
-    if (changes && release.bad_reason && release.manifest.services == would_release) {
-      report.bad_release = release.name + " (" + *release.bad_reason + ")";
-    }
-  }
+  return name;
+}
+
+// Whether `image`/`digest` is the very image `bad` names: same repository and digest when both
+// digests are known, else the same reference.
+bool SameImage(const std::string& image, const std::optional<std::string>& digest,
+               const BadImage& bad) {
+  if (digest && bad.digest)
+    return *digest == *bad.digest && Repository(image) == Repository(bad.image);
+  return image == bad.image;
+}
+
+// Images the target runs that no release of the target records; none before the first release.
+std::vector<std::string> Drift(const AuditReport& report) {
+  std::vector<std::string> drift;
+  if (!report.releases.known || report.releases.releases_of_target == 0) return drift;
+  const auto& released = report.releases.released;
+  auto recorded = [&](const std::string& what) {
+    return std::find(released.begin(), released.end(), what) != released.end();
+  };
   for (const auto& seen : report.target_env.services) {
     if (!seen.status.workload_present) continue;
-    const bool known = released.count(seen.status.image) > 0 ||
-                       (seen.status.digest && released.count(*seen.status.digest) > 0);
-    if (!known) report.drift.push_back(seen.status.image);
+    if (!recorded(seen.status.image) && !(seen.status.digest && recorded(*seen.status.digest))) {
+      drift.push_back(seen.status.image);
+    }
   }
+  return drift;
+}
+
+// The bad image a promoted comparison would deploy again, if any (per image first; a legacy
+// whole-release note only when this promotion would leave exactly that release in the target).
+std::optional<BadImage> KnownBad(const AuditReport& report, const ServiceComparison& c,
+                                 const std::map<std::string, adapters::git::ReleasedImage>& after) {
+  for (const auto& bad : report.releases.bad_images) {
+    if (bad.service == c.service && SameImage(c.source_image, c.source_digest, bad)) return bad;
+  }
+  for (size_t i = 0; i < report.releases.bad_whole.size(); ++i) {
+    const auto& [name, manifest] = report.releases.bad_whole[i];
+    if (manifest.services != after) continue;
+    const auto released = manifest.services.find(c.service);
+    if (released == manifest.services.end()) continue;
+    return BadImage{c.service, released->second.image, released->second.digest, name,
+                    report.releases.bad_whole_reasons[i]};
+  }
+  return std::nullopt;
+}
+
+// The probes of `seen` that fail without being golden, by name.
+std::vector<std::string> FailingProbes(const ServiceObservation* seen) {
+  std::vector<std::string> names;
+  if (!seen) return names;
+  for (const auto& probe : seen->probes) {
+    if (!probe.passed() && !probe.golden) names.push_back(probe.probe_name);
+  }
+  return names;
+}
+
+// A golden probe of `seen` that fails, as a sentence, or "".
+std::string FailingGolden(const ServiceObservation* seen) {
+  if (!seen) return "";
+  for (const auto& probe : seen->probes) {
+    if (probe.golden && !probe.passed()) return ProbeLine(probe) + " on " + seen->ns;
+  }
+  return "";
 }
 
 }  // namespace
@@ -247,63 +277,121 @@ const char* RecommendationName(Recommendation recommendation) {
   return "unknown";
 }
 
+std::string BadImage::Describe() const {
+  return service + " " + image +
+         (digest && image.find('@') == std::string::npos ? "@" + *digest : "") +
+         " failed in release " + release + ": " + reason;
+}
+
+std::string AuditReport::Suggest(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = command_prefix;
+  argv.insert(argv.end(), args.begin(), args.end());
+  return ShellLine(argv);
+}
+
+namespace {
+
+// One service's comparison, with its waived probes; `refusals` gets why it must not go.
+ServiceComparison Compare(const AuditReport& report, const plan::Service& service,
+                          const ServiceObservation& source, const ServiceObservation& target) {
+  ServiceComparison c;
+  c.service = service.name;
+  c.source_image = source.status.image;
+  c.source_digest = source.status.digest;
+  c.target_image = target.status.image;
+  c.target_digest = target.status.digest;
+  if (source.status.workload_present && target.status.workload_present &&
+      SameRelease(source, target)) {
+    c.action = ServiceAction::kUpToDate;
+    c.reason = report.target + " already runs " + Tag(source.status.image);
+    // Untouched by the run, but validated with its wave: held to not getting worse.
+    c.waived_probes = FailingProbes(&source);
+    for (const auto& name : FailingProbes(&target)) {
+      if (std::find(c.waived_probes.begin(), c.waived_probes.end(), name) ==
+          c.waived_probes.end()) {
+        c.waived_probes.push_back(name);
+      }
+    }
+  } else if (!source.Healthy()) {
+    c.action = ServiceAction::kBlocked;
+    c.reason = service.name + " is unhealthy in " + report.source + ": " + source.UnhealthyReason();
+  } else {
+    c.action = ServiceAction::kPromote;
+    c.reason =
+        (target.status.workload_present ? Tag(target.status.image) : std::string("nothing")) +
+        " → " + Tag(source.status.image);
+    c.waived_probes = FailingProbes(&source);
+  }
+  return c;
+}
+
+}  // namespace
+
 void Conclude(const plan::Plan& plan, AuditReport& report) {
   report.comparisons.clear();
+  report.refusals.clear();
+  report.forced.clear();
   std::vector<std::string> changes;
-  std::vector<std::string> blocked;
   for (const auto& service : plan.services) {
     const ServiceObservation* source = report.source_env.Find(service.name);
     const ServiceObservation* target = report.target_env.Find(service.name);
     if (!source || !target) continue;
-    ServiceComparison comparison;
-    comparison.service = service.name;
-    comparison.source_image = source->status.image;
-    comparison.source_digest = source->status.digest;
-    comparison.target_image = target->status.image;
-    comparison.target_digest = target->status.digest;
-    if (source->status.workload_present && target->status.workload_present &&
-        SameRelease(*source, *target)) {
-      comparison.action = ServiceAction::kUpToDate;
-      comparison.reason = report.target + " already runs " + Tag(source->status.image);
-    } else if (!source->Healthy()) {
-      comparison.action = ServiceAction::kBlocked;
-      comparison.reason =
-          service.name + " is unhealthy in " + report.source + ": " + source->UnhealthyReason();
-      blocked.push_back(comparison.reason);
-    } else {
-      comparison.action = ServiceAction::kPromote;
-      comparison.reason =
-          (target->status.workload_present ? Tag(target->status.image) : std::string("nothing")) +
-          " → " + Tag(source->status.image);
-      changes.push_back(service.name + " " + comparison.reason);
-    }
-    report.comparisons.push_back(std::move(comparison));
+    report.comparisons.push_back(Compare(report, service, *source, *target));
+    const ServiceComparison& c = report.comparisons.back();
+    if (c.action == ServiceAction::kBlocked) report.refusals.push_back(c.reason);
+    if (c.action == ServiceAction::kPromote) changes.push_back(service.name + " " + c.reason);
   }
   report.source_verdict = JudgeEnvironment(report.source_env);
   report.target_verdict = JudgeEnvironment(report.target_env);
+  report.drift = Drift(report);
 
-  std::vector<std::string> missing_secrets;
-  for (const auto& secret : report.target_env.secrets) {
-    if (!secret.present()) missing_secrets.push_back(secret.name);
+  std::map<std::string, adapters::git::ReleasedImage> after;
+  for (const auto& c : report.comparisons)
+    after[c.service] = {c.ReleasedImage(), c.ReleasedDigest()};
+  for (auto& c : report.comparisons) {
+    if (c.action == ServiceAction::kPromote) {
+      c.known_bad = KnownBad(report, c, after);
+      if (c.known_bad && report.force_reason) {
+        report.forced.push_back(*c.known_bad);
+      } else if (c.known_bad) {
+        report.refusals.push_back(c.known_bad->Describe() + "; to promote it anyway pass --force " +
+                                  "--reason \"…\"");
+      }
+    } else if (c.action == ServiceAction::kUpToDate && !changes.empty()) {
+      // Every wave is validated and a golden probe is never waived: a service the run keeps as
+      // it is but whose golden probe fails would make the run roll back whatever it promotes.
+      const std::string golden = FailingGolden(report.target_env.Find(c.service));
+      if (!golden.empty()) {
+        report.refusals.push_back(c.service + " keeps " + Tag(c.target_image) +
+                                  ", whose golden probe fails: " + golden +
+                                  "; every wave is validated, so the run would roll back; "
+                                  "fix " +
+                                  c.service + " in " + report.target + " first");
+      }
+    }
   }
-  const std::string plan_arg = report.plan_file.empty() ? "" : " --plan " + report.plan_file;
+  if (!changes.empty()) {
+    std::vector<std::string> missing_secrets;
+    for (const auto& secret : report.target_env.secrets) {
+      if (!secret.present()) missing_secrets.push_back(secret.name);
+    }
+    if (!missing_secrets.empty()) {
+      std::string names;
+      for (const auto& name : missing_secrets) names += (names.empty() ? "" : ", ") + name;
+      report.refusals.push_back(report.target + " lacks required secrets " + names);
+    }
+    if (report.freeze.refuses()) report.refusals.push_back(report.freeze.refusal);
+  }
+
   report.command.clear();
-  if (!blocked.empty()) {
+  if (!report.refusals.empty()) {
     report.recommendation = Recommendation::kDoNotPromote;
-    report.recommendation_reason = "do not promote: " + blocked.front();
-    report.command = "promote audit " + report.source + " " + report.target + plan_arg;
-  } else if (!changes.empty() && report.bad_release && !report.allow_bad_release) {
-    report.recommendation = Recommendation::kDoNotPromote;
-    report.recommendation_reason =
-        "do not promote: these images were released before and marked "
-        "bad: " +
-        *report.bad_release + "; pass --force to promote them anyway";
-  } else if (!changes.empty() && !missing_secrets.empty()) {
-    report.recommendation = Recommendation::kDoNotPromote;
-    std::string names;
-    for (const auto& name : missing_secrets) names += (names.empty() ? "" : ", ") + name;
-    report.recommendation_reason =
-        "do not promote: " + report.target + " lacks required secrets " + names;
+    report.recommendation_reason = "do not promote: " + report.refusals.front();
+    if (report.refusals.size() > 1) {
+      report.recommendation_reason +=
+          " (and " + std::to_string(report.refusals.size() - 1) + " more reason(s))";
+    }
+    report.command = report.Suggest({"audit", report.source, report.target});
   } else if (!changes.empty()) {
     report.recommendation = Recommendation::kPromote;
     std::string what;
@@ -312,9 +400,9 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
         (report.restore ? "restore release " + report.source + " in "
                         : "promote the stable " + report.source + " to ") +
         report.target + ": " + what;
-    report.command = report.restore ? "promote" + plan_arg + " rollback " + report.target +
-                                          " --to " + report.source
-                                    : "promote " + report.source + " " + report.target + plan_arg;
+    report.command = report.restore
+                         ? report.Suggest({"rollback", report.target, "--to", report.source})
+                         : report.Suggest({report.source, report.target});
   } else {
     report.recommendation = Recommendation::kNothingToDo;
     report.recommendation_reason =
@@ -326,17 +414,57 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
   }
 }
 
-Audit::Audit(const plan::Plan& plan, std::string source, std::string target,
-             BadReleases bad_releases)
+ReleaseFacts ReadReleaseFacts(Context& context, const std::string& target) {
+  ReleaseFacts facts;
+  if (!context.releases_repo) return facts;
+  facts.repo = context.releases_repo->lexically_normal().string();
+  auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo);
+  if (!repo) {
+    facts.unknown_reason = repo.error().Format();
+    context.logger.debug("audit: releases unknown: {}", facts.unknown_reason);
+    return facts;
+  }
+  auto releases = repo->Releases();
+  auto names = repo->TagNames();
+  if (!releases || !names) {
+    facts.unknown_reason = (!releases ? releases.error() : names.error()).Format();
+    context.logger.warn("audit: releases unknown: {}", facts.unknown_reason);
+    return facts;
+  }
+  facts.known = true;
+  facts.tag_names = std::move(*names);
+  for (const auto& release : *releases) {
+    if (release.manifest.target_env == target) {
+      ++facts.releases_of_target;
+      for (const auto& [service, image] : release.manifest.services) {
+        facts.released.push_back(image.image);
+        facts.released.push_back(adapters::git::PinnedImage(image));
+        if (image.digest) facts.released.push_back(*image.digest);
+      }
+    }
+    if (!release.note || !release.note->bad()) continue;
+    if (release.note->images.empty()) {
+      facts.bad_whole.emplace_back(release.name, release.manifest);
+      facts.bad_whole_reasons.push_back(release.note->reason);
+    }
+    for (const auto& judged : release.note->images) {
+      facts.bad_images.push_back(
+          {judged.service, judged.image.image, judged.image.digest, release.name, judged.reason});
+    }
+  }
+  return facts;
+}
+
+Audit::Audit(const plan::Plan& plan, std::string source, std::string target, AuditRequest request)
     : plan_(plan),
       source_(std::move(source)),
       target_(std::move(target)),
-      bad_releases_(bad_releases) {}
+      request_(std::move(request)) {}
 
 Audit Audit::OfRestore(const plan::Plan& plan, const std::string& tag,
                        adapters::git::ReleaseManifest manifest, std::string target,
-                       BadReleases bad_releases) {
-  Audit audit(plan, tag, std::move(target), bad_releases);
+                       AuditRequest request) {
+  Audit audit(plan, tag, std::move(target), std::move(request));
   audit.release_ = std::move(manifest);
   return audit;
 }
@@ -424,10 +552,13 @@ AuditReport Audit::Run(Context& context) const {
     owners[i]->probes.push_back(std::move(results[i]));
   }
 
-  report.allow_bad_release = bad_releases_ == BadReleases::kAllow;
+  report.force_reason = request_.force_reason;
+  report.command_prefix = request_.command_prefix;
+  report.freeze =
+      plan::JudgeFreeze(plan_.FindEnvironment(target_)->freeze, target_, started, report.restore,
+                        request_.override_freeze, request_.override_window);
+  report.releases = ReadReleaseFacts(context, target_);
   Conclude(plan_, report);
-  CheckReleases(context, report);
-  Conclude(plan_, report);  // again: a bad release changes the recommendation
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(context.now() - started);
   return report;
 }

@@ -11,6 +11,7 @@
 #include "adapters/git/manifest.h"
 #include "adapters/kube/cluster.h"
 #include "adapters/probe/prober.h"
+#include "plan/freeze.h"
 
 namespace promote::plan {
 struct Plan;
@@ -76,6 +77,35 @@ enum class ServiceAction {
   kBlocked,   ///< source unhealthy: must not be promoted
 };
 
+/// A service image that a release marked bad was judged on: a later run that would deploy the
+/// same image (same repository and digest) is refused, whatever else changes.
+struct BadImage {
+  std::string service;
+  std::string image;
+  std::optional<std::string> digest;
+  std::string release;  ///< the bad release's tag
+  std::string reason;   ///< why that image failed there
+
+  /// "billing ghcr.io/acme/billing:v0.9.0 failed in release prod-2026-12-01: …"
+  std::string Describe() const;
+};
+
+/// What the release repository says, read once by the audit (tags and notes; nothing written).
+struct ReleaseFacts {
+  std::string repo;                    ///< its path, "" when none is configured
+  bool known = false;                  ///< the repository was read
+  std::string unknown_reason;          ///< why not, when a repository is configured
+  int releases_of_target = 0;          ///< 0: nothing recorded yet (a new installation)
+  std::vector<std::string> tag_names;  ///< every tag name: where the next release name is free
+  /// Images, pinned references and digests that the target's releases record.
+  std::vector<std::string> released;
+  std::vector<BadImage> bad_images;  ///< from every bad release note that names its images
+  /// Bad releases whose note names no image (written before images were recorded): what they
+  /// released is refused as a whole, as it always was.
+  std::vector<std::pair<std::string, adapters::git::ReleaseManifest>> bad_whole;
+  std::vector<std::string> bad_whole_reasons;  ///< parallel to bad_whole
+};
+
 /// Source vs target for one service: the promotion *diff*.
 struct ServiceComparison {
   std::string service;
@@ -85,6 +115,11 @@ struct ServiceComparison {
   std::optional<std::string> target_digest;
   ServiceAction action = ServiceAction::kBlocked;
   std::string reason;  ///< why blocked, or what changes
+  /// The promoted image is one a bad release failed on (refused, or let through by --force).
+  std::optional<BadImage> known_bad;
+  /// Probes of this service that fail in the source as well (not golden): the target is not
+  /// held to them, since the source never passed them (they are reported, not required).
+  std::vector<std::string> waived_probes;
 
   /// The image a deploy would set: the source image pinned by digest when known.
   std::string DeployImage() const;
@@ -113,41 +148,58 @@ struct AuditReport {
   std::vector<ServiceComparison> comparisons;  ///< plan order
   Verdict source_verdict;
   Verdict target_verdict;
-  /// Target images found in no release tag (empty when the release repo cannot be read).
+  ReleaseFacts releases;
+  /// Target images found in no release of the target (empty when the release repository cannot
+  /// be read, or records no release of the target yet: that is a new installation, not drift).
   std::vector<std::string> drift;
-  /// A release marked bad that carries exactly the images this promotion would leave in the
-  /// target: "prod-2026-02-01.2 (wave 1 failed validation: …)".
-  std::optional<std::string> bad_release;
-  bool allow_bad_release = false;  ///< --force: promote it anyway (noted, not blocking)
-  bool restore = false;            ///< the source is a release tag (`promote rollback --to`)
-  bool releases_known = false;     ///< the release repository was read
+  /// --force --reason: bad images are promoted anyway, and this says who was told why.
+  std::optional<std::string> force_reason;
+  /// Bad images this promotion would deploy because of --force (journaled and reported).
+  std::vector<BadImage> forced;
+  plan::FreezeVerdict freeze;  ///< the target's freeze windows now, for this promotion
+  bool restore = false;        ///< the source is a release tag (`promote rollback --to`)
   Recommendation recommendation = Recommendation::kDoNotPromote;
   std::string recommendation_reason;
+  /// Every reason not to promote, each with its fix (the first is in recommendation_reason).
+  std::vector<std::string> refusals;
+  /// How the person invoked promote (program and global flags): every command a report
+  /// suggests starts with these, so it runs against the same plan, clusters and repositories.
+  std::vector<std::string> command_prefix = {"promote"};
   std::string command;  ///< the exact command to run next, when there is one
 
   bool TargetHealthy() const { return target_verdict.functional == Functional::kFunctional; }
   bool PromotionPending() const { return recommendation == Recommendation::kPromote; }
+  /// The release repository was read and holds no release of the target yet.
+  bool NoReleaseYet() const { return releases.known && releases.releases_of_target == 0; }
+  /// `command_prefix` + `args`, as one line a shell reads back.
+  std::string Suggest(const std::vector<std::string>& args) const;
 };
 
 const char* FunctionalName(Functional functional);    ///< "functional", "degraded", …
 const char* ServiceActionName(ServiceAction action);  ///< "promote", "up-to-date", "blocked"
 const char* RecommendationName(Recommendation recommendation);  ///< "promote", "nothing-to-do", …
 
+/// What the person asked for that bears on the audit's choice.
+struct AuditRequest {
+  /// --force --reason: images a bad release failed on are promoted anyway (and recorded).
+  std::optional<std::string> force_reason;
+  /// --override-freeze --reason, and the window it was given for (unset: whichever is in force).
+  std::optional<std::string> override_freeze;
+  std::optional<std::string> override_window;
+  std::vector<std::string> command_prefix = {"promote"};  ///< see AuditReport::command_prefix
+};
+
 /// The audit of `source` → `target` for `plan`: reads through `context`, changes nothing.
 class Audit {
  public:
-  /// Whether a release marked bad blocks the recommendation (the default) or is only noted.
-  enum class BadReleases { kBlock, kAllow };
-
-  Audit(const plan::Plan& plan, std::string source, std::string target,
-        BadReleases bad_releases = BadReleases::kBlock);
+  Audit(const plan::Plan& plan, std::string source, std::string target, AuditRequest request = {});
 
   /// The audit of restoring release `tag` (its manifest) into `target`: the source side is the
   /// manifest, not an environment (it was validated when it was released), so only the target
   /// is read and probed.
   static Audit OfRestore(const plan::Plan& plan, const std::string& tag,
                          adapters::git::ReleaseManifest manifest, std::string target,
-                         BadReleases bad_releases = BadReleases::kBlock);
+                         AuditRequest request = {});
 
   AuditReport Run(Context& context) const;
 
@@ -157,12 +209,21 @@ class Audit {
   const plan::Plan& plan_;
   std::string source_;
   std::string target_;
-  BadReleases bad_releases_;
+  AuditRequest request_;
   std::optional<adapters::git::ReleaseManifest> release_;  ///< set: the source is this release
 };
 
-/// The conclusion from observations alone (pure, so it is unit-tested without a cluster):
-/// fills comparisons, verdicts, recommendation and command of `report`.
+/// The release repository's facts for an audit into `target` (ReleaseFacts::known false when
+/// it is not configured or cannot be read; the reason is kept).
+ReleaseFacts ReadReleaseFacts(Context& context, const std::string& target);
+
+/// The conclusion from observations alone (pure, so it is unit-tested without a cluster): fills
+/// comparisons, verdicts, drift, refusals, recommendation and command of `report`. This is the
+/// one place that decides whether a promotion may go ahead; the dry run and the run both act on
+/// it. The rule for the source's own failures: a service whose golden probe fails in the source
+/// blocks the promotion (the run validates every wave and would be bound to roll back), and a
+/// probe that is not golden and fails in the source too is waived in the target (the target is
+/// judged only on what the source proved).
 void Conclude(const plan::Plan& plan, AuditReport& report);
 
 }  // namespace promote::phases

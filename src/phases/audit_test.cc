@@ -80,6 +80,7 @@ AuditReport Situation(bool prod_login_works, const std::string& dev_api_tag, boo
   report.source = "dev";
   report.target = "prod";
   report.plan_file = "plans/shop.yaml";
+  report.command_prefix = {"promote", "--plan=plans/shop.yaml", "--kubeconfig=/tmp/my config"};
   report.source_env.name = "dev";
   report.target_env.name = "prod";
   report.source_env.services = {Running("api", "dev", dev_api_tag, dev_login_works),
@@ -106,7 +107,8 @@ TEST_CASE("a broken target and a healthy, newer source: promote", "[audit]") {
   CHECK(report.comparisons[0].DeployImage() == "registry.test/api:v2@sha256:apiv2");
   CHECK(report.comparisons[1].action == ServiceAction::kUpToDate);
   CHECK(report.recommendation == Recommendation::kPromote);
-  CHECK(report.command == "promote dev prod --plan plans/shop.yaml");
+  // The suggestion carries the invocation's global flags, quoted so it can be pasted.
+  CHECK(report.command == "promote --plan=plans/shop.yaml '--kubeconfig=/tmp/my config' dev prod");
 }
 
 TEST_CASE("an unhealthy source is never recommended", "[audit]") {

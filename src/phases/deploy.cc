@@ -7,11 +7,13 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <future>
 #include <nlohmann/json.hpp>
 
 #include "core/duration.h"
 #include "core/redactor.h"
+#include "core/shell_line.h"
 #include "phases/context.h"
 #include "phases/step_log.h"
 #include "phases/targets.h"
@@ -38,6 +40,23 @@ const char* OutcomeWord(RolloutOutcome outcome) {
 
 }  // namespace
 
+const char* BlameName(Blame blame) {
+  switch (blame) {
+    case Blame::kNone:
+      return "none";
+    case Blame::kRelease:
+      return "release";
+    case Blame::kInfrastructure:
+      return "infrastructure";
+  }
+  return "unknown";
+}
+
+bool WaveRollout::touched() const {
+  return std::any_of(services.begin(), services.end(),
+                     [](const ServiceRollout& s) { return s.touched; });
+}
+
 const char* StepStatusName(StepStatus status) {
   switch (status) {
     case StepStatus::kSucceeded:
@@ -54,8 +73,37 @@ Deploy::Deploy(const plan::Plan& plan, std::string target, int wave,
                std::vector<ServiceChange> changes)
     : plan_(plan), target_(std::move(target)), wave_(wave), changes_(std::move(changes)) {}
 
+namespace {
+
+/// The commands as one redacted line each, joined: what a report names as having failed.
+std::string CommandLine(const Context& context, const std::vector<adapters::Command>& commands) {
+  std::string line;
+  for (const auto& command : commands) {
+    line += (line.empty() ? "" : " && ") + ShellLine(context.redactor.RedactArgv(command.argv));
+  }
+  return line;
+}
+
+}  // namespace
+
+bool ChangedSince(adapters::kube::Cluster& cluster, const adapters::kube::WorkloadRef& ref,
+                  const std::string& image, const std::optional<int>& helm_revision) {
+  auto now = cluster.ReadWorkload(ref);
+  // What cannot be read back may have changed: only a workload seen unchanged is untouched.
+  if (!now) return true;
+  if (now->image != image) return true;
+  return helm_revision && now->helm_revision && *now->helm_revision != *helm_revision;
+}
+
+Blame BlameOfRollout(adapters::kube::Cluster& cluster, const adapters::kube::WorkloadRef& ref) {
+  auto now = cluster.ReadWorkload(ref);
+  return now && now->rollout == adapters::kube::RolloutState::kDeadlineExceeded
+             ? Blame::kRelease
+             : Blame::kInfrastructure;
+}
+
 ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) const {
-  ServiceRollout rollout{change, StepStatus::kFailed, false, ""};
+  ServiceRollout rollout{change, StepStatus::kFailed, false, "", Blame::kInfrastructure, ""};
   const auto started = context.now();
   auto elapsed = [&] {
     return FormatDuration(
@@ -74,10 +122,9 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
   }
   const bool already = now->image == change.to_image;
   if (!already) {
+    const auto commands = cluster.PlanDeploy(ref, change.to_image, timeout);
     nlohmann::json argv = nlohmann::json::array();
-    for (const auto& command : cluster.PlanDeploy(ref, change.to_image, timeout)) {
-      argv.push_back(context.redactor.RedactArgv(command.argv));
-    }
+    for (const auto& command : commands) argv.push_back(context.redactor.RedactArgv(command.argv));
     auto intent = context.steps->Intent(
         state, "set-image", change.service,
         {{"wave", wave_}, {"from", change.from_image}, {"to", change.to_image}, {"argv", argv}});
@@ -89,8 +136,13 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
     context.logger.info("[wave {}] {}: set image {}", wave_, change.service, change.to_image);
     auto deployed = cluster.Deploy(ref, change.to_image, timeout);
     if (!deployed) {
-      rollout.detail = deployed.error().Format();
-      RecordFailed(*context.steps, context.logger, *intent, {{"error", rollout.detail}});
+      rollout.detail = deployed.error().what;  // the command goes beside it, not a generic fix
+      rollout.command = CommandLine(context, commands);
+      // A write that failed may still have landed (a dropped connection): read it back.
+      rollout.touched = ChangedSince(cluster, ref, now->image, now->helm_revision);
+      if (rollout.touched) rollout.blame = BlameOfRollout(cluster, ref);
+      RecordFailed(*context.steps, context.logger, *intent,
+                   {{"error", rollout.detail}, {"changed", rollout.touched}});
       return rollout;
     }
     if (auto done = context.steps->Done(*intent, {}); !done) {
@@ -103,6 +155,7 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
     rollout.touched = true;  // this run (or its earlier life) set it: restore it on rollback
   }
 
+  const adapters::Command wait = cluster.PlanWait(ref, timeout);
   auto intent = context.steps->Intent(state, "wait-rollout", change.service,
                                       {{"wave", wave_}, {"timeoutMs", timeout.count()}});
   if (!intent) {
@@ -112,12 +165,19 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
   auto waited = cluster.WaitRollout(ref, timeout);
   if (!waited) {
     rollout.detail = waited.error().Format();
+    rollout.command = CommandLine(context, {wait});
     RecordFailed(*context.steps, context.logger, *intent, {{"error", rollout.detail}});
     return rollout;
   }
   rollout.detail = std::string("rollout ") + OutcomeWord(waited->outcome) +
                    (waited->detail.empty() ? "" : ": " + waited->detail);
   if (waited->outcome != RolloutOutcome::kComplete) {
+    rollout.command = CommandLine(context, {wait});
+    // Only the cluster's own verdict (the progress deadline) judges the image; a wait that ran
+    // out of time, or a kubectl that failed, does not.
+    rollout.blame = waited->outcome == RolloutOutcome::kDeadlineExceeded
+                        ? Blame::kRelease
+                        : BlameOfRollout(cluster, ref);
     RecordFailed(*context.steps, context.logger, *intent,
                  {{"outcome", OutcomeWord(waited->outcome)}, {"detail", waited->detail}});
     context.logger.warn("[wave {}] {}: {} after {}", wave_, change.service, rollout.detail,
@@ -129,6 +189,8 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
     return rollout;
   }
   rollout.status = already ? StepStatus::kSkipped : StepStatus::kSucceeded;
+  rollout.blame = Blame::kNone;
+  rollout.detail = already ? "already on the new image, rolled out" : "rolled out in " + elapsed();
   context.logger.info("[wave {}] {}: rolled out in {}", wave_, change.service, elapsed());
   return rollout;
 }
@@ -148,6 +210,7 @@ WaveRollout Deploy::Run(Context& context) const {
       wave.ok = false;
       wave.reason +=
           (wave.reason.empty() ? "" : "; ") + rollout.change.service + ": " + rollout.detail;
+      if (wave.blame != Blame::kRelease) wave.blame = rollout.blame;
     }
   }
   return wave;

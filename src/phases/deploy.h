@@ -29,12 +29,25 @@ struct ServiceChange {
   std::string to_image;
 };
 
+/// Whose fault a failed step is: what decides what the run records about its release. Only a
+/// change that happened and was judged makes a release bad.
+enum class Blame {
+  kNone,            ///< it did not fail
+  kRelease,         ///< the cluster judged the new image (its rollout exceeded its deadline)
+  kInfrastructure,  ///< it could not be completed or judged: a timeout, a dropped or refused
+                    ///< call, a 5xx, a journal that cannot be written
+};
+
 /// What happened to one service of the wave.
 struct ServiceRollout {
   ServiceChange change;
   StepStatus status = StepStatus::kFailed;
-  bool touched = false;  ///< the image was set (or may have been): rollback must restore it
-  std::string detail;    ///< kubectl/helm's word on the rollout, or the error
+  /// The image was set (or may have been): rollback must restore it. A write that failed is
+  /// checked by reading the workload back; only an unchanged workload counts as untouched.
+  bool touched = false;
+  std::string detail;  ///< a sentence: what happened, or the error
+  Blame blame = Blame::kNone;
+  std::string command;  ///< on failure: the command that failed, as a shell line (redacted)
 };
 
 /// The wave's result: every service rolled out, or the first reasons it did not.
@@ -42,6 +55,9 @@ struct WaveRollout {
   bool ok = false;
   std::vector<ServiceRollout> services;
   std::string reason;
+  Blame blame = Blame::kNone;  ///< kRelease when any service was judged, else the failures'
+
+  bool touched() const;  ///< whether any service may have changed
 };
 
 /// Sets the images of a wave's services in the target and waits for their rollouts.
@@ -60,6 +76,16 @@ class Deploy {
   std::vector<ServiceChange> changes_;
 };
 
+/// Whether the workload `ref` no longer runs `image` (or its helm revision moved on), read back
+/// after a write that failed. A workload that cannot be read counts as changed.
+bool ChangedSince(adapters::kube::Cluster& cluster, const adapters::kube::WorkloadRef& ref,
+                  const std::string& image, const std::optional<int>& helm_revision);
+
+/// kRelease when the cluster judged the workload's rollout (progress deadline exceeded), else
+/// kInfrastructure: a wait that ran out of time is no verdict on the image.
+Blame BlameOfRollout(adapters::kube::Cluster& cluster, const adapters::kube::WorkloadRef& ref);
+
 const char* StepStatusName(StepStatus status);  ///< "succeeded", "skipped", "failed"
+const char* BlameName(Blame blame);             ///< "none", "release", "infrastructure"
 
 }  // namespace promote::phases

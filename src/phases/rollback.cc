@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/redactor.h"
+#include "core/shell_line.h"
 #include "phases/context.h"
 #include "phases/step_log.h"
 #include "phases/targets.h"
@@ -21,7 +22,7 @@ Rollback::Rollback(const plan::Plan& plan, std::string target, std::vector<Servi
     : plan_(plan), target_(std::move(target)), changes_(std::move(changes)), budget_(budget) {}
 
 ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) const {
-  ServiceRollout restored{change, StepStatus::kFailed, true, ""};
+  ServiceRollout restored{change, StepStatus::kFailed, true, "", Blame::kInfrastructure, ""};
   const plan::Environment& env = *plan_.FindEnvironment(target_);
   const auto ref = WorkloadRefFor(env, *plan_.FindService(change.service));
   adapters::kube::Cluster& cluster = context.cluster(target_);
@@ -30,11 +31,14 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
 
   auto now = cluster.ReadWorkload(ref);
   const bool already = now && now->image == change.from_image;
+  const auto commands = cluster.PlanRollback(ref, to, budget_);
+  std::string line;
+  for (const auto& command : commands) {
+    line += (line.empty() ? "" : " && ") + ShellLine(context.redactor.RedactArgv(command.argv));
+  }
   if (!already) {
     nlohmann::json argv = nlohmann::json::array();
-    for (const auto& command : cluster.PlanRollback(ref, to, budget_)) {
-      argv.push_back(context.redactor.RedactArgv(command.argv));
-    }
+    for (const auto& command : commands) argv.push_back(context.redactor.RedactArgv(command.argv));
     auto intent = context.steps->Intent(
         state, "restore", change.service,
         {{"from", change.to_image}, {"to", change.from_image}, {"argv", argv}});
@@ -46,6 +50,7 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
     auto done = cluster.Rollback(ref, to, budget_);
     if (!done) {
       restored.detail = done.error().Format();
+      restored.command = line;
       RecordFailed(*context.steps, context.logger, *intent, {{"error", restored.detail}});
       return restored;
     }
@@ -65,6 +70,7 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
   if (!waited || waited->outcome != adapters::kube::RolloutOutcome::kComplete) {
     restored.detail = waited ? "rollout of the previous image did not complete: " + waited->detail
                              : waited.error().Format();
+    restored.command = ShellLine(context.redactor.RedactArgv(cluster.PlanWait(ref, budget_).argv));
     RecordFailed(*context.steps, context.logger, *intent, {{"error", restored.detail}});
     return restored;
   }
@@ -74,6 +80,7 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
     return restored;
   }
   restored.status = already ? StepStatus::kSkipped : StepStatus::kSucceeded;
+  restored.blame = Blame::kNone;
   restored.detail = "back on " + change.from_image;
   return restored;
 }

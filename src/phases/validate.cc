@@ -91,11 +91,199 @@ int Worst(const std::vector<ProbeResult>& results, ProbeOutcome outcome,
 }  // namespace
 
 Validate::Validate(const plan::Plan& plan, std::string target_env,
-                   std::vector<std::string> services, plan::ValidationPolicy policy)
+                   std::vector<std::string> services, plan::ValidationPolicy policy, Waivers waived,
+                   GoldenWaivers golden)
     : plan_(plan),
       target_env_(std::move(target_env)),
       services_(std::move(services)),
-      policy_(std::move(policy)) {}
+      policy_(std::move(policy)),
+      waived_(std::move(waived)),
+      golden_(golden) {}
+
+namespace {
+
+/// One validation in progress: its targets, the clamped policy, the counts so far, and the
+/// checks that end it (fail fast on a limit, pass after the soak, give up past the bound).
+class Soak {
+ public:
+  Soak(Context& context, const plan::Environment& env, std::vector<ProbeTarget> targets,
+       const plan::ValidationPolicy& policy)
+      : context_(context),
+        env_(env),
+        targets_(std::move(targets)),
+        // Policy values are clamped so that a sloppy plan cannot make the loop pass vacuously.
+        interval_(std::max(policy.interval, milliseconds(0))),
+        soak_(std::max(policy.soak, milliseconds(0))),
+        successes_needed_(std::max(policy.successes, 1)),
+        failure_limit_(std::max(policy.failure_limit, 0)),
+        error_limit_(std::max(policy.error_limit, 0)),
+        give_up_(soak_ + interval_ * (successes_needed_ + 1)),
+        failed_rounds_(targets_.size(), 0) {}
+
+  /// Rounds until a verdict; bounded in count too, so a clock that never advances ends it.
+  ValidationResult Run() {
+    const long long max_rounds =
+        give_up_.count() / std::max<long long>(interval_.count(), 1) + successes_needed_ + 2;
+    first_start_ = context_.now();
+    for (long long index = 0; index < max_rounds; ++index) {
+      const auto round_start = context_.now();
+      Round(static_cast<int>(index) + 1, round_start);
+      if (Decided()) return std::move(result_);
+      // The next round starts `interval` after this one started; only the remainder is slept.
+      const auto next_start = round_start + interval_;
+      if (const auto now = context_.now(); next_start > now) {
+        context_.sleep(std::chrono::ceil<milliseconds>(next_start - now));
+      }
+    }
+    Fail("no verdict after " + Plural(result_.rounds, "round") +
+             ": the clock never reached the end of the soak (" + DurationText(soak_) + ")",
+         false);
+    return std::move(result_);
+  }
+
+ private:
+  void Round(int number, std::chrono::system_clock::time_point start) {
+    std::vector<ProbeResult> results = context_.prober.Run(targets_);
+    results.resize(std::min(results.size(), targets_.size()));
+    for (size_t i = results.size(); i < targets_.size(); ++i) {
+      results.push_back(Missing(targets_[i]));
+    }
+    ValidationRound round;
+    round.number = number;
+    round.at = Rfc3339(start);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const ProbeResult& probe = results[i];
+      if (probe.verdict.outcome == ProbeOutcome::kFailed) {
+        ++round.failed;
+        ++failed_rounds_[i];
+      } else if (probe.verdict.outcome == ProbeOutcome::kErrored) {
+        ++round.errored;
+      }
+      if (!probe.passed() || RetriedAfterProblem(probe)) round.problems.push_back(probe);
+    }
+    round.passed = round.failed == 0 && round.errored == 0;
+    Count(round);
+    Log(round, static_cast<int>(results.size()));
+    result_.history.push_back(std::move(round));
+    result_.last_round = std::move(results);
+    result_.elapsed = std::chrono::duration_cast<milliseconds>(context_.now() - first_start_);
+  }
+
+  void Count(const ValidationRound& round) {
+    ++result_.rounds;
+    if (round.failed > 0) {
+      ++result_.failures;
+      consecutive_errors_ = 0;
+      result_.consecutive_successes = 0;
+    } else if (round.errored > 0) {
+      ++result_.errors;
+      ++consecutive_errors_;
+      result_.consecutive_successes = 0;
+    } else {
+      consecutive_errors_ = 0;
+      ++result_.consecutive_successes;
+    }
+  }
+
+  void Log(const ValidationRound& round, int total) const {
+    if (round.passed) {
+      context_.logger.info("validate {} round {}: {}/{} passed", env_.name, round.number, total,
+                           total);
+      return;
+    }
+    const ProbeResult& first = round.problems.front();
+    context_.logger.info("validate {} round {}: {}/{} passed, {} failed, {} errored ({} {} on {})",
+                         env_.name, round.number, total - round.failed - round.errored, total,
+                         round.failed, round.errored, ProbeName(first), AnswerText(first),
+                         env_.NamespaceFor(first.service));
+  }
+
+  /// Whether the last round ended the validation (limits first, then the pass, then the bound).
+  bool Decided() {
+    if (result_.failures > failure_limit_) {
+      const int worst =
+          std::max(Worst(result_.last_round, ProbeOutcome::kFailed, failed_rounds_), 0);
+      const ProbeResult& probe = result_.last_round[static_cast<size_t>(worst)];
+      Fail(ProbeName(probe) + " " + AnswerText(probe) + " in " +
+               Plural(failed_rounds_[static_cast<size_t>(worst)], "round") + " (failure limit " +
+               std::to_string(failure_limit_) + ") on " + env_.NamespaceFor(probe.service),
+           true);
+      return true;
+    }
+    if (consecutive_errors_ > error_limit_) {
+      const std::vector<int> no_weight(targets_.size(), 0);
+      const int worst = std::max(Worst(result_.last_round, ProbeOutcome::kErrored, no_weight), 0);
+      const ProbeResult& probe = result_.last_round[static_cast<size_t>(worst)];
+      // No answer is not a wrong answer: it cannot tell a bad build from a bad network.
+      Fail(ProbeName(probe) + " " + AnswerText(probe) + " on " + env_.NamespaceFor(probe.service) +
+               ": " + std::to_string(consecutive_errors_) +
+               " consecutive rounds without an answer (error limit " +
+               std::to_string(error_limit_) + ")",
+           false);
+      return true;
+    }
+    if (result_.elapsed >= soak_ && result_.consecutive_successes >= successes_needed_) {
+      Pass();
+      return true;
+    }
+    if (result_.elapsed >= give_up_) {
+      Fail("only " + std::to_string(result_.consecutive_successes) + " consecutive passes of " +
+               std::to_string(successes_needed_) + " needed after soak (" + DurationText(soak_) +
+               "); gave up after " + Plural(result_.rounds, "round"),
+           result_.failures > 0);
+      return true;
+    }
+    return false;
+  }
+
+  void Pass() {
+    result_.passed = true;
+    result_.reason = std::to_string(result_.consecutive_successes) + " consecutive pass" +
+                     (result_.consecutive_successes == 1 ? "" : "es") + " after " +
+                     DurationText(soak_) + " of soak (" + Plural(result_.rounds, "round");
+    if (result_.failures > 0 || result_.errors > 0) {
+      result_.reason += "; tolerated " + Plural(result_.failures, "failed round") + " and " +
+                        Plural(result_.errors, "errored round");
+    }
+    result_.reason += ")";
+    context_.logger.info("validate {} passed: {}", env_.name, result_.reason);
+  }
+
+  /// A failed verdict; `judged` when wrong answers decided it. The services judged are those
+  /// whose probes answered wrong in some round, each with its worst answer.
+  void Fail(std::string reason, bool judged) {
+    result_.passed = false;
+    result_.judged = judged;
+    result_.reason = std::move(reason);
+    if (judged) {
+      for (size_t i = 0; i < targets_.size() && i < result_.last_round.size(); ++i) {
+        if (failed_rounds_[i] == 0) continue;
+        const std::string& service = targets_[i].service;
+        if (result_.failed_services.count(service)) continue;
+        const ProbeResult& probe = result_.last_round[i];
+        result_.failed_services[service] = ProbeName(probe) + " " + AnswerText(probe) + " in " +
+                                           Plural(failed_rounds_[i], "round");
+      }
+    }
+    context_.logger.warn("validate {} failed: {}", env_.name, result_.reason);
+  }
+
+  Context& context_;
+  const plan::Environment& env_;
+  std::vector<ProbeTarget> targets_;
+  const milliseconds interval_;
+  const milliseconds soak_;
+  const int successes_needed_;
+  const int failure_limit_;
+  const int error_limit_;
+  const milliseconds give_up_;
+  std::vector<int> failed_rounds_;  ///< per probe: rounds it answered wrong in
+  int consecutive_errors_ = 0;
+  std::chrono::system_clock::time_point first_start_;
+  ValidationResult result_;
+};
+
+}  // namespace
 
 ValidationResult Validate::Run(Context& context) const {
   ValidationResult result;
@@ -114,7 +302,17 @@ ValidationResult Validate::Run(Context& context) const {
       return result;
     }
     const std::string base = BaseUrlFor(context, *env, name);
-    for (const auto& probe : service->probes) targets.push_back({name, target_env_, base, probe});
+    const auto waived = waived_.find(name);
+    for (const auto& probe : service->probes) {
+      // A golden probe is not waived for a release: without it the product is down.
+      if ((!probe.golden || golden_ == GoldenWaivers::kAllowed) && waived != waived_.end() &&
+          std::find(waived->second.begin(), waived->second.end(), probe.name) !=
+              waived->second.end()) {
+        result.waived.push_back(name + " " + probe.method + " " + probe.path);
+        continue;
+      }
+      targets.push_back({name, target_env_, base, probe});
+    }
   }
   if (targets.empty()) {
     result.passed = true;
@@ -122,125 +320,11 @@ ValidationResult Validate::Run(Context& context) const {
     context.logger.warn("validate {}: {}", target_env_, result.reason);
     return result;
   }
-
-  // Policy values are clamped so that a sloppy plan cannot make the loop pass vacuously.
-  const milliseconds interval = std::max(policy_.interval, milliseconds(0));
-  const milliseconds soak = std::max(policy_.soak, milliseconds(0));
-  const int successes_needed = std::max(policy_.successes, 1);
-  const int failure_limit = std::max(policy_.failure_limit, 0);
-  const int error_limit = std::max(policy_.error_limit, 0);
-  const milliseconds give_up = soak + interval * (successes_needed + 1);
-  const long long max_rounds =
-      give_up.count() / std::max<long long>(interval.count(), 1) + successes_needed + 2;
-
   if (policy_.initial_delay > milliseconds(0)) context.sleep(policy_.initial_delay);
-
-  const auto first_start = context.now();
-  int consecutive_errors = 0;
-  std::vector<int> failed_rounds(targets.size(), 0);  // per probe: rounds it answered wrong in
-  auto fail = [&](std::string reason) {
-    result.passed = false;
-    result.reason = std::move(reason);
-    context.logger.warn("validate {} failed: {}", target_env_, result.reason);
-    return result;
-  };
-
-  for (long long round_index = 0; round_index < max_rounds; ++round_index) {
-    const auto round_start = context.now();
-    std::vector<ProbeResult> results = context.prober.Run(targets);
-    results.resize(std::min(results.size(), targets.size()));
-    for (size_t i = results.size(); i < targets.size(); ++i) results.push_back(Missing(targets[i]));
-
-    ValidationRound round;
-    round.number = static_cast<int>(round_index) + 1;
-    round.at = Rfc3339(round_start);
-    for (size_t i = 0; i < results.size(); ++i) {
-      const ProbeResult& probe = results[i];
-      if (probe.verdict.outcome == ProbeOutcome::kFailed) {
-        ++round.failed;
-        ++failed_rounds[i];
-      } else if (probe.verdict.outcome == ProbeOutcome::kErrored) {
-        ++round.errored;
-      }
-      if (!probe.passed() || RetriedAfterProblem(probe)) round.problems.push_back(probe);
-    }
-    round.passed = round.failed == 0 && round.errored == 0;
-    ++result.rounds;
-    if (round.failed > 0) {
-      ++result.failures;
-      consecutive_errors = 0;
-      result.consecutive_successes = 0;
-    } else if (round.errored > 0) {
-      ++result.errors;
-      ++consecutive_errors;
-      result.consecutive_successes = 0;
-    } else {
-      consecutive_errors = 0;
-      ++result.consecutive_successes;
-    }
-
-    const int total = static_cast<int>(results.size());
-    if (round.passed) {
-      context.logger.info("validate {} round {}: {}/{} passed", target_env_, round.number, total,
-                          total);
-    } else {
-      const ProbeResult& first = round.problems.front();
-      context.logger.info("validate {} round {}: {}/{} passed, {} failed, {} errored ({} {} on {})",
-                          target_env_, round.number, total - round.failed - round.errored, total,
-                          round.failed, round.errored, ProbeName(first), AnswerText(first),
-                          env->NamespaceFor(first.service));
-    }
-    result.history.push_back(std::move(round));
-    result.last_round = std::move(results);
-    result.elapsed = std::chrono::duration_cast<milliseconds>(context.now() - first_start);
-
-    // Fail fast: limits first, whatever the soak.
-    if (result.failures > failure_limit) {
-      const int worst = Worst(result.last_round, ProbeOutcome::kFailed, failed_rounds);
-      const ProbeResult& probe = result.last_round[static_cast<size_t>(std::max(worst, 0))];
-      return fail(ProbeName(probe) + " " + AnswerText(probe) + " in " +
-                  Plural(failed_rounds[static_cast<size_t>(std::max(worst, 0))], "round") +
-                  " (failure limit " + std::to_string(failure_limit) + ") on " +
-                  env->NamespaceFor(probe.service));
-    }
-    if (consecutive_errors > error_limit) {
-      const std::vector<int> no_weight(targets.size(), 0);
-      const int worst = Worst(result.last_round, ProbeOutcome::kErrored, no_weight);
-      const ProbeResult& probe = result.last_round[static_cast<size_t>(std::max(worst, 0))];
-      return fail(ProbeName(probe) + " " + AnswerText(probe) + " on " +
-                  env->NamespaceFor(probe.service) + ": " + std::to_string(consecutive_errors) +
-                  " consecutive rounds without an answer " + "(error limit " +
-                  std::to_string(error_limit) + ")");
-    }
-    if (result.elapsed >= soak && result.consecutive_successes >= successes_needed) {
-      result.passed = true;
-      result.reason = std::to_string(result.consecutive_successes) + " consecutive pass" +
-                      (result.consecutive_successes == 1 ? "" : "es") + " after " +
-                      DurationText(soak) + " of soak (" + Plural(result.rounds, "round");
-      if (result.failures > 0 || result.errors > 0) {
-        result.reason += "; tolerated " + Plural(result.failures, "failed round") + " and " +
-                         Plural(result.errors, "errored round");
-      }
-      result.reason += ")";
-      context.logger.info("validate {} passed: {}", target_env_, result.reason);
-      return result;
-    }
-    if (result.elapsed >= give_up) {
-      return fail("only " + std::to_string(result.consecutive_successes) +
-                  " consecutive passes of " + std::to_string(successes_needed) +
-                  " needed after soak (" + DurationText(soak) + "); gave up after " +
-                  Plural(result.rounds, "round"));
-    }
-
-    // The next round starts `interval` after this one started; only the remainder is slept.
-    const auto next_start = round_start + interval;
-    const auto now = context.now();
-    if (next_start > now) {
-      context.sleep(std::chrono::ceil<milliseconds>(next_start - now));
-    }
-  }
-  return fail("no verdict after " + Plural(result.rounds, "round") +
-              ": the clock never reached the end of the soak (" + DurationText(soak) + ")");
+  std::vector<std::string> waived = std::move(result.waived);
+  result = Soak(context, *env, std::move(targets), policy_).Run();
+  result.waived = std::move(waived);
+  return result;
 }
 
 }  // namespace promote::phases

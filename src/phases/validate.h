@@ -27,9 +27,14 @@
 // - Services without any probe leave nothing to check: the verdict is passed without a round,
 //   and the reason says so. An unknown environment or service is a failed verdict.
 // - Each round is logged at info level ("validate prod round 3: 16/16 passed").
+// - Waived probes (not golden, failing in the source as well) are not run: the target is judged
+//   only on what the source proved. A golden probe is never waived.
+// - A failure decided by wrong answers is `judged` (a verdict on the images, naming each
+//   failing service); one decided by missing answers, or by the clock, is not.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,13 +70,27 @@ struct ValidationResult {
   std::chrono::milliseconds elapsed{0};                  ///< since the first round started
   std::vector<ValidationRound> history;                  ///< every round, problems kept as evidence
   std::vector<adapters::probe::ProbeResult> last_round;  ///< all results of the final round
+  /// A failure decided by wrong answers (a verdict on what runs), not by missing ones.
+  bool judged = false;
+  /// On a judged failure: each service whose probes answered wrong, with its worst answer.
+  std::map<std::string, std::string> failed_services;
+  /// Probes not run because the source fails them too: "api GET /metrics".
+  std::vector<std::string> waived;
 };
+
+/// Per service, the names of probes the target is not held to (they fail in the source too).
+using Waivers = std::map<std::string, std::vector<std::string>>;
+
+/// Whether waivers may cover golden probes: never for a release, but a rollback is judged
+/// against what the target was before the run, golden failures included.
+enum class GoldenWaivers { kNever, kAllowed };
 
 /// Validates `services` of `plan` in `target_env` under `policy` (see the contract above).
 class Validate {
  public:
   Validate(const plan::Plan& plan, std::string target_env, std::vector<std::string> services,
-           plan::ValidationPolicy policy);
+           plan::ValidationPolicy policy, Waivers waived = {},
+           GoldenWaivers golden = GoldenWaivers::kNever);
 
   ValidationResult Run(Context& context) const;
 
@@ -80,6 +99,8 @@ class Validate {
   std::string target_env_;
   std::vector<std::string> services_;
   plan::ValidationPolicy policy_;
+  Waivers waived_;
+  GoldenWaivers golden_;
 };
 
 }  // namespace promote::phases

@@ -17,6 +17,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/time_format.h"
+
 namespace promote::plan {
 namespace {
 
@@ -435,6 +437,37 @@ Result<std::optional<ActiveFreeze>> FreezeAt(const FreezePolicy& policy,
                  "evaluating freeze windows in time zone '" + policy.time_zone + "': " + e.what(),
                  "freeze", "check that the tzdata package is installed (/usr/share/zoneinfo)"};
   }
+}
+
+FreezeVerdict JudgeFreeze(const FreezePolicy& policy, const std::string& target,
+                          std::chrono::system_clock::time_point now, bool restore,
+                          const std::optional<std::string>& override_reason,
+                          const std::optional<std::string>& override_window) {
+  FreezeVerdict verdict;
+  if (restore || policy.windows.empty()) return verdict;
+  auto active = FreezeAt(policy, now);
+  if (!active) {
+    verdict.frozen = true;
+    verdict.description =
+        "the freeze windows of " + target + " cannot be evaluated: " + active.error().Format();
+    verdict.refusal = verdict.description;
+    return verdict;
+  }
+  if (!*active) return verdict;
+  const ActiveFreeze& freeze = **active;
+  verdict.frozen = true;
+  verdict.window = freeze.window;
+  verdict.until_utc = Rfc3339(freeze.ends);
+  verdict.description = "window '" + freeze.window + "'" +
+                        (freeze.reason.empty() ? "" : " (" + freeze.reason + ")") + " until " +
+                        freeze.ends_local + " (" + verdict.until_utc + ")";
+  if (override_reason && (!override_window || *override_window == freeze.window)) {
+    verdict.override_reason = override_reason;
+  }
+  verdict.refusal = target + " is frozen by " + verdict.description +
+                    "; rollbacks are allowed; to promote anyway pass --override-freeze --reason "
+                    "\"…\"";
+  return verdict;
 }
 
 }  // namespace promote::plan

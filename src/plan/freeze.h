@@ -74,4 +74,26 @@ struct ActiveFreeze {
 Result<std::optional<ActiveFreeze>> FreezeAt(const FreezePolicy& policy,
                                              std::chrono::system_clock::time_point now);
 
+/// What a freeze means for one forward promotion: free, refused (with the sentence a person
+/// reads), or let through by an override that the run must journal and report.
+struct FreezeVerdict {
+  bool frozen = false;      ///< a window is in force, or the windows cannot be evaluated
+  std::string window;       ///< the window in force ("" when it cannot be evaluated)
+  std::string description;  ///< "window 'weekend' (no weekend deploys) until … (…Z)"
+  std::string until_utc;    ///< RFC 3339, when promotions are free again
+  std::optional<std::string> override_reason;  ///< --override-freeze --reason: let through
+  std::string refusal;  ///< the sentence of a refusal: what, until when, how to go anyway
+
+  bool refuses() const { return frozen && !override_reason; }
+};
+
+/// The freeze verdict on promoting into `target` at `now`. A restore is never frozen (rollbacks
+/// stay allowed). A policy that cannot be evaluated refuses (fail closed). `override_reason`
+/// lets a frozen run through, but only for `override_window` when that is set (an override
+/// given for one window is not a pass for every later freeze).
+FreezeVerdict JudgeFreeze(const FreezePolicy& policy, const std::string& target,
+                          std::chrono::system_clock::time_point now, bool restore,
+                          const std::optional<std::string>& override_reason,
+                          const std::optional<std::string>& override_window = std::nullopt);
+
 }  // namespace promote::plan

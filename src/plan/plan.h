@@ -132,6 +132,14 @@ struct ValidationPolicy {
   std::chrono::milliseconds rollout_timeout{300000};
 };
 
+/// How a rollback is done and judged: its time budget, then the restored state probed over a
+/// soak of its own, as a release would be.
+struct RollbackPolicy {
+  std::chrono::milliseconds soak{30000};  ///< default: 3 × validate.interval
+  int successes = 2;                      ///< consecutive passing rounds after the soak
+  std::chrono::milliseconds timeout{300000};
+};
+
 /// Where releases are recorded: a git repository and the tag name template.
 struct ReleaseRepo {
   std::string repo;  ///< path, relative to the plan file's folder
@@ -150,6 +158,7 @@ struct Plan {
   std::map<std::string, Environment> environments;
   std::vector<Service> services;  ///< plan order
   ValidationPolicy validate;
+  RollbackPolicy rollback;
   std::map<std::string, std::vector<std::string>> hooks;  ///< boundary → executables
   std::vector<std::string> secret_env;  ///< environment variables whose values are redacted
 

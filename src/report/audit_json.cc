@@ -107,6 +107,14 @@ json VerdictJson(const std::string& env, const phases::Verdict& verdict) {
           {"reason", verdict.reason}};
 }
 
+json BadImageJson(const phases::BadImage& bad) {
+  return {{"service", bad.service},
+          {"image", bad.image},
+          {"digest", OrNull(bad.digest)},
+          {"release", bad.release},
+          {"reason", bad.reason}};
+}
+
 json ComparisonJson(const phases::ServiceComparison& c) {
   return {
       {"service", c.service},
@@ -116,7 +124,9 @@ json ComparisonJson(const phases::ServiceComparison& c) {
       {"targetDigest", OrNull(c.target_digest)},
       {"deployImage", c.action == phases::ServiceAction::kPromote ? json(c.DeployImage()) : json()},
       {"action", phases::ServiceActionName(c.action)},
-      {"reason", c.reason}};
+      {"reason", c.reason},
+      {"knownBad", c.known_bad ? BadImageJson(*c.known_bad) : json()},
+      {"waivedProbes", c.waived_probes}};
 }
 
 }  // namespace
@@ -152,11 +162,28 @@ nlohmann::json AuditJson(const phases::AuditReport& report) {
       {"environments", json::array({EnvironmentJson(report.source_env, "source"),
                                     EnvironmentJson(report.target_env, "target")})},
       {"comparisons", std::move(comparisons)},
-      {"drift", {{"checked", report.releases_known}, {"images", report.drift}}},
+      {"drift",
+       {{"checked", report.releases.known && !report.NoReleaseYet()},
+        {"noReleaseYet", report.NoReleaseYet()},
+        {"images", report.drift}}},
       {"recommendation",
        {{"action", phases::RecommendationName(report.recommendation)},
         {"reason", report.recommendation_reason},
+        {"refusals", report.refusals},
         {"command", OrNull(report.command)}}},
+      {"forced",
+       {{"reason", OrNull(report.force_reason)},
+        {"images",
+         [&] {
+           json images = json::array();
+           for (const auto& bad : report.forced) images.push_back(BadImageJson(bad));
+           return images;
+         }()}}},
+      {"freeze", report.freeze.frozen ? json{{"window", report.freeze.window},
+                                             {"description", report.freeze.description},
+                                             {"until", OrNull(report.freeze.until_utc)},
+                                             {"overridden", OrNull(report.freeze.override_reason)}}
+                                      : json()},
       {"targetHealthy", report.TargetHealthy()},
       {"promotionPending", report.PromotionPending()},
   };

@@ -332,6 +332,24 @@ void RenderRecommendations(std::ostringstream& out, const phases::AuditReport& r
   if (!report.recommendation_reason.empty()) out << ": " << report.recommendation_reason;
   if (!report.command.empty()) out << " — run " << Code(report.command);
   out << "\n";
+  // Every reason the run would be refused, each with its fix (the first is the one above).
+  for (size_t i = 1; i < report.refusals.size(); ++i) {
+    out << "- Also refused: " << report.refusals[i] << "\n";
+  }
+  for (const auto& bad : report.forced) {
+    out << "- **Forced** (--force: " << report.force_reason.value_or("") << "): " << bad.Describe()
+        << "\n";
+  }
+  if (report.freeze.frozen && report.freeze.override_reason) {
+    out << "- **Freeze overridden**: " << report.freeze.description << " ("
+        << *report.freeze.override_reason << ")\n";
+  }
+  for (const auto& c : report.comparisons) {
+    for (const auto& probe : c.waived_probes) {
+      out << "- Not required of **" << c.service << "** in " << report.target << ": probe "
+          << Code(probe) << " (it fails in " << report.source << " too)\n";
+    }
+  }
   for (const auto& c : report.comparisons) {
     if (c.action != phases::ServiceAction::kBlocked) continue;
     out << "- Fix **" << c.service << "** in " << report.source
@@ -356,7 +374,11 @@ void RenderRecommendations(std::ostringstream& out, const phases::AuditReport& r
         << (report.drift.size() == 1 ? "" : "s") << " running in " << report.target
         << " (see Drift)\n";
   }
-  if (!report.releases_known) {
+  if (report.NoReleaseYet()) {
+    out << "- No release of " << report.target << " is recorded yet, so there is no drift to "
+        << "check: record what it runs now with "
+        << Code(report.Suggest({"baseline", report.target})) << "\n";
+  } else if (!report.releases.known) {
     out << "- The release repository could not be read: drift is unknown\n";
   }
 }

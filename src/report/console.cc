@@ -6,7 +6,8 @@
 #include "adapters/kube/cluster.h"
 #include "core/duration.h"
 #include "core/redactor.h"
-#include "engine/promotion_plan.h"
+#include "core/shell_line.h"
+#include "engine/run_plan.h"
 #include "phases/audit.h"
 
 namespace promote::report {
@@ -15,22 +16,6 @@ namespace {
 std::string Upper(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return text;
-}
-
-// One shell-readable line for an argv: arguments with spaces or quotes are single-quoted.
-std::string ShellLine(const std::vector<std::string>& argv) {
-  std::string line;
-  for (const auto& arg : argv) {
-    if (!line.empty()) line += ' ';
-    if (arg.find_first_of(" \t\"'$`\\|&;<>(){}*?!#~") == std::string::npos && !arg.empty()) {
-      line += arg;
-      continue;
-    }
-    line += '\'';
-    for (char c : arg) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    line += '\'';
-  }
-  return line;
 }
 
 }  // namespace
@@ -59,14 +44,21 @@ std::string RenderAuditSummary(const phases::AuditReport& report) {
   return out.str();
 }
 
-std::string RenderPromotionPlan(const engine::PromotionPlan& plan, const Redactor& redactor) {
+std::string RenderPromotionPlan(const engine::RunPlan& plan, const Redactor& redactor) {
   std::ostringstream out;
-  if (plan.empty()) {
-    out << "Dry run: nothing to do, no step would run.\n";
-    return out.str();
+  switch (plan.decision) {
+    case engine::Decision::kNothingToDo:
+      out << "Dry run: nothing to do, no step would run.\n";
+      return out.str();
+    case engine::Decision::kRefused:
+      out << "Dry run: the run would be REFUSED (nothing would change):\n";
+      for (const auto& reason : plan.refusals) out << "  - " << redactor.Redact(reason) << "\n";
+      return out.str();
+    case engine::Decision::kPromote:
+      break;
   }
-  out << "Dry run: promoting " << plan.source << " → " << plan.target << " would take "
-      << plan.steps.size() << " steps (nothing was changed):\n";
+  out << "Dry run: " << (plan.restore ? "restoring " : "promoting ") << plan.source << " → "
+      << plan.target << " would take " << plan.steps.size() << " steps (nothing was changed):\n";
   int number = 0;
   for (const auto& step : plan.steps) {
     out << "  " << ++number << ". " << engine::StepKindName(step.kind);
@@ -76,10 +68,24 @@ std::string RenderPromotionPlan(const engine::PromotionPlan& plan, const Redacto
       out << "       $ " << ShellLine(redactor.RedactArgv(command.argv)) << "\n";
     }
   }
+  for (const auto& [service, probes] : plan.waived) {
+    for (const auto& probe : probes) {
+      out << "  not required in " << plan.target << ": " << service << " probe '" << probe
+          << "' (it fails in " << plan.source << " too)\n";
+    }
+  }
+  for (const auto& bad : plan.forced) {
+    out << "  FORCED: " << redactor.Redact(bad.Describe())
+        << " (--force: " << redactor.Redact(plan.force_reason.value_or("")) << ")\n";
+  }
+  if (plan.freeze.frozen && plan.freeze.override_reason) {
+    out << "  FREEZE OVERRIDDEN: " << redactor.Redact(plan.freeze.description) << " ("
+        << redactor.Redact(*plan.freeze.override_reason) << ")\n";
+  }
   return out.str();
 }
 
-nlohmann::json PromotionPlanJson(const engine::PromotionPlan& plan, const Redactor& redactor) {
+nlohmann::json PromotionPlanJson(const engine::RunPlan& plan, const Redactor& redactor) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& step : plan.steps) {
     nlohmann::json commands = nlohmann::json::array();
@@ -90,10 +96,23 @@ nlohmann::json PromotionPlanJson(const engine::PromotionPlan& plan, const Redact
                      {"description", redactor.Redact(step.description)},
                      {"commands", commands}});
   }
+  nlohmann::json refusals = nlohmann::json::array();
+  for (const auto& reason : plan.refusals) refusals.push_back(redactor.Redact(reason));
+  nlohmann::json forced = nlohmann::json::array();
+  for (const auto& bad : plan.forced) forced.push_back(redactor.Redact(bad.Describe()));
   return {{"schema", "promote/promotion-plan/v1"},
           {"source", plan.source},
           {"target", plan.target},
-          {"tag", plan.tag_name},
+          {"restore", plan.restore},
+          {"decision", engine::DecisionName(plan.decision)},
+          {"reason", redactor.Redact(plan.reason)},
+          {"refusals", refusals},
+          {"tag", plan.tag.name.empty() ? nlohmann::json() : nlohmann::json(plan.tag.name)},
+          {"createsTag", plan.tag.create && !plan.tag.name.empty()},
+          {"freeze", plan.freeze.frozen ? nlohmann::json(redactor.Redact(plan.freeze.description))
+                                        : nlohmann::json()},
+          {"waived", plan.waived},
+          {"forced", forced},
           {"steps", steps}};
 }
 

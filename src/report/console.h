@@ -14,7 +14,7 @@ struct AuditReport;
 }
 
 namespace promote::engine {
-struct PromotionPlan;
+struct RunPlan;
 }
 
 namespace promote::report {
@@ -22,10 +22,11 @@ namespace promote::report {
 /// "Audit keybuzz: dev → prod", the verdicts, the diff per service and the recommendation.
 std::string RenderAuditSummary(const phases::AuditReport& report);
 
-/// The numbered steps of a dry run, each with its exact (redacted) argv.
-std::string RenderPromotionPlan(const engine::PromotionPlan& plan, const Redactor& redactor);
+/// The dry run: the run's decision and, when it would promote, its numbered steps, each with its
+/// exact (redacted) argv; a refused run lists every reason.
+std::string RenderPromotionPlan(const engine::RunPlan& plan, const Redactor& redactor);
 
 /// The same plan as JSON (schema "promote/promotion-plan/v1"), argv redacted.
-nlohmann::json PromotionPlanJson(const engine::PromotionPlan& plan, const Redactor& redactor);
+nlohmann::json PromotionPlanJson(const engine::RunPlan& plan, const Redactor& redactor);
 
 }  // namespace promote::report

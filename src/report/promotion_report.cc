@@ -93,6 +93,7 @@ struct ProbeEvidence {
   bool golden = false;
   std::vector<Symptom> symptoms;
   int passed_on_retry = 0;  ///< rounds in which a retry then passed
+  std::string body;         ///< the last failing answer's body excerpt (redacted), as evidence
 
   bool answered_wrong() const {
     for (const auto& s : symptoms) {
@@ -119,7 +120,7 @@ std::vector<ProbeEvidence> Evidence(const ValidationResult& validation) {
         }
       }
       if (!evidence) {
-        out.push_back({p.service, p.probe_name, p.method, p.path, p.golden, {}, 0});
+        out.push_back({p.service, p.probe_name, p.method, p.path, p.golden, {}, 0, ""});
         evidence = &out.back();
       }
       // This round's symptoms, each once however many attempts showed it.
@@ -136,6 +137,7 @@ std::vector<ProbeEvidence> Evidence(const ValidationResult& validation) {
         note(p.verdict.outcome, p.status, SymptomText(p.status, p.verdict.note));
       }
       if (p.passed() && !seen.empty()) ++evidence->passed_on_retry;
+      if (!p.passed() && !p.body_excerpt.empty()) evidence->body = p.body_excerpt;
       for (const auto& s : seen) {
         bool counted = false;
         for (auto& known : evidence->symptoms) {
@@ -163,7 +165,17 @@ std::string EvidenceLine(const ProbeEvidence& e) {
   line += " — " + e.service;
   if (e.golden) line += ", golden ★";
   if (e.passed_on_retry > 0) line += ", passed on retry in " + Plural(e.passed_on_retry, "round");
-  return OneLine(line);
+  line = OneLine(line);
+  if (!e.body.empty()) line += "\n  - answer: " + Code(OneLine(e.body));
+  return line;
+}
+
+/// The restore of `service`, when the rollback put it back.
+const ServiceRollout* Reverted(const engine::PromotionResult& result, const std::string& service) {
+  for (const auto& r : result.restores) {
+    if (r.change.service == service && r.status != StepStatus::kFailed) return &r;
+  }
+  return nullptr;
 }
 
 void RenderChanges(std::ostringstream& out, const engine::PromotionResult& result) {
@@ -174,10 +186,15 @@ void RenderChanges(std::ostringstream& out, const engine::PromotionResult& resul
   }
   out << "| Service | From | To | Status | Detail |\n|---|---|---|---|---|\n";
   for (const ServiceRollout& r : result.rollouts) {
+    const bool reverted = Reverted(result, r.change.service) != nullptr;
+    std::string detail = r.detail.empty() ? std::string(kNone) : Cell(r.detail);
+    if (!r.command.empty()) detail += " — failed: " + Code(Cell(r.command));
+    if (reverted) detail += " — then put back on " + ShortImage(r.change.from_image);
     out << "| " << Cell(r.change.service) << " | " << ShortImage(r.change.from_image) << " | "
-        << ShortImage(r.change.to_image) << " | " << StepIcon(r.status) << " "
-        << phases::StepStatusName(r.status) << " | "
-        << (r.detail.empty() ? std::string(kNone) : Cell(r.detail)) << " |\n";
+        << ShortImage(r.change.to_image) << " | "
+        << (reverted ? std::string("↩️ reverted")
+                     : std::string(StepIcon(r.status)) + " " + phases::StepStatusName(r.status))
+        << " | " << detail << " |\n";
   }
 }
 
@@ -208,9 +225,11 @@ void RenderRollback(std::ostringstream& out, const engine::PromotionResult& resu
     if (r.change.from_helm_revision) {
       back_to += " (helm revision " + std::to_string(*r.change.from_helm_revision) + ")";
     }
+    std::string detail = r.detail.empty() ? std::string(kNone) : Cell(r.detail);
+    if (!r.command.empty()) detail += " — failed: " + Code(Cell(r.command));
     out << "| " << Cell(r.change.service) << " | " << ShortImage(r.change.to_image) << " | "
         << back_to << " | " << StepIcon(r.status) << " " << phases::StepStatusName(r.status)
-        << " | " << (r.detail.empty() ? std::string(kNone) : Cell(r.detail)) << " |\n";
+        << " | " << detail << " |\n";
   }
 }
 
@@ -218,10 +237,55 @@ void RenderNextSteps(std::ostringstream& out, const engine::PromotionResult& res
   if (result.next_steps.empty() && result.state != RunState::kRollbackFailed) return;
   out << "\n## What to do now\n\n";
   if (result.state == RunState::kRollbackFailed) {
-    out << "The rollback did not finish: a person is needed. Run, and check each service:\n\n";
+    out << "The rollback did not leave the target healthy: a person is needed. Run, and check "
+           "each service:\n\n";
   }
-  for (const auto& step : result.next_steps) out << "- " << Code(OneLine(step)) << "\n";
+  for (const auto& step : result.next_steps) {
+    out << "- " << OneLine(step.why);
+    if (!step.command.empty()) out << ":\n\n  ```sh\n  " << OneLine(step.command) << "\n  ```";
+    out << "\n";
+  }
   if (result.next_steps.empty()) out << "- Check every service of the Rollback table by hand\n";
+}
+
+/// What was found wrong, whose fault it was, and what was recorded of the release.
+void RenderVerdict(std::ostringstream& out, const engine::PromotionResult& result) {
+  if (result.failure) {
+    out << "\n**Why:** " << OneLine(result.failure->reason) << "\n\n";
+    out << (result.failure->blame == phases::Blame::kRelease
+                ? "**Judged:** the images below answered wrong in " + OneLine(result.audit.target) +
+                      ", so they are refused from now on:\n"
+                : std::string("**Not judged:** nothing proved the images bad (a timeout, a "
+                              "dropped call, a setup error); a later run may promote them "
+                              "without --force.\n"));
+    for (const auto& judged : result.failure->images) {
+      out << "\n- " << Cell(judged.service) << " " << Code(judged.image.image) << ": "
+          << OneLine(judged.reason);
+    }
+    if (!result.failure->images.empty()) out << "\n";
+  }
+  if (!result.release_record.empty()) {
+    out << "\nRelease: " << OneLine(result.release_record) << "\n";
+  }
+  if (!result.forced.empty()) out << "\n**Forced:** " << OneLine(result.forced) << "\n";
+}
+
+json NextStepsJson(const std::vector<engine::NextStep>& steps) {
+  json out = json::array();
+  for (const auto& step : steps) out.push_back({{"why", step.why}, {"command", step.command}});
+  return out;
+}
+
+json FailureJson(const std::optional<engine::RunFailure>& failure) {
+  if (!failure) return nullptr;
+  json images = json::array();
+  for (const auto& judged : failure->images) {
+    images.push_back(
+        {{"service", judged.service}, {"image", judged.image.image}, {"reason", judged.reason}});
+  }
+  return {{"reason", failure->reason},
+          {"blame", phases::BlameName(failure->blame)},
+          {"images", images}};
 }
 
 json RolloutJson(const ServiceRollout& r) {
@@ -232,7 +296,8 @@ json RolloutJson(const ServiceRollout& r) {
            r.change.from_helm_revision ? json(*r.change.from_helm_revision) : json(nullptr)},
           {"status", phases::StepStatusName(r.status)},
           {"touched", r.touched},
-          {"detail", r.detail}};
+          {"detail", r.detail},
+          {"failedCommand", r.command.empty() ? json(nullptr) : json(r.command)}};
 }
 
 json ValidationJson(const std::string& label, const ValidationResult& v) {
@@ -251,7 +316,8 @@ json ValidationJson(const std::string& label, const ValidationResult& v) {
                         {"path", e.path},
                         {"golden", e.golden},
                         {"symptoms", symptoms},
-                        {"passedOnRetryRounds", e.passed_on_retry}});
+                        {"passedOnRetryRounds", e.passed_on_retry},
+                        {"bodyExcerpt", e.body.empty() ? json(nullptr) : json(e.body)}});
   }
   return {{"label", label},
           {"passed", v.passed},
@@ -265,7 +331,7 @@ json ValidationJson(const std::string& label, const ValidationResult& v) {
 
 void RedactRollout(const Redactor& r, ServiceRollout& rollout) {
   for (std::string* text : {&rollout.change.service, &rollout.change.from_image,
-                            &rollout.change.to_image, &rollout.detail}) {
+                            &rollout.change.to_image, &rollout.detail, &rollout.command}) {
     *text = r.Redact(*text);
   }
 }
@@ -277,6 +343,16 @@ engine::PromotionResult Redacted(const engine::PromotionResult& result, const Re
   out.summary = r.Redact(result.summary);
   out.tag = r.Redact(result.tag);
   out.freeze_override = r.Redact(result.freeze_override);
+  out.release_record = r.Redact(result.release_record);
+  out.forced = r.Redact(result.forced);
+  if (result.failure) {
+    out.failure = result.failure;
+    out.failure->reason = r.Redact(result.failure->reason);
+    for (auto& judged : out.failure->images) {
+      judged.image.image = r.Redact(judged.image.image);
+      judged.reason = r.Redact(judged.reason);
+    }
+  }
   out.audit.plan_name = r.Redact(result.audit.plan_name);
   out.audit.source = r.Redact(result.audit.source);
   out.audit.target = r.Redact(result.audit.target);
@@ -302,7 +378,9 @@ engine::PromotionResult Redacted(const engine::PromotionResult& result, const Re
     }
     out.validations.emplace_back(r.Redact(label), std::move(clean));
   }
-  for (const auto& step : result.next_steps) out.next_steps.push_back(r.Redact(step));
+  for (const auto& step : result.next_steps) {
+    out.next_steps.push_back({r.Redact(step.why), r.Redact(step.command)});
+  }
   return out;
 }
 
@@ -323,6 +401,7 @@ std::string RenderPromotionMarkdown(const engine::PromotionResult& result,
   if (!result.freeze_override.empty()) {
     out << "\n**Freeze overridden:** " << OneLine(result.freeze_override) << "\n";
   }
+  RenderVerdict(out, result);
   RenderChanges(out, result);
   RenderValidations(out, result);
   RenderRollback(out, result);
@@ -350,7 +429,10 @@ json PromotionJson(const engine::PromotionResult& result, const std::string& run
           {"rollouts", rollouts},
           {"validations", validations},
           {"restores", restores},
-          {"nextSteps", result.next_steps}};
+          {"failure", FailureJson(result.failure)},
+          {"release", result.release_record.empty() ? json(nullptr) : json(result.release_record)},
+          {"forced", result.forced.empty() ? json(nullptr) : json(result.forced)},
+          {"nextSteps", NextStepsJson(result.next_steps)}};
 }
 
 Status WritePromotionReports(const engine::PromotionResult& result, const std::string& run_id,

@@ -177,9 +177,11 @@ PromotionResult RollbackFailed() {
   result.restores[0].status = StepStatus::kFailed;
   result.restores[0].detail = "error: deployment \"keybuzz-api\" exceeded its progress deadline";
   result.next_steps = {
-      "kubectl --context prod -n keybuzz-api-prod rollout status deployment/keybuzz-api",
-      "kubectl --context prod -n keybuzz-api-prod set image deployment/keybuzz-api "
-      "api=ghcr.io/keybuzz/keybuzz-api:v0.9.29-contact-fix"};
+      {"see where api stands",
+       "kubectl --context prod -n keybuzz-api-prod rollout status deployment/keybuzz-api"},
+      {"restore api to ghcr.io/keybuzz/keybuzz-api:v0.9.29-contact-fix",
+       "kubectl --context prod -n keybuzz-api-prod set image deployment/keybuzz-api "
+       "api=ghcr.io/keybuzz/keybuzz-api:v0.9.29-contact-fix"}};
   return result;
 }
 
@@ -246,9 +248,10 @@ TEST_CASE("promotion markdown: a failed rollback lists the next steps as code", 
   const std::string todo = Section(md, "## What to do now");
   REQUIRE_FALSE(todo.empty());
   CHECK(Contains(todo,
-                 "- `kubectl --context prod -n keybuzz-api-prod rollout status "
-                 "deployment/keybuzz-api`\n"));
-  CHECK(Contains(todo, "- `kubectl --context prod -n keybuzz-api-prod set image"));
+                 "- see where api stands:\n\n  ```sh\n  kubectl --context prod -n "
+                 "keybuzz-api-prod rollout status deployment/keybuzz-api\n  ```\n"));
+  CHECK(Contains(todo, "- restore api to ghcr.io/keybuzz/keybuzz-api:v0.9.29-contact-fix:\n"));
+  CHECK(Contains(todo, "  kubectl --context prod -n keybuzz-api-prod set image"));
 }
 
 TEST_CASE("promotion markdown: a pipe or line break in a detail cannot break the table",
@@ -298,8 +301,10 @@ TEST_CASE("promotion json: fields by value", "[report]") {
   CHECK(failed["state"] == "RollbackFailed");
   CHECK(failed["restores"][0]["status"] == "failed");
   REQUIRE(failed["nextSteps"].size() == 2);
-  CHECK(failed["nextSteps"][0] ==
+  CHECK(failed["nextSteps"][0]["command"] ==
         "kubectl --context prod -n keybuzz-api-prod rollout status deployment/keybuzz-api");
+  CHECK(failed["nextSteps"][1]["why"] ==
+        "restore api to ghcr.io/keybuzz/keybuzz-api:v0.9.29-contact-fix");
 
   PromotionResult untagged = Promoted();
   untagged.tag.clear();
@@ -317,7 +322,8 @@ TEST_CASE("promotion reports: both files are written and a planted secret never 
   PromotionResult result = RollbackFailed();
   result.rollouts[0].detail = std::string("connecting with ") + kPlanted + " failed";
   result.restores[1].detail = std::string("token ") + kAwkward;
-  result.next_steps.push_back(std::string("psql postgres://app:") + kPlanted + "@db/app");
+  result.next_steps.push_back(
+      {"connect", std::string("psql postgres://app:") + kPlanted + "@db/app"});
 
   TempDir dir;
   const auto out = dir.path() / "run" / "reports";

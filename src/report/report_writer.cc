@@ -86,6 +86,23 @@ phases::AuditReport Redacted(const phases::AuditReport& report, const Redactor& 
     RedactInPlace(r, c.target_digest);
   }
   RedactInPlace(r, out.drift);
+  RedactInPlace(r, out.refusals);
+  for (std::string* text : {&out.freeze.description, &out.freeze.refusal, &out.releases.repo}) {
+    RedactInPlace(r, *text);
+  }
+  RedactInPlace(r, out.freeze.override_reason);
+  RedactInPlace(r, out.force_reason);
+  for (auto& bad : out.forced) {
+    for (std::string* text : {&bad.service, &bad.image, &bad.release, &bad.reason}) {
+      RedactInPlace(r, *text);
+    }
+  }
+  for (auto& c : out.comparisons) {
+    if (!c.known_bad) continue;
+    for (std::string* text : {&c.known_bad->image, &c.known_bad->release, &c.known_bad->reason}) {
+      RedactInPlace(r, *text);
+    }
+  }
   return out;
 }
 

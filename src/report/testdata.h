@@ -196,7 +196,8 @@ inline phases::AuditReport KeybuzzAudit() {
                            "every golden probe passes and every workload is rolled out"};
   report.target_verdict = {phases::Functional::kNotFunctional, kProdReason};
   report.drift = {kProdApiImage};
-  report.releases_known = true;
+  report.releases.known = true;
+  report.releases.releases_of_target = 1;
   report.recommendation = phases::Recommendation::kPromote;
   report.recommendation_reason =
       "promote the stable dev to prod: api v0.9.29-contact-fix → v0.4.31-replacement";

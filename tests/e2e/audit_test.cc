@@ -60,7 +60,10 @@ TEST_CASE("audit of the original incident: PROD login 404, promote DEV", "[e2e][
   CHECK(markdown.find("**prod is not functional**: login impossible: POST /auth/login → 404") !=
         std::string::npos);
   CHECK(markdown.find("**Recommendation: promote**") != std::string::npos);
-  CHECK(markdown.find("promote dev prod --plan") != std::string::npos);
+  // The suggested command runs as it is: the invocation's plan and kubeconfig come with it.
+  CHECK(markdown.find("promote --plan=") != std::string::npos);
+  CHECK(markdown.find(" --kubeconfig=" + standin.kubeconfig().string()) != std::string::npos);
+  CHECK(markdown.find(" dev prod\n") != std::string::npos);
   CHECK(ReadFile(state / "summary.md").find(markdown) != std::string::npos);
 
   const auto json = nlohmann::json::parse(ReadFile(state / "report" / "audit.json"));
@@ -127,7 +130,7 @@ TEST_CASE("a dry run plans every step with exact argv and changes nothing", "[e2
   std::vector<std::string> kinds;
   for (const auto& step : steps) kinds.push_back(step["kind"]);
   CHECK(kinds == std::vector<std::string>{"approval", "tag", "deploy", "wait", "validate", "deploy",
-                                          "wait", "validate"});
+                                          "wait", "validate", "after-audit"});
   const auto& deploy_api = steps[2];
   CHECK(deploy_api["service"] == "api");
   const auto argv = deploy_api["commands"][0].get<std::vector<std::string>>();

@@ -108,26 +108,62 @@ struct TagLookup {
   ReleaseTag release;          ///< for kRelease
 };
 
-/// The bad_reason recorded by MarkBad for a tag object, if any.
-Result<std::optional<std::string>> ReadBadReason(git_repository* repo, const fs::path& path,
-                                                 const git_oid& tag_id) {
+std::string Text(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json NoteJson(const ReleaseNote& note) {
+  json images = json::array();
+  for (const auto& judged : note.images) {
+    images.push_back({{"service", judged.service},
+                      {"image", judged.image.image},
+                      {"digest", judged.image.digest ? json(*judged.image.digest) : json()},
+                      {"reason", judged.reason}});
+  }
+  return {{"status", ReleaseStatusName(note.status)},
+          {"reason", note.reason},
+          {"at", note.at},
+          {"images", images}};
+}
+
+/// The note MarkRelease wrote on a tag object, if any. Only promote writes this ref, so a note
+/// it cannot read is kept visible as a bad release rather than ignored.
+Result<std::optional<ReleaseNote>> ReadNote(git_repository* repo, const fs::path& path,
+                                            const git_oid& tag_id) {
   git_note* raw = nullptr;
   const int rc = git_note_read(&raw, repo, kNotesRef, &tag_id);
-  if (rc == GIT_ENOTFOUND) return std::optional<std::string>();
+  if (rc == GIT_ENOTFOUND) return std::optional<ReleaseNote>();
   if (rc < 0) return GitError(path, "reading the promote note of tag object " + Hex(tag_id));
-  NotePtr note(raw);
-  const char* message = git_note_message(note.get());
+  NotePtr owned(raw);
+  const char* message = git_note_message(owned.get());
   const json document = json::parse(message ? message : "", nullptr, false);
+  ReleaseNote note;
   if (!document.is_object() || !document.contains("status") || !document["status"].is_string()) {
-    // Only promote writes this ref; an unreadable note is kept visible rather than ignored.
-    return std::optional<std::string>("unreadable promote note: " +
-                                      std::string(message ? message : ""));
+    note.reason = "unreadable promote note: " + std::string(message ? message : "");
+    return std::optional<ReleaseNote>(std::move(note));
   }
-  if (document["status"].get<std::string>() != "failed") return std::optional<std::string>();
-  const std::string reason = document.contains("reason") && document["reason"].is_string()
-                                 ? document["reason"].get<std::string>()
-                                 : "";
-  return std::optional<std::string>(reason.empty() ? "(no reason recorded)" : reason);
+  const std::string status = document["status"].get<std::string>();
+  if (status == ReleaseStatusName(ReleaseStatus::kUnverified)) {
+    note.status = ReleaseStatus::kUnverified;
+  } else if (status == ReleaseStatusName(ReleaseStatus::kNotDeployed)) {
+    note.status = ReleaseStatus::kNotDeployed;
+  } else if (status != ReleaseStatusName(ReleaseStatus::kBad)) {
+    return std::optional<ReleaseNote>();  // a status of a later promote: nothing it refuses
+  }
+  note.reason = Text(document, "reason");
+  if (note.reason.empty()) note.reason = "(no reason recorded)";
+  note.at = Text(document, "at");
+  for (const auto& entry : document.value("images", json::array())) {
+    if (!entry.is_object()) continue;
+    JudgedImage judged{
+        Text(entry, "service"), {Text(entry, "image"), std::nullopt}, Text(entry, "reason")};
+    if (const std::string digest = Text(entry, "digest"); !digest.empty()) {
+      judged.image.digest = digest;
+    }
+    note.images.push_back(std::move(judged));
+  }
+  return std::optional<ReleaseNote>(std::move(note));
 }
 
 Result<TagLookup> LookupTag(git_repository* repo, const fs::path& path, const std::string& name) {
@@ -182,9 +218,9 @@ Result<TagLookup> LookupTag(git_repository* repo, const fs::path& path, const st
     release.tagger_email = tagger->email ? tagger->email : "";
     release.tagged_at = std::chrono::sys_seconds(std::chrono::seconds(tagger->when.time));
   }
-  auto bad = ReadBadReason(repo, path, *git_tag_id(tag));
-  if (!bad) return std::move(bad).error();
-  release.bad_reason = std::move(bad).value();
+  auto note = ReadNote(repo, path, *git_tag_id(tag));
+  if (!note) return std::move(note).error();
+  release.note = std::move(note).value();
   return lookup;
 }
 
@@ -332,19 +368,25 @@ Result<std::optional<ReleaseTag>> ReleaseRepo::Find(const std::string& name) con
   return std::optional<ReleaseTag>(std::move(lookup->release));
 }
 
+Result<std::vector<std::string>> ReleaseRepo::TagNames() const {
+  git_strarray names{};
+  if (git_tag_list(&names, repo_) < 0) return GitError(path_, "listing tags");
+  std::vector<std::string> out(names.strings, names.strings + names.count);
+  git_strarray_dispose(&names);
+  return out;
+}
+
 Result<std::string> ReleaseRepo::NextFreeName(const std::string& base) const {
   if (auto valid = CheckTagName(path_, base); !valid) return std::move(valid).error();
-  constexpr int kMaxSuffix = 999;
-  for (int n = 1; n <= kMaxSuffix; ++n) {
-    const std::string candidate = n == 1 ? base : base + "." + std::to_string(n);
-    git_oid ignored;
-    const int rc = git_reference_name_to_id(&ignored, repo_, TagRef(candidate).c_str());
-    if (rc == GIT_ENOTFOUND) return candidate;
-    if (rc < 0) return GitError(path_, "checking whether tag '" + candidate + "' exists");
+  auto taken = TagNames();
+  if (!taken) return std::move(taken).error();
+  std::string free = FirstFreeName(base, *taken);
+  if (free.empty()) {
+    return RepoError(
+        path_, "tags '" + base + "' to '" + base + ".999' all exist",
+        "use a tag template with more detail (e.g. a time), such as prod-{date}-{run}");
   }
-  return RepoError(
-      path_, "tags '" + base + "' to '" + base + "." + std::to_string(kMaxSuffix) + "' all exist",
-      "use a tag template with more detail (e.g. a time), such as prod-{date}-{run}");
+  return free;
 }
 
 Result<CreatedRelease> ReleaseRepo::CreateRelease(const std::string& name,
@@ -405,16 +447,21 @@ Result<CreatedRelease> ReleaseRepo::CreateRelease(const std::string& name,
   return CreatedRelease{std::move(created->release), TagOutcome::kCreated};
 }
 
-Status ReleaseRepo::MarkBad(const std::string& name, const std::string& reason,
-                            const Signature& who) {
+Status ReleaseRepo::MarkRelease(const std::string& name, const ReleaseNote& note,
+                                const Signature& who) {
   auto found = Find(name);
   if (!found) return std::move(found).error();
   if (!*found) {
-    return RepoError(path_, "no release tag named '" + name + "' to mark as failed",
-                     "`promote history ENV` lists the release tags");
+    return RepoError(
+        path_, "no release tag named '" + name + "' to mark " + ReleaseStatusName(note.status),
+        "`promote history ENV` lists the release tags");
   }
   const ReleaseTag& release = **found;
-  if (release.bad_reason == reason) return Done{};
+  if (release.note) {
+    ReleaseNote same = note;
+    same.at = release.note->at;
+    if (NoteJson(same) == NoteJson(*release.note)) return Done{};
+  }
 
   auto signature = SignatureNow(path_, who);
   if (!signature) return std::move(signature).error();
@@ -422,12 +469,15 @@ Status ReleaseRepo::MarkBad(const std::string& name, const std::string& reason,
   if (git_oid_fromstr(&tag_id, release.tag_id.c_str()) < 0) {
     return GitError(path_, "reading tag id " + release.tag_id);
   }
-  const json note = {{"status", "failed"}, {"reason", reason}, {"at", NowRfc3339()}};
-  const std::string text = note.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  ReleaseNote stamped = note;
+  stamped.at = NowRfc3339();
+  const std::string text =
+      NoteJson(stamped).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   git_oid note_id;
   if (git_note_create(&note_id, repo_, kNotesRef, signature->get(), signature->get(), &tag_id,
                       text.c_str(), /*force=*/1) < 0) {
-    return GitError(path_, "writing the failure note of release '" + name + "'");
+    return GitError(path_, std::string("writing the ") + ReleaseStatusName(note.status) +
+                               " note of release '" + name + "'");
   }
   return Done{};
 }
@@ -473,6 +523,27 @@ Status ReleaseRepo::Push(const std::string& remote_name, const std::string& tag)
     return RepoError(path_, what, fix);
   }
   return Done{};
+}
+
+const char* ReleaseStatusName(ReleaseStatus status) {
+  switch (status) {
+    case ReleaseStatus::kBad:
+      return "failed";
+    case ReleaseStatus::kUnverified:
+      return "unverified";
+    case ReleaseStatus::kNotDeployed:
+      return "not-deployed";
+  }
+  return "failed";
+}
+
+std::string FirstFreeName(const std::string& base, const std::vector<std::string>& taken) {
+  constexpr int kMaxSuffix = 999;
+  for (int n = 1; n <= kMaxSuffix; ++n) {
+    const std::string candidate = n == 1 ? base : base + "." + std::to_string(n);
+    if (std::find(taken.begin(), taken.end(), candidate) == taken.end()) return candidate;
+  }
+  return "";
 }
 
 }  // namespace promote::adapters::git

@@ -26,13 +26,45 @@ struct Signature {
   std::string email;
 };
 
+/// What promote learned of a release after tagging it. Only a change that happened and was judged
+/// makes a release bad; one whose run could not finish judging it is unverified (a later run may
+/// promote it without --force); one that failed before anything changed was never deployed.
+enum class ReleaseStatus {
+  kBad,          ///< the cluster or the probes judged its images in the target: refused later
+  kUnverified,   ///< rolled back for a reason that is not a verdict (a timeout, a dropped call)
+  kNotDeployed,  ///< the run stopped before anything in the target changed
+};
+
+/// "failed" (the note's word since the first release, kept for old notes), "unverified",
+/// "not-deployed".
+const char* ReleaseStatusName(ReleaseStatus status);
+
+/// One service image a release was judged on, and what was wrong with it.
+struct JudgedImage {
+  std::string service;
+  ReleasedImage image;
+  std::string reason;
+};
+
+/// The note on a release tag (refs/notes/promote): its status, why, when, and for a bad release
+/// the images that failed. A note written before images were recorded has none: the whole
+/// release is then what was judged.
+struct ReleaseNote {
+  ReleaseStatus status = ReleaseStatus::kBad;
+  std::string reason;
+  std::string at;                   ///< RFC 3339 UTC; set by MarkRelease
+  std::vector<JudgedImage> images;  ///< the failing service images (kBad)
+
+  bool bad() const { return status == ReleaseStatus::kBad; }
+};
+
 /// One release as found in the repository.
 struct ReleaseTag {
   std::string name;       ///< "prod-2026-02-01", without refs/tags/
   std::string tag_id;     ///< hex id of the annotated tag object
   std::string commit_id;  ///< hex id of the commit it points to
   ReleaseManifest manifest;
-  std::optional<std::string> bad_reason;  ///< set when the release was marked failed
+  std::optional<ReleaseNote> note;  ///< what was recorded of it after tagging, if anything
   std::string tagger_name;
   std::string tagger_email;
   std::chrono::sys_seconds tagged_at{};
@@ -77,15 +109,19 @@ class ReleaseRepo {
   /// `base` when no tag has that name, else the first free of `base.2`, `base.3`, … `base.999`.
   Result<std::string> NextFreeName(const std::string& base) const;
 
+  /// Every tag name in the repository (releases or not): what FirstFreeName needs, read once.
+  Result<std::vector<std::string>> TagNames() const;
+
   /// Tags HEAD's commit with the rendered manifest. Never moves or overwrites a tag: when `name`
   /// already holds the same release (SameRelease) on the same commit, returns it as
   /// kAlreadyThere; any other tag of that name is an Error.
   Result<CreatedRelease> CreateRelease(const std::string& name, const ReleaseManifest& manifest,
                                        const Signature& tagger);
 
-  /// Records release `name` as failed: a note {"status":"failed","reason":…,"at":…} on its tag
-  /// object in refs/notes/promote. Marking again replaces the note (same reason: no new commit).
-  Status MarkBad(const std::string& name, const std::string& reason, const Signature& who);
+  /// Records what became of release `name`: a note {"status","reason","at","images"} on its tag
+  /// object in refs/notes/promote. Marking again replaces the note (the same status, reason and
+  /// images: no new commit).
+  Status MarkRelease(const std::string& name, const ReleaseNote& note, const Signature& who);
 
   /// Pushes refs/tags/<tag> (and refs/notes/promote when it exists) to the named remote.
   Status Push(const std::string& remote, const std::string& tag);
@@ -96,5 +132,10 @@ class ReleaseRepo {
   git_repository* repo_ = nullptr;  ///< owned; freed by the destructor
   std::filesystem::path path_;
 };
+
+/// The name a new release takes, from the names already taken: `base` when free, else the first
+/// free of `base.2` … `base.999`; empty when all are taken. Pure (NextFreeName reads the
+/// repository and asks this), so a dry run and a run pick the same name.
+std::string FirstFreeName(const std::string& base, const std::vector<std::string>& taken);
 
 }  // namespace promote::adapters::git

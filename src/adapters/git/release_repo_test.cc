@@ -163,7 +163,7 @@ TEST_CASE("a release is an annotated tag on HEAD that reads back as written", "[
   CHECK(created.tag.manifest == manifest);
   CHECK(created.tag.tagger_name == kTagger.name);
   CHECK(created.tag.tagger_email == kTagger.email);
-  CHECK_FALSE(created.tag.bad_reason.has_value());
+  CHECK_FALSE(created.tag.note.has_value());
   CHECK(created.tag.tagged_at.time_since_epoch().count() > 0);
 
   const auto releases = Must(repo.Releases());
@@ -334,12 +334,26 @@ TEST_CASE("a failed release is marked bad with a git note on its tag", "[git]") 
   const CreatedRelease bad =
       Must(repo.CreateRelease("prod-2026-02-01.2", Manifest("run-2", "v0.9.29"), kTagger));
 
-  Must(repo.MarkBad("prod-2026-02-01.2", "validation failed: login answered 500", kTagger));
+  const ReleaseNote failed{
+      ReleaseStatus::kBad,
+      "validation failed: login answered 500",
+      "",
+      {{"api",
+        {"ghcr.io/keybuzz/api:v0.9.29", std::string("sha256:") + std::string(64, 'b')},
+        "POST /auth/login answered 500"}}};
+  Must(repo.MarkRelease("prod-2026-02-01.2", failed, kTagger));
   const auto releases = Must(repo.Releases());
   REQUIRE(releases.size() == 2);
-  CHECK_FALSE(releases[0].bad_reason.has_value());
-  REQUIRE(releases[1].bad_reason.has_value());
-  CHECK(*releases[1].bad_reason == "validation failed: login answered 500");
+  CHECK_FALSE(releases[0].note.has_value());
+  REQUIRE(releases[1].note.has_value());
+  CHECK(releases[1].note->bad());
+  CHECK(releases[1].note->reason == "validation failed: login answered 500");
+  // The failing image reads back with its digest and reason: later runs refuse exactly it.
+  REQUIRE(releases[1].note->images.size() == 1);
+  CHECK(releases[1].note->images[0].service == "api");
+  CHECK(releases[1].note->images[0].image.image == "ghcr.io/keybuzz/api:v0.9.29");
+  CHECK(releases[1].note->images[0].image.digest == std::string("sha256:") + std::string(64, 'b'));
+  CHECK(releases[1].note->images[0].reason == "POST /auth/login answered 500");
 
   const std::string note = GitCli({"-C", d, "notes", "--ref=promote", "show", "prod-2026-02-01.2"});
   CHECK(Contains(note, "\"status\":\"failed\""));
@@ -350,20 +364,32 @@ TEST_CASE("a failed release is marked bad with a git note on its tag", "[git]") 
         Trimmed(GitCli({"-C", d, "notes", "--ref=promote", "list", bad.tag.tag_id})) + " " +
             bad.tag.tag_id);
 
-  SECTION("marking again with the same reason writes nothing") {
+  SECTION("marking again with the same note writes nothing") {
     const std::string notes_before = GitCli({"-C", d, "rev-parse", "refs/notes/promote"});
-    Must(repo.MarkBad("prod-2026-02-01.2", "validation failed: login answered 500", kTagger));
+    Must(repo.MarkRelease("prod-2026-02-01.2", failed, kTagger));
     CHECK(GitCli({"-C", d, "rev-parse", "refs/notes/promote"}) == notes_before);
   }
   SECTION("marking again with another reason replaces the note, never the tag") {
-    Must(repo.MarkBad("prod-2026-02-01.2", "rolled back by hand", kTagger));
+    Must(repo.MarkRelease("prod-2026-02-01.2", {ReleaseStatus::kBad, "rolled back by hand", "", {}},
+                          kTagger));
     const auto again = Must(repo.Find("prod-2026-02-01.2"));
     REQUIRE(again.has_value());
-    CHECK(again->bad_reason == std::optional<std::string>("rolled back by hand"));
+    REQUIRE(again->note.has_value());
+    CHECK(again->note->reason == "rolled back by hand");
     CHECK(again->tag_id == bad.tag.tag_id);
   }
+  SECTION("an unverified release is recorded as such, not as bad") {
+    Must(repo.MarkRelease("prod-2026-02-01.2",
+                          {ReleaseStatus::kUnverified, "kubectl timed out", "", {}}, kTagger));
+    const auto again = Must(repo.Find("prod-2026-02-01.2"));
+    REQUIRE(again->note.has_value());
+    CHECK_FALSE(again->note->bad());
+    CHECK(again->note->status == ReleaseStatus::kUnverified);
+    CHECK(Contains(GitCli({"-C", d, "notes", "--ref=promote", "show", "prod-2026-02-01.2"}),
+                   "\"status\":\"unverified\""));
+  }
   SECTION("only releases can be marked") {
-    auto missing = repo.MarkBad("prod-2030-01-01", "nope", kTagger);
+    auto missing = repo.MarkRelease("prod-2030-01-01", failed, kTagger);
     REQUIRE_FALSE(missing.ok());
     CHECK(Contains(missing.error().what, "no release tag named 'prod-2030-01-01'"));
   }
@@ -394,17 +420,19 @@ TEST_CASE("a release is pushed to a remote with its failure notes", "[git]") {
           created.tag.tag_id);
     const auto there = Must(OpenRepo(remote_path).Releases());
     REQUIRE(there.size() == 1);
-    CHECK_FALSE(there[0].bad_reason.has_value());
+    CHECK_FALSE(there[0].note.has_value());
   }
   SECTION("with the note that marks it bad") {
-    Must(repo.MarkBad("prod-2026-02-01", "validation failed", kTagger));
+    Must(repo.MarkRelease("prod-2026-02-01", {ReleaseStatus::kBad, "validation failed", "", {}},
+                          kTagger));
     Must(repo.Push("origin", "prod-2026-02-01"));
     CHECK(Contains(
         GitCli({"-C", remote_path.string(), "notes", "--ref=promote", "show", "prod-2026-02-01"}),
         "validation failed"));
     const auto there = Must(OpenRepo(remote_path).Releases());
     REQUIRE(there.size() == 1);
-    CHECK(there[0].bad_reason == std::optional<std::string>("validation failed"));
+    REQUIRE(there[0].note.has_value());
+    CHECK(there[0].note->reason == "validation failed");
   }
   SECTION("a remote holding another tag of that name refuses it") {
     TempDir other_dir;
