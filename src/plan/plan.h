@@ -104,8 +104,18 @@ struct Probe {
 
 /// How a service is rolled out by helm: release name, chart, and the values key of the image.
 struct HelmTarget {
+  /// Where helm finds the chart, as the loader decided from the plan's `chart:` text.
+  enum class ChartSource {
+    kLocalFolder,   ///< a chart folder beside the plan (or absolute); `chart` is its absolute path
+    kLocalArchive,  ///< a packaged chart file (.tgz); `chart` is its absolute path
+    kRepository,    ///< `repo/name` from helm's configured repositories; `chart` as written
+    kRemote,        ///< an oci://, http:// or https:// reference; `chart` as written
+  };
   std::string release;
+  /// What goes to `helm upgrade` as the chart: an absolute, lexically normal path for a local
+  /// chart (so it does not depend on the directory promote runs in), else the text as written.
   std::string chart;
+  ChartSource chart_source = ChartSource::kRepository;
   std::string values_key = "image.tag";
 };
 
