@@ -299,8 +299,9 @@ std::string SanitizeName(const std::string& name, NameRule rule) {
 // ---------------------------------------------------------------------------------------------
 // The schema walker.
 
-const std::vector<std::string> kTopKeys = {"apiVersion",   "name",     "releases", "secretEnv",
-                                           "environments", "services", "validate", "hooks"};
+const std::vector<std::string> kTopKeys = {"apiVersion", "name",         "releases",
+                                           "secretEnv",  "environments", "services",
+                                           "validate",   "rollback",     "hooks"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
 const std::vector<std::string> kEnvironmentKeys = {
     "context", "kubeconfig", "driver", "namespace", "url", "secrets", "approval", "lock", "freeze"};
@@ -323,6 +324,7 @@ const std::vector<std::string> kExpectKeys = {"not", "range"};
 const std::vector<std::string> kValidateKeys = {"initialDelay",  "interval",     "soak",
                                                 "successes",     "failureLimit", "errorLimit",
                                                 "rolloutTimeout"};
+const std::vector<std::string> kRollbackKeys = {"soak", "successes", "timeout"};
 const std::vector<std::string> kHookKeys = {"pre-audit",   "post-audit",    "pre-deploy",
                                             "post-deploy", "post-validate", "on-rollback",
                                             "on-success",  "on-failure"};
@@ -386,6 +388,8 @@ class SchemaReader {
         Require(top, "environments", "{ dev: {...}, prod: {...} }"), plan.services);
     CheckHelmTargets(plan, service_fields);
     if (auto field = top.Get("validate")) plan.validate = ReadValidate(*field);
+    // After validate, whatever the key order in the file: the soak's default is 3 intervals.
+    plan.rollback = ReadRollback(top.Get("rollback"), plan.validate);
     if (auto field = top.Get("hooks")) plan.hooks = ReadHooks(*field);
     return plan;
   }
@@ -1365,6 +1369,23 @@ class SchemaReader {
     if (auto f = map.Get("rolloutTimeout")) {
       policy.rollout_timeout = Duration(*f, ZeroDuration::kRejected);
     }
+    return policy;
+  }
+
+  /// The rollback policy; without a `rollback:` block (or a key of it) the defaults, the soak
+  /// being three validation intervals.
+  RollbackPolicy ReadRollback(const std::optional<Field>& field,
+                              const ValidationPolicy& validate) const {
+    RollbackPolicy policy;
+    policy.soak = 3 * validate.interval;
+    if (!field) return policy;
+    const MapView map = Map(*field, kRollbackKeys, "a map { soak, successes, timeout }");
+    if (auto f = map.Get("soak")) policy.soak = Duration(*f, ZeroDuration::kAllowed);
+    if (auto f = map.Get("successes")) {
+      policy.successes = static_cast<int>(Integer(
+          *f, 1, 1000, "successes counts consecutive passing rounds after the soak: at least 1"));
+    }
+    if (auto f = map.Get("timeout")) policy.timeout = Duration(*f, ZeroDuration::kRejected);
     return policy;
   }
 

@@ -14,6 +14,7 @@
 //     of that name in the plan's folder (or an existing absolute path) becomes its absolute path;
 //     a missing path that can only be local (/, ./, ../, *.tgz) is an error; anything else is a
 //     `repo/name` chart kept as written. HelmTarget::chart_source says which.
+//   - rollback: soak defaults to 3 × validate.interval, successes to 2, timeout to 5m.
 //   - kube context names follow a looser rule than other names (real ones look like
 //     "gke_project_zone_cluster" or "arn:aws:eks:…"): no whitespace or control characters, not
 //     starting with '-', at most 253 characters.

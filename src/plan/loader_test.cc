@@ -118,6 +118,8 @@ std::string Dump(const Plan& plan) {
   out << "validate " << v.initial_delay.count() << " " << v.interval.count() << " "
       << v.soak.count() << " " << v.successes << " " << v.failure_limit << " " << v.error_limit
       << " " << v.rollout_timeout.count() << "\n";
+  const RollbackPolicy& r = plan.rollback;
+  out << "rollback " << r.soak.count() << " " << r.successes << " " << r.timeout.count() << "\n";
   for (const auto& [boundary, hooks] : plan.hooks) {
     out << "hooks " << boundary;
     for (const auto& hook : hooks) out << " " << hook;
@@ -294,6 +296,10 @@ TEST_CASE("the shop plan's values, shorthands and defaults", "[plan]") {
   CHECK(plan.validate.soak == std::chrono::hours(1));
   CHECK(plan.validate.failure_limit == 0);
   CHECK(plan.validate.rollout_timeout == std::chrono::minutes(10));
+  // rollback: is written before validate:, and its soak still defaults to 3 × 250ms.
+  CHECK(plan.rollback.soak == std::chrono::milliseconds(750));
+  CHECK(plan.rollback.successes == 4);
+  CHECK(plan.rollback.timeout == std::chrono::seconds(90));
   CHECK(plan.hooks.at("on-failure") ==
         std::vector<std::string>{"hooks/notify-webhook", "./hooks/page"});
 }
@@ -319,7 +325,66 @@ TEST_CASE("a minimal plan gets the documented defaults", "[plan]") {
   const ValidationPolicy defaults;
   CHECK(plan.validate.successes == defaults.successes);
   CHECK(plan.validate.soak == defaults.soak);
+  // No rollback block: 3 × the default 10s interval, 2 successes, 5 minutes to restore.
+  CHECK(plan.rollback.soak == std::chrono::seconds(30));
+  CHECK(plan.rollback.successes == 2);
+  CHECK(plan.rollback.timeout == std::chrono::minutes(5));
   CHECK(plan.hooks.empty());
+}
+
+/// kMinimalPlan with `blocks` (top-level YAML lines) appended.
+Result<Plan> WithTopLevel(const std::string& blocks) {
+  return ParsePlan(std::string(kMinimalPlan) + blocks, "inline.yaml");
+}
+
+TEST_CASE("a rollback block loads its soak, successes and timeout", "[plan][rollback]") {
+  const Result<Plan> given = WithTopLevel("rollback: { soak: 3s, successes: 5, timeout: 2m }\n");
+  INFO((given.ok() ? "" : given.error().Format()));
+  REQUIRE(given.ok());
+  CHECK(given->rollback.soak == std::chrono::seconds(3));
+  CHECK(given->rollback.successes == 5);
+  CHECK(given->rollback.timeout == std::chrono::minutes(2));
+
+  // The soak follows validate.interval whether rollback comes before or after validate.
+  for (const std::string& blocks :
+       {std::string("rollback: { successes: 1 }\nvalidate: { interval: 2s }\n"),
+        std::string("validate: { interval: 2s }\nrollback: { successes: 1 }\n"),
+        std::string("validate: { interval: 2s }\n")}) {
+    const Result<Plan> loaded = WithTopLevel(blocks);
+    INFO(blocks << (loaded.ok() ? "" : loaded.error().Format()));
+    REQUIRE(loaded.ok());
+    CHECK(loaded->rollback.soak == std::chrono::seconds(6));
+    CHECK(loaded->rollback.timeout == std::chrono::minutes(5));
+  }
+  // An explicit soak wins over the default, and zero is allowed (only the passing rounds).
+  const Result<Plan> zero = WithTopLevel("validate: { interval: 2s }\nrollback: { soak: 0 }\n");
+  REQUIRE(zero.ok());
+  CHECK(zero->rollback.soak.count() == 0);
+  CHECK(zero->rollback.successes == 2);
+}
+
+TEST_CASE("rollback errors name the field and say how to fix it", "[plan][rollback]") {
+  const auto error_of = [](const std::string& blocks) {
+    const Result<Plan> loaded = WithTopLevel(blocks);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().kind == ErrorKind::kInvalidPlan);
+    CHECK_FALSE(loaded.error().fix.empty());
+    return loaded.error().Format();
+  };
+  CHECK_THAT(error_of("rollback: { timeout: 0s }\n"),
+             Catch::Contains("inline.yaml:12:22: rollback.timeout: must be longer than 0") &&
+                 Catch::Contains("give a positive duration"));
+  CHECK_THAT(error_of("rollback: { successes: two }\n"),
+             Catch::Contains("rollback.successes: expected an integer, found 'two'"));
+  CHECK_THAT(error_of("rollback: { successes: \"2\" }\n"),
+             Catch::Contains("rollback.successes: expected an integer, found the string \"2\""));
+  CHECK_THAT(error_of("rollback: 5m\n"),
+             Catch::Contains("rollback: expected a map { soak, successes, timeout }, found '5m'"));
+  CHECK_THAT(error_of("rollbak: { soak: 3s }\n"),
+             Catch::Contains("unknown key 'rollbak' at top level") &&
+                 Catch::Contains("did you mean 'rollback'?"));
+  CHECK_THAT(error_of("rollback: { soak: 3s }\nrollback: { soak: 4s }\n"),
+             Catch::Contains("duplicate key 'rollback' at top level"));
 }
 
 /// kMinimalPlan with `settings` (indented for the prod environment's map) added to prod.

@@ -142,6 +142,14 @@ struct ValidationPolicy {
   std::chrono::milliseconds rollout_timeout{300000};
 };
 
+/// How a rollback's restored state is judged: probed for `soak`, then `successes` consecutive
+/// passing rounds, and the services given `timeout` to come back at all.
+struct RollbackPolicy {
+  std::chrono::milliseconds soak{30000};  ///< default: 3 × validate.interval (set by the loader)
+  int successes = 2;                      ///< consecutive passing rounds needed after the soak
+  std::chrono::milliseconds timeout{300000};  ///< time budget of restoring every service
+};
+
 /// Where releases are recorded: a git repository and the tag name template.
 struct ReleaseRepo {
   std::string repo;  ///< path, relative to the plan file's folder
@@ -160,6 +168,7 @@ struct Plan {
   std::map<std::string, Environment> environments;
   std::vector<Service> services;  ///< plan order
   ValidationPolicy validate;
+  RollbackPolicy rollback;  ///< how a rollback's restored state is judged
   std::map<std::string, std::vector<std::string>> hooks;  ///< boundary → executables
   std::vector<std::string> secret_env;  ///< environment variables whose values are redacted
 

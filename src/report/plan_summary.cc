@@ -123,6 +123,9 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
       << FormatDuration(v.interval) << " for " << FormatDuration(v.soak) << ", " << v.successes
       << " consecutive successes, failure limit " << v.failure_limit << ", error limit "
       << v.error_limit << "\n";
+  const auto& r = plan.rollback;
+  out << "Rollback: services restored within " << FormatDuration(r.timeout) << ", then probed for "
+      << FormatDuration(r.soak) << " and " << r.successes << " consecutive successes\n";
   out << "Releases: tag '" << plan.releases.tag_template << "' in " << plan.releases.repo << "\n";
   return out.str();
 }
@@ -176,6 +179,10 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
           {"file", plan.source_file},
           {"environments", environments},
           {"services", services},
+          {"rollback",
+           {{"soakMs", plan.rollback.soak.count()},
+            {"successes", plan.rollback.successes},
+            {"timeoutMs", plan.rollback.timeout.count()}}},
           {"releases", {{"repo", plan.releases.repo}, {"tag", plan.releases.tag_template}}}};
 }
 

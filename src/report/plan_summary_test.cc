@@ -99,4 +99,21 @@ TEST_CASE("the JSON plan summary adds each service's helm settings and keeps its
   CHECK(ServiceOf(summary, "worker").at("helm").at("chartSource") == "remote");
 }
 
+TEST_CASE("the plan summary shows the rollback policy", "[report][rollback]") {
+  const plan::Plan shop = ShopPlan();
+  // shop.yaml: rollback { successes: 4, timeout: 90s }, the soak defaulted to 3 × 250ms.
+  CHECK_THAT(RenderPlanSummary(shop),
+             Catch::Contains("\nRollback: services restored within 1m30s, then probed for 750ms "
+                             "and 4 consecutive successes\n"));
+  CHECK(PlanSummaryJson(shop).at("rollback") ==
+        nlohmann::json{{"soakMs", 750}, {"successes", 4}, {"timeoutMs", 90000}});
+
+  plan::Plan other = shop;
+  other.rollback = plan::RollbackPolicy{std::chrono::seconds(3), 1, std::chrono::minutes(5)};
+  CHECK_THAT(RenderPlanSummary(other),
+             Catch::Contains("Rollback: services restored within 5m, then probed for 3s and 1 "
+                             "consecutive successes\n"));
+  CHECK(PlanSummaryJson(other).at("rollback").at("soakMs") == 3000);
+}
+
 }  // namespace promote::report
