@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -26,6 +27,7 @@
 namespace promote::plan {
 namespace {
 
+namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 /// The Error that ends parsing, carried from deep in the walker up to ParsePlan.
@@ -297,8 +299,9 @@ std::string SanitizeName(const std::string& name, NameRule rule) {
 // ---------------------------------------------------------------------------------------------
 // The schema walker.
 
-const std::vector<std::string> kTopKeys = {"apiVersion",   "name",     "releases", "secretEnv",
-                                           "environments", "services", "validate", "hooks"};
+const std::vector<std::string> kTopKeys = {"apiVersion", "name",         "releases",
+                                           "secretEnv",  "environments", "services",
+                                           "validate",   "rollback",     "hooks"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
 const std::vector<std::string> kEnvironmentKeys = {
     "context", "kubeconfig", "driver", "namespace", "url", "secrets", "approval", "lock", "freeze"};
@@ -321,6 +324,7 @@ const std::vector<std::string> kExpectKeys = {"not", "range"};
 const std::vector<std::string> kValidateKeys = {"initialDelay",  "interval",     "soak",
                                                 "successes",     "failureLimit", "errorLimit",
                                                 "rolloutTimeout"};
+const std::vector<std::string> kRollbackKeys = {"soak", "successes", "timeout"};
 const std::vector<std::string> kHookKeys = {"pre-audit",   "post-audit",    "pre-deploy",
                                             "post-deploy", "post-validate", "on-rollback",
                                             "on-success",  "on-failure"};
@@ -334,10 +338,30 @@ constexpr std::string_view kExpectFix =
     "write e.g. expect: 200, expect: \"2xx\", expect: [200, 401], expect: {not: 404} or "
     "expect: {range: [200, 399]}";
 
+/// The absolute, lexically normal folder of the plan named `source` (the current directory for
+/// a bare file name): what relative paths in the plan are resolved against.
+fs::path PlanFolder(const std::string& source) {
+  std::error_code ec;
+  const fs::path parent = fs::path(source).parent_path();
+  const fs::path folder = parent.empty() ? fs::current_path(ec) : fs::absolute(parent, ec);
+  return ec ? parent : folder.lexically_normal();
+}
+
+/// Whether a chart text can only mean a file or folder: helm would never look it up in a
+/// repository, so a missing one is a mistake in the plan, not a repository chart.
+bool LooksLikeLocalChart(const std::string& chart) {
+  for (std::string_view prefix : {"/", "./", "../"}) {
+    if (chart.rfind(prefix, 0) == 0) return true;
+  }
+  const std::string lower = Lower(chart);
+  return lower.size() >= 4 && lower.compare(lower.size() - 4, 4, ".tgz") == 0;
+}
+
 /// Walks one parsed document and fills a Plan, raising PlanFailure at the first problem.
 class SchemaReader {
  public:
-  explicit SchemaReader(std::string source) : source_(std::move(source)) {}
+  explicit SchemaReader(std::string source)
+      : source_(std::move(source)), plan_folder_(PlanFolder(source_)) {}
 
   Plan ReadPlan(const YAML::Node& root) {
     Plan plan;
@@ -364,6 +388,8 @@ class SchemaReader {
         Require(top, "environments", "{ dev: {...}, prod: {...} }"), plan.services);
     CheckHelmTargets(plan, service_fields);
     if (auto field = top.Get("validate")) plan.validate = ReadValidate(*field);
+    // After validate, whatever the key order in the file: the soak's default is 3 intervals.
+    plan.rollback = ReadRollback(top.Get("rollback"), plan.validate);
     if (auto field = top.Get("hooks")) plan.hooks = ReadHooks(*field);
     return plan;
   }
@@ -708,7 +734,9 @@ class SchemaReader {
       CheckName(field, helm.release, NameRule::kHelmRelease,
                 "helm release name (defaulted from the service name)");
     }
-    helm.chart = ArgText(Require(map, "chart", "charts/" + service_name), "chart");
+    const Field chart = Require(map, "chart", "charts/" + service_name);
+    helm.chart = ArgText(chart, "chart");
+    ResolveChart(chart, helm);
     if (auto values_key = map.Get("valuesKey")) {
       helm.values_key = Text(*values_key);
       const std::string& key = helm.values_key;
@@ -723,6 +751,45 @@ class SchemaReader {
       }
     }
     return helm;
+  }
+
+  /// Decides where helm finds the chart and, for a local one, replaces the text with its absolute
+  /// path. Like releases.repo and the hooks, a chart path is relative to the plan's folder: helm
+  /// itself would resolve it against whatever directory promote happens to run in.
+  void ResolveChart(const Field& field, HelmTarget& helm) const {
+    using Source = HelmTarget::ChartSource;
+    for (std::string_view scheme : {"oci://", "http://", "https://"}) {
+      if (helm.chart.rfind(scheme, 0) == 0) {
+        helm.chart_source = Source::kRemote;
+        return;
+      }
+    }
+    const fs::path written(helm.chart);
+    fs::path candidate =
+        (written.is_absolute() ? written : plan_folder_ / written).lexically_normal();
+    // "charts/tiny/" names the folder "charts/tiny": drop the empty last part a slash leaves.
+    if (candidate.filename().empty() && candidate.has_parent_path() &&
+        candidate != candidate.root_path()) {
+      candidate = candidate.parent_path();
+    }
+    std::error_code ec;
+    const fs::file_status status = fs::status(candidate, ec);
+    if (fs::exists(status)) {
+      helm.chart = candidate.string();
+      helm.chart_source = fs::is_directory(status) ? Source::kLocalFolder : Source::kLocalArchive;
+      return;
+    }
+    if (LooksLikeLocalChart(helm.chart)) {
+      const bool unreadable =
+          ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory;
+      Fail(field.mark,
+           field.path + ": local chart '" + helm.chart + "' not found: looked for " +
+               candidate.string() + (unreadable ? " (" + ec.message() + ")" : ""),
+           "create the chart there, or give a path relative to the plan's folder " +
+               plan_folder_.string());
+    }
+    // Nothing of that name beside the plan: "repo/name", which helm looks up in its repositories.
+    helm.chart_source = Source::kRepository;
   }
 
   std::vector<Probe> ReadProbes(const Field& field, const std::string& service_name) const {
@@ -1305,6 +1372,23 @@ class SchemaReader {
     return policy;
   }
 
+  /// The rollback policy; without a `rollback:` block (or a key of it) the defaults, the soak
+  /// being three validation intervals.
+  RollbackPolicy ReadRollback(const std::optional<Field>& field,
+                              const ValidationPolicy& validate) const {
+    RollbackPolicy policy;
+    policy.soak = 3 * validate.interval;
+    if (!field) return policy;
+    const MapView map = Map(*field, kRollbackKeys, "a map { soak, successes, timeout }");
+    if (auto f = map.Get("soak")) policy.soak = Duration(*f, ZeroDuration::kAllowed);
+    if (auto f = map.Get("successes")) {
+      policy.successes = static_cast<int>(Integer(
+          *f, 1, 1000, "successes counts consecutive passing rounds after the soak: at least 1"));
+    }
+    if (auto f = map.Get("timeout")) policy.timeout = Duration(*f, ZeroDuration::kRejected);
+    return policy;
+  }
+
   std::map<std::string, std::vector<std::string>> ReadHooks(const Field& field) const {
     const MapView map = Map(field, kHookKeys, "a map of phase boundary to hook list");
     std::map<std::string, std::vector<std::string>> hooks;
@@ -1318,6 +1402,7 @@ class SchemaReader {
   }
 
   std::string source_;
+  fs::path plan_folder_;  ///< absolute; relative chart paths are resolved against it
 };
 
 }  // namespace

@@ -10,6 +10,11 @@
 //     "METHOD PATH", their timeout to 5s.
 //   - helm: when any environment uses driver helm, every service needs a `helm:` block with
 //     `chart`; `release` defaults to the service name and `valuesKey` to "image.tag".
+//   - helm.chart: oci://, http:// and https:// references are kept as written; a file or folder
+//     of that name in the plan's folder (or an existing absolute path) becomes its absolute path;
+//     a missing path that can only be local (/, ./, ../, *.tgz) is an error; anything else is a
+//     `repo/name` chart kept as written. HelmTarget::chart_source says which.
+//   - rollback: soak defaults to 3 × validate.interval, successes to 2, timeout to 5m.
 //   - kube context names follow a looser rule than other names (real ones look like
 //     "gke_project_zone_cluster" or "arn:aws:eks:…"): no whitespace or control characters, not
 //     starting with '-', at most 253 characters.
@@ -26,7 +31,9 @@ namespace promote::plan {
 /// Reads and validates `file`; Plan::source_file is `file` as given.
 Result<Plan> LoadPlan(const std::filesystem::path& file);
 
-/// Parses and validates plan text; `source_name` is used in error locations and as source_file.
+/// Parses and validates plan text; `source_name` is used in error locations and as source_file,
+/// and its folder (the current directory for a bare name) is where local helm charts are looked
+/// for: the only thing parsing reads from the filesystem.
 Result<Plan> ParsePlan(const std::string& text, const std::string& source_name);
 
 }  // namespace promote::plan

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "support/files.h"
+
 namespace promote::plan {
 namespace {
 
@@ -52,6 +54,20 @@ bool EndsWith(const std::string& text, const std::string& suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+const char* ChartSourceName(HelmTarget::ChartSource source) {
+  switch (source) {
+    case HelmTarget::ChartSource::kLocalFolder:
+      return "local-folder";
+    case HelmTarget::ChartSource::kLocalArchive:
+      return "local-archive";
+    case HelmTarget::ChartSource::kRepository:
+      return "repository";
+    case HelmTarget::ChartSource::kRemote:
+      return "remote";
+  }
+  return "?";
+}
+
 /// Every value of a plan as text (source_file left out), so two plans compare with a readable diff.
 std::string Dump(const Plan& plan) {
   std::ostringstream out;
@@ -85,8 +101,8 @@ std::string Dump(const Plan& plan) {
     out << "service " << s.name << " " << s.workload_kind << "/" << s.workload_name
         << " container=" << s.container << " image=" << s.image << " wave=" << s.wave << "\n";
     if (s.helm) {
-      out << "  helm " << s.helm->release << " " << s.helm->chart << " " << s.helm->values_key
-          << "\n";
+      out << "  helm " << s.helm->release << " " << s.helm->chart << " "
+          << ChartSourceName(s.helm->chart_source) << " " << s.helm->values_key << "\n";
     }
     for (const Probe& p : s.probes) {
       out << "  probe " << p.name << ": " << p.method << " " << p.path << " expect "
@@ -102,6 +118,8 @@ std::string Dump(const Plan& plan) {
   out << "validate " << v.initial_delay.count() << " " << v.interval.count() << " "
       << v.soak.count() << " " << v.successes << " " << v.failure_limit << " " << v.error_limit
       << " " << v.rollout_timeout.count() << "\n";
+  const RollbackPolicy& r = plan.rollback;
+  out << "rollback " << r.soak.count() << " " << r.successes << " " << r.timeout.count() << "\n";
   for (const auto& [boundary, hooks] : plan.hooks) {
     out << "hooks " << boundary;
     for (const auto& hook : hooks) out << " " << hook;
@@ -249,11 +267,18 @@ TEST_CASE("the shop plan's values, shorthands and defaults", "[plan]") {
   CHECK(ready.expect.Describe() == "200-399 but not 304");
   CHECK(ready.timeout == std::chrono::milliseconds(500));
 
+  // charts/api names no folder beside the plan: a repository chart, passed to helm as written.
+  CHECK(api.helm->chart == "charts/api");
+  CHECK(api.helm->chart_source == HelmTarget::ChartSource::kRepository);
+
   const Service& web = plan.services[1];
   CHECK(web.workload_kind == "statefulset");
   CHECK(web.container == "web");
   REQUIRE(web.helm);
   CHECK(web.helm->release == "web");
+  // charts/web is the folder tests/plans/good/charts/web: its absolute path goes to helm.
+  CHECK(web.helm->chart == (kGoodDir / "charts/web").lexically_normal().string());
+  CHECK(web.helm->chart_source == HelmTarget::ChartSource::kLocalFolder);
   CHECK(web.helm->values_key == "image.tag");
   CHECK(web.probes.at(0).method == "HEAD");
   CHECK(web.probes.at(0).expect.Describe() == "3xx");
@@ -262,12 +287,19 @@ TEST_CASE("the shop plan's values, shorthands and defaults", "[plan]") {
   CHECK(worker.workload_kind == "daemonset");
   CHECK(worker.workload_name == "shop-worker");
   CHECK(worker.probes.empty());
+  REQUIRE(worker.helm);
+  CHECK(worker.helm->chart == "oci://registry.shop.test/charts/worker");
+  CHECK(worker.helm->chart_source == HelmTarget::ChartSource::kRemote);
 
   CHECK(plan.validate.initial_delay.count() == 0);
   CHECK(plan.validate.interval == std::chrono::milliseconds(250));
   CHECK(plan.validate.soak == std::chrono::hours(1));
   CHECK(plan.validate.failure_limit == 0);
   CHECK(plan.validate.rollout_timeout == std::chrono::minutes(10));
+  // rollback: is written before validate:, and its soak still defaults to 3 × 250ms.
+  CHECK(plan.rollback.soak == std::chrono::milliseconds(750));
+  CHECK(plan.rollback.successes == 4);
+  CHECK(plan.rollback.timeout == std::chrono::seconds(90));
   CHECK(plan.hooks.at("on-failure") ==
         std::vector<std::string>{"hooks/notify-webhook", "./hooks/page"});
 }
@@ -293,7 +325,66 @@ TEST_CASE("a minimal plan gets the documented defaults", "[plan]") {
   const ValidationPolicy defaults;
   CHECK(plan.validate.successes == defaults.successes);
   CHECK(plan.validate.soak == defaults.soak);
+  // No rollback block: 3 × the default 10s interval, 2 successes, 5 minutes to restore.
+  CHECK(plan.rollback.soak == std::chrono::seconds(30));
+  CHECK(plan.rollback.successes == 2);
+  CHECK(plan.rollback.timeout == std::chrono::minutes(5));
   CHECK(plan.hooks.empty());
+}
+
+/// kMinimalPlan with `blocks` (top-level YAML lines) appended.
+Result<Plan> WithTopLevel(const std::string& blocks) {
+  return ParsePlan(std::string(kMinimalPlan) + blocks, "inline.yaml");
+}
+
+TEST_CASE("a rollback block loads its soak, successes and timeout", "[plan][rollback]") {
+  const Result<Plan> given = WithTopLevel("rollback: { soak: 3s, successes: 5, timeout: 2m }\n");
+  INFO((given.ok() ? "" : given.error().Format()));
+  REQUIRE(given.ok());
+  CHECK(given->rollback.soak == std::chrono::seconds(3));
+  CHECK(given->rollback.successes == 5);
+  CHECK(given->rollback.timeout == std::chrono::minutes(2));
+
+  // The soak follows validate.interval whether rollback comes before or after validate.
+  for (const std::string& blocks :
+       {std::string("rollback: { successes: 1 }\nvalidate: { interval: 2s }\n"),
+        std::string("validate: { interval: 2s }\nrollback: { successes: 1 }\n"),
+        std::string("validate: { interval: 2s }\n")}) {
+    const Result<Plan> loaded = WithTopLevel(blocks);
+    INFO(blocks << (loaded.ok() ? "" : loaded.error().Format()));
+    REQUIRE(loaded.ok());
+    CHECK(loaded->rollback.soak == std::chrono::seconds(6));
+    CHECK(loaded->rollback.timeout == std::chrono::minutes(5));
+  }
+  // An explicit soak wins over the default, and zero is allowed (only the passing rounds).
+  const Result<Plan> zero = WithTopLevel("validate: { interval: 2s }\nrollback: { soak: 0 }\n");
+  REQUIRE(zero.ok());
+  CHECK(zero->rollback.soak.count() == 0);
+  CHECK(zero->rollback.successes == 2);
+}
+
+TEST_CASE("rollback errors name the field and say how to fix it", "[plan][rollback]") {
+  const auto error_of = [](const std::string& blocks) {
+    const Result<Plan> loaded = WithTopLevel(blocks);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().kind == ErrorKind::kInvalidPlan);
+    CHECK_FALSE(loaded.error().fix.empty());
+    return loaded.error().Format();
+  };
+  CHECK_THAT(error_of("rollback: { timeout: 0s }\n"),
+             Catch::Contains("inline.yaml:12:22: rollback.timeout: must be longer than 0") &&
+                 Catch::Contains("give a positive duration"));
+  CHECK_THAT(error_of("rollback: { successes: two }\n"),
+             Catch::Contains("rollback.successes: expected an integer, found 'two'"));
+  CHECK_THAT(error_of("rollback: { successes: \"2\" }\n"),
+             Catch::Contains("rollback.successes: expected an integer, found the string \"2\""));
+  CHECK_THAT(error_of("rollback: 5m\n"),
+             Catch::Contains("rollback: expected a map { soak, successes, timeout }, found '5m'"));
+  CHECK_THAT(error_of("rollbak: { soak: 3s }\n"),
+             Catch::Contains("unknown key 'rollbak' at top level") &&
+                 Catch::Contains("did you mean 'rollback'?"));
+  CHECK_THAT(error_of("rollback: { soak: 3s }\nrollback: { soak: 4s }\n"),
+             Catch::Contains("duplicate key 'rollback' at top level"));
 }
 
 /// kMinimalPlan with `settings` (indented for the prod environment's map) added to prod.
@@ -416,6 +507,111 @@ TEST_CASE("lock settings load with their defaults", "[plan]") {
   const Result<Plan> none = WithProdSettings("");
   REQUIRE(none.ok());
   CHECK(none->environments.at("prod").lock.backend == LockPolicy::Backend::kFile);
+}
+
+/// A plan with driver helm whose one service `api` has `helm: { chart: CHART }`.
+std::string HelmPlan(const std::string& chart) {
+  return R"(apiVersion: promote/v1
+name: mini
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, driver: helm, namespace: "mini-{service}-dev", url: "http://{service}.dev.test" }
+  prod: { context: prod, driver: helm, namespace: "mini-{service}-prod", url: "http://{service}.prod.test" }
+services:
+  - name: api
+    workload: deployment/mini-api
+    helm: { chart: ")" +
+         chart + R"(" }
+)";
+}
+
+/// Writes HelmPlan(chart) to `file` and loads it.
+Result<Plan> LoadHelmPlan(const fs::path& file, const std::string& chart) {
+  std::ofstream(file) << HelmPlan(chart);
+  return LoadPlan(file);
+}
+
+TEST_CASE("local helm charts resolve against the plan's folder, not the current directory",
+          "[plan][helm]") {
+  const testing::TempDir dir("promote-chart");
+  const fs::path plans = dir.path() / "plans";
+  fs::create_directories(plans / "charts" / "tiny");
+  std::ofstream(plans / "charts" / "tiny" / "Chart.yaml") << "apiVersion: v2\nname: tiny\n";
+  std::ofstream(plans / "tiny-0.1.0.tgz") << "not really gzip: the loader only checks it exists";
+  fs::create_directories(dir.path() / "elsewhere" / "chart");
+  const fs::path file = plans / "plan.yaml";
+  const auto chart_of = [&](const std::string& chart) {
+    const Result<Plan> loaded = LoadHelmPlan(file, chart);
+    INFO(chart << " → " << (loaded.ok() ? "ok" : loaded.error().Format()));
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->services.at(0).helm);
+    return *loaded->services.at(0).helm;
+  };
+  const std::string tiny = (plans / "charts" / "tiny").string();
+
+  // The current directory (the source tree under CTest) has no charts/tiny: only the plan's does.
+  REQUIRE_FALSE(fs::exists("charts/tiny"));
+  for (const std::string& written : std::vector<std::string>{
+           "charts/tiny", "./charts/tiny", "charts/tiny/", "./charts/../charts/tiny", tiny}) {
+    const HelmTarget helm = chart_of(written);
+    CHECK(helm.chart == tiny);
+    CHECK(helm.chart_source == HelmTarget::ChartSource::kLocalFolder);
+  }
+  const HelmTarget archive = chart_of("tiny-0.1.0.tgz");
+  CHECK(archive.chart == (plans / "tiny-0.1.0.tgz").string());
+  CHECK(archive.chart_source == HelmTarget::ChartSource::kLocalArchive);
+  const HelmTarget up = chart_of("../elsewhere/chart");
+  CHECK(up.chart == (dir.path() / "elsewhere" / "chart").string());
+  CHECK(up.chart_source == HelmTarget::ChartSource::kLocalFolder);
+
+  // A plan named by a relative path still gives helm an absolute chart path.
+  const fs::path relative = fs::relative(file);
+  REQUIRE(relative.is_relative());
+  const Result<Plan> via_relative = LoadPlan(relative);
+  REQUIRE(via_relative.ok());
+  CHECK(via_relative->services.at(0).helm->chart == (dir.path() / "elsewhere" / "chart").string());
+}
+
+TEST_CASE("repository and remote helm charts are kept as written", "[plan][helm]") {
+  const testing::TempDir dir("promote-chart");
+  const fs::path file = dir.path() / "plan.yaml";
+  for (const std::string& chart : std::vector<std::string>{
+           "bitnami/nginx", "charts/api", "oci://ghcr.io/shop/charts/api",
+           "https://charts.shop.test/api-1.0.0.tgz", "http://charts.shop.test/api-1.0.0.tgz"}) {
+    const Result<Plan> loaded = LoadHelmPlan(file, chart);
+    INFO(chart << " → " << (loaded.ok() ? "ok" : loaded.error().Format()));
+    REQUIRE(loaded.ok());
+    const HelmTarget& helm = *loaded->services.at(0).helm;
+    CHECK(helm.chart == chart);
+    CHECK(helm.chart_source == (chart.find("://") == std::string::npos
+                                    ? HelmTarget::ChartSource::kRepository
+                                    : HelmTarget::ChartSource::kRemote));
+  }
+}
+
+TEST_CASE("a missing local helm chart is an invalid plan naming the path looked for",
+          "[plan][helm]") {
+  const testing::TempDir dir("promote-chart");
+  const fs::path file = dir.path() / "plan.yaml";
+  const std::string folder = dir.path().string();
+  for (const auto& [chart, looked_for] : std::vector<std::pair<std::string, std::string>>{
+           {"./charts/api", folder + "/charts/api"},
+           {"../no-such-chart", dir.path().parent_path().string() + "/no-such-chart"},
+           {"/nonexistent/charts/api", "/nonexistent/charts/api"},
+           {"api-1.0.0.tgz", folder + "/api-1.0.0.tgz"},
+           {"charts/api-1.0.0.TGZ", folder + "/charts/api-1.0.0.TGZ"}}) {
+    const Result<Plan> loaded = LoadHelmPlan(file, chart);
+    INFO(chart);
+    REQUIRE_FALSE(loaded.ok());
+    const Error& error = loaded.error();
+    INFO(error.Format());
+    CHECK(error.kind == ErrorKind::kInvalidPlan);
+    CHECK(error.where == file.string() + ":10:20");
+    CHECK(error.what == "services[0].helm.chart: local chart '" + chart +
+                            "' not found: looked for " + looked_for);
+    CHECK(error.fix ==
+          "create the chart there, or give a path relative to the plan's folder " + folder);
+  }
 }
 
 TEST_CASE("ParsePlan reports errors under the given source name", "[plan]") {

@@ -104,8 +104,18 @@ struct Probe {
 
 /// How a service is rolled out by helm: release name, chart, and the values key of the image.
 struct HelmTarget {
+  /// Where helm finds the chart, as the loader decided from the plan's `chart:` text.
+  enum class ChartSource {
+    kLocalFolder,   ///< a chart folder beside the plan (or absolute); `chart` is its absolute path
+    kLocalArchive,  ///< a packaged chart file (.tgz); `chart` is its absolute path
+    kRepository,    ///< `repo/name` from helm's configured repositories; `chart` as written
+    kRemote,        ///< an oci://, http:// or https:// reference; `chart` as written
+  };
   std::string release;
+  /// What goes to `helm upgrade` as the chart: an absolute, lexically normal path for a local
+  /// chart (so it does not depend on the directory promote runs in), else the text as written.
   std::string chart;
+  ChartSource chart_source = ChartSource::kRepository;
   std::string values_key = "image.tag";
 };
 
@@ -132,12 +142,12 @@ struct ValidationPolicy {
   std::chrono::milliseconds rollout_timeout{300000};
 };
 
-/// How a rollback is done and judged: its time budget, then the restored state probed over a
-/// soak of its own, as a release would be.
+/// How a rollback's restored state is judged: probed for `soak`, then `successes` consecutive
+/// passing rounds, and the services given `timeout` to come back at all.
 struct RollbackPolicy {
-  std::chrono::milliseconds soak{30000};  ///< default: 3 × validate.interval
-  int successes = 2;                      ///< consecutive passing rounds after the soak
-  std::chrono::milliseconds timeout{300000};
+  std::chrono::milliseconds soak{30000};  ///< default: 3 × validate.interval (set by the loader)
+  int successes = 2;                      ///< consecutive passing rounds needed after the soak
+  std::chrono::milliseconds timeout{300000};  ///< time budget of restoring every service
 };
 
 /// Where releases are recorded: a git repository and the tag name template.
@@ -158,7 +168,7 @@ struct Plan {
   std::map<std::string, Environment> environments;
   std::vector<Service> services;  ///< plan order
   ValidationPolicy validate;
-  RollbackPolicy rollback;
+  RollbackPolicy rollback;  ///< how a rollback's restored state is judged
   std::map<std::string, std::vector<std::string>> hooks;  ///< boundary → executables
   std::vector<std::string> secret_env;  ///< environment variables whose values are redacted
 

@@ -37,6 +37,47 @@ std::string DescribeGate(const plan::ApprovalGate& gate) {
   return out.str();
 }
 
+/// The chart source as a JSON enumeration value.
+const char* ChartSourceName(plan::HelmTarget::ChartSource source) {
+  switch (source) {
+    case plan::HelmTarget::ChartSource::kLocalFolder:
+      return "local-folder";
+    case plan::HelmTarget::ChartSource::kLocalArchive:
+      return "local-archive";
+    case plan::HelmTarget::ChartSource::kRepository:
+      return "repository";
+    case plan::HelmTarget::ChartSource::kRemote:
+      return "remote";
+  }
+  return "unknown";
+}
+
+/// Where helm will find the chart, said so that a surprise (a repository lookup where a local
+/// folder was meant) shows before the first deploy does.
+std::string DescribeChartSource(plan::HelmTarget::ChartSource source) {
+  switch (source) {
+    case plan::HelmTarget::ChartSource::kLocalFolder:
+      return "local folder";
+    case plan::HelmTarget::ChartSource::kLocalArchive:
+      return "local chart archive";
+    case plan::HelmTarget::ChartSource::kRepository:
+      return "repository chart: helm resolves it from its repositories; no folder of that name "
+             "beside the plan";
+    case plan::HelmTarget::ChartSource::kRemote:
+      return "remote chart";
+  }
+  return "unknown";
+}
+
+/// The environments whose driver is helm: the ones a service's helm settings are used in.
+std::vector<std::string> HelmEnvironments(const plan::Plan& plan) {
+  std::vector<std::string> names;
+  for (const auto& [name, env] : plan.environments) {
+    if (env.driver == plan::Driver::kHelm) names.push_back(name);
+  }
+  return names;
+}
+
 }  // namespace
 
 std::string RenderPlanSummary(const plan::Plan& plan) {
@@ -50,6 +91,7 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
     out << "\n";
   }
   const auto waves = plan.Waves();
+  const std::vector<std::string> helm_environments = HelmEnvironments(plan);
   out << "\nServices (" << plan.services.size() << ", in " << waves.size() << " wave"
       << (waves.size() == 1 ? "" : "s") << "):\n";
   for (const auto& wave : waves) {
@@ -66,6 +108,14 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
         if (!url.empty()) out << ", " << url;
         out << "\n";
       }
+      if (const auto& helm = service->helm) {
+        out << "      helm "
+            << (helm_environments.empty() ? "(no environment uses driver helm)"
+                                          : "in " + Join(helm_environments, ", "))
+            << ": release " << helm->release << ", chart " << helm->chart << " ("
+            << DescribeChartSource(helm->chart_source) << "), valuesKey " << helm->values_key
+            << "\n";
+      }
     }
   }
   const auto& v = plan.validate;
@@ -73,6 +123,9 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
       << FormatDuration(v.interval) << " for " << FormatDuration(v.soak) << ", " << v.successes
       << " consecutive successes, failure limit " << v.failure_limit << ", error limit "
       << v.error_limit << "\n";
+  const auto& r = plan.rollback;
+  out << "Rollback: services restored within " << FormatDuration(r.timeout) << ", then probed for "
+      << FormatDuration(r.soak) << " and " << r.successes << " consecutive successes\n";
   out << "Releases: tag '" << plan.releases.tag_template << "' in " << plan.releases.repo << "\n";
   return out.str();
 }
@@ -105,19 +158,31 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
                         {"expect", probe.expect.Describe()},
                         {"golden", probe.golden}});
     }
+    nlohmann::json helm = nullptr;
+    if (service.helm) {
+      helm = {{"release", service.helm->release},
+              {"chart", service.helm->chart},
+              {"chartSource", ChartSourceName(service.helm->chart_source)},
+              {"valuesKey", service.helm->values_key}};
+    }
     services.push_back({{"name", service.name},
                         {"workload", service.workload_kind + "/" + service.workload_name},
                         {"container", service.container},
                         {"image", service.image},
                         {"wave", service.wave},
                         {"namespaces", namespaces},
-                        {"probes", probes}});
+                        {"probes", probes},
+                        {"helm", helm}});
   }
   return {{"schema", "promote/plan-summary/v1"},
           {"name", plan.name},
           {"file", plan.source_file},
           {"environments", environments},
           {"services", services},
+          {"rollback",
+           {{"soakMs", plan.rollback.soak.count()},
+            {"successes", plan.rollback.successes},
+            {"timeoutMs", plan.rollback.timeout.count()}}},
           {"releases", {{"repo", plan.releases.repo}, {"tag", plan.releases.tag_template}}}};
 }
 
