@@ -8,10 +8,12 @@
 // happen here too. Errors are worded as RunChecked words them around kubectl's and helm's output.
 #include "support/fake_world.h"
 
+#include <git2.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cctype>
 #include <deque>
 #include <functional>
@@ -743,6 +745,37 @@ std::chrono::system_clock::time_point FakeWorld::Now() const {
 
 void FakeWorld::Advance(milliseconds by) {
   world_->context->sleep(by);
+}
+
+void InitReleaseRepo(const std::filesystem::path& dir) {
+  // As ReleaseRepo does: once for the life of the process (shutdown is optional at exit).
+  static const int initialised = git_libgit2_init();
+  (void)initialised;
+  auto check = [](int rc) {
+    if (rc < 0) {
+      const git_error* error = git_error_last();
+      FAIL("libgit2: " << (error != nullptr ? error->message : "unknown error"));
+    }
+  };
+  std::unique_ptr<git_repository, decltype(&git_repository_free)> repo(nullptr,
+                                                                       git_repository_free);
+  git_repository* opened = nullptr;
+  check(git_repository_init(&opened, dir.c_str(), 0));
+  repo.reset(opened);
+  git_index* index_raw = nullptr;
+  check(git_repository_index(&index_raw, repo.get()));
+  std::unique_ptr<git_index, decltype(&git_index_free)> index(index_raw, git_index_free);
+  git_oid tree_id;
+  check(git_index_write_tree(&tree_id, index.get()));
+  git_tree* tree_raw = nullptr;
+  check(git_tree_lookup(&tree_raw, repo.get(), &tree_id));
+  std::unique_ptr<git_tree, decltype(&git_tree_free)> tree(tree_raw, git_tree_free);
+  git_signature* sig_raw = nullptr;
+  check(git_signature_now(&sig_raw, "Fake World", "fake-world@promote.test"));
+  std::unique_ptr<git_signature, decltype(&git_signature_free)> sig(sig_raw, git_signature_free);
+  git_oid commit_id;
+  check(git_commit_create(&commit_id, repo.get(), "HEAD", sig.get(), sig.get(), nullptr, "releases",
+                          tree.get(), 0, nullptr));
 }
 
 }  // namespace promote::testing

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -147,5 +148,9 @@ class FakeWorld {
 
 /// Catch prints a Write that fails a comparison.
 std::ostream& operator<<(std::ostream& out, const FakeWorld::Write& write);
+
+/// A fresh release repository at `dir` (libgit2: init and one empty commit on HEAD), ready for
+/// promote's tag phase. Fails the current test when libgit2 does.
+void InitReleaseRepo(const std::filesystem::path& dir);
 
 }  // namespace promote::testing

@@ -1,6 +1,6 @@
 // The fake world against the contract engine tests rely on: what reads report, what changes and
-// faults do, that Plan* match the real adapters, how probes are answered, and what the Context
-// it wires holds. No cluster, no network, no processes.
+// faults do, that Plan* match the real adapters, how probes are answered, and that the Context it
+// wires works with a real phase (tag). No cluster, no network, no processes.
 #include "support/fake_world.h"
 
 #include <spdlog/logger.h>
@@ -8,15 +8,19 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "adapters/git/release_repo.h"
 #include "adapters/kube/cluster.h"
 #include "adapters/kube/helm_cluster.h"
 #include "adapters/kube/kubectl_cluster.h"
 #include "adapters/probe/prober.h"
 #include "adapters/process/process.h"
 #include "phases/context.h"
+#include "phases/step_log.h"
+#include "phases/tag.h"
 #include "phases/targets.h"
 #include "plan/loader.h"
 #include "plan/plan.h"
+#include "support/files.h"
 
 namespace promote::testing {
 namespace {
@@ -88,6 +92,24 @@ class RunsNothing final : public adapters::ProcessRunner {
   Result<adapters::ProcessResult> Run(const adapters::Command&) override {
     return Error{ErrorKind::kInternal, "not run", "test", ""};
   }
+};
+
+/// A journal that accepts every record, counting them.
+class CountingSteps final : public phases::StepLog {
+ public:
+  Result<long> Intent(const std::string&, const std::string& step, const std::string&,
+                      nlohmann::json) override {
+    intents.push_back(step);
+    return next++;
+  }
+  Result<long> Done(long, nlohmann::json) override { return next++; }
+  Result<long> Failed(long, nlohmann::json) override { return next++; }
+  Result<long> Note(const std::string&, nlohmann::json) override { return next++; }
+
+  std::vector<std::string> intents;
+
+ private:
+  long next = 1;
 };
 
 TEST_CASE("a fresh world has every service present and rolled out, with no image", "[fake]") {
@@ -655,6 +677,38 @@ TEST_CASE("the world can be used from several threads at once", "[fake]") {
         1 + kThreads / 2 * kRounds);
   CHECK(world.ProbesSent() == kThreads * kRounds);
   CHECK(world.Now() - start == milliseconds(kThreads * kRounds));
+}
+
+TEST_CASE("InitReleaseRepo makes a repository the tag phase can tag", "[fake]") {
+  const auto plan = LoadTestPlan();
+  FakeWorld world(plan);
+  TempDir dir;
+  const auto repo = dir.path() / "releases";
+  InitReleaseRepo(repo);
+  CountingSteps steps;
+  world.Context().steps = &steps;
+  world.Context().releases_repo = repo;
+
+  adapters::git::ReleaseManifest manifest;
+  manifest.plan = "shop";
+  manifest.source_env = "dev";
+  manifest.target_env = "prod";
+  manifest.run_id = "run-1";
+  manifest.initiator = "ops-lead";
+  manifest.created_at = "2026-12-01T10:00:00Z";
+  manifest.services["api"] = {"reg/api:v2", std::nullopt};
+  auto tagged = phases::Tag("prod-2026-12-01", manifest).Run(world.Context());
+  REQUIRE(tagged.ok());
+  CHECK(tagged->created);
+  CHECK(steps.intents == std::vector<std::string>{"create-tag"});
+
+  auto opened = adapters::git::ReleaseRepo::Open(repo);
+  REQUIRE(opened.ok());
+  auto releases = opened->Releases();
+  REQUIRE(releases.ok());
+  REQUIRE(releases->size() == 1);
+  CHECK((*releases)[0].name == "prod-2026-12-01");
+  CHECK((*releases)[0].manifest == manifest);
 }
 
 }  // namespace
