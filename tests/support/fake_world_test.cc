@@ -1,6 +1,6 @@
 // The fake world against the contract engine tests rely on: what reads report, what changes and
 // faults do, that Plan* match the real adapters, how probes are answered, and that the Context it
-// wires works with a real phase (tag). No cluster, no network, no processes.
+// wires works with real phases (deploy, tag). No cluster, no network, no processes.
 #include "support/fake_world.h"
 
 #include <spdlog/logger.h>
@@ -15,6 +15,7 @@
 #include "adapters/probe/prober.h"
 #include "adapters/process/process.h"
 #include "phases/context.h"
+#include "phases/deploy.h"
 #include "phases/step_log.h"
 #include "phases/tag.h"
 #include "phases/targets.h"
@@ -677,6 +678,32 @@ TEST_CASE("the world can be used from several threads at once", "[fake]") {
         1 + kThreads / 2 * kRounds);
   CHECK(world.ProbesSent() == kThreads * kRounds);
   CHECK(world.Now() - start == milliseconds(kThreads * kRounds));
+}
+
+TEST_CASE("the deploy phase rolls a wave out through the fakes", "[fake]") {
+  const auto plan = LoadTestPlan();
+  FakeWorld world(plan);
+  CountingSteps steps;
+  world.Context().steps = &steps;
+  world.Run("prod", "api", "reg/api:v1", std::nullopt, 2);
+  world.Run("prod", "web", "reg/web:v1", std::nullopt, 6);
+  world.FailNext("prod", Call::kDeploy, "web", Fault::kDroppedAfterWrite);
+
+  const phases::Deploy deploy(
+      plan, "prod", 1,
+      {{"api", "reg/api:v1", 2, "reg/api:v2"}, {"web", "reg/web:v1", 6, "reg/web:v2"}});
+  const auto wave = deploy.Run(world.Context());
+  CHECK_FALSE(wave.ok);
+  REQUIRE(wave.services.size() == 2);
+  CHECK(wave.services[0].status == phases::StepStatus::kSucceeded);
+  CHECK(wave.services[1].status == phases::StepStatus::kFailed);
+  CHECK(wave.services[1].touched);
+  CHECK_THAT(wave.services[1].detail, Contains("unexpected EOF"));
+  CHECK(world.ImageOf("prod", "api") == "reg/api:v2");
+  CHECK(world.ImageOf("prod", "web") == "reg/web:v2");  // the PATCH landed before the drop
+  CHECK(world.Calls("prod", Call::kWait) == 1);
+  CHECK(world.Writes("prod").size() == 2);
+  CHECK(world.Writes("dev").empty());
 }
 
 TEST_CASE("InitReleaseRepo makes a repository the tag phase can tag", "[fake]") {
