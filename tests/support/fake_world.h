@@ -108,6 +108,8 @@ class FakeWorld {
 
   /// One change a cluster applied (also one whose call then failed with kDroppedAfterWrite).
   struct Write {
+    /// Whose workload changed. A ref names its context, so a ref of dev given to prod's cluster
+    /// changes dev, and is recorded there: a test of "never touches the source" sees it.
     std::string env;
     std::string service;
     Call call = Call::kDeploy;  ///< kDeploy or kRollback

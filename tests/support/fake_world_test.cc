@@ -188,6 +188,11 @@ TEST_CASE("workloads are found by the address the adapters see", "[fake]") {
   seen = world.ClusterOf("prod").ReadWorkload(Ref(plan, "dev", "api"));
   REQUIRE(seen.ok());
   CHECK(seen->image == "reg/api:v1");
+  REQUIRE(world.ClusterOf("prod").Deploy(Ref(plan, "dev", "api"), "reg/api:v2", kTimeout).ok());
+  CHECK(world.ImageOf("dev", "api") == "reg/api:v2");
+  CHECK(world.Writes("dev").size() == 1);  // recorded where it landed
+  CHECK(world.Writes("prod").empty());
+  CHECK(world.Calls("prod", Call::kDeploy) == 1);  // counted where it was called
 }
 
 TEST_CASE("Remove takes the workload and its namespace away", "[fake]") {
