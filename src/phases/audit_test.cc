@@ -150,3 +150,67 @@ TEST_CASE("a missing secret or a failing non-golden probe degrades the target", 
     CHECK(report.target_verdict.reason == "deployment/web is stuck (progress deadline exceeded)");
   }
 }
+
+TEST_CASE("a bad image is refused by repository and digest, whatever else changes", "[audit]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(false, "v2", true);
+  report.releases.known = true;
+  report.releases.releases_of_target = 2;
+  report.releases.released = {"registry.test/api:v1", "registry.test/web:v1"};
+  SECTION("the same digest under another tag is the same image") {
+    report.releases.bad_images = {
+        {"api", "registry.test/api:v2-rc", "sha256:apiv2", "prod-1.2", "login answered 500"}};
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+    CHECK(report.recommendation_reason.find(
+              "api registry.test/api:v2-rc@sha256:apiv2 failed in release prod-1.2: login "
+              "answered 500") != std::string::npos);
+    REQUIRE(report.comparisons[0].known_bad.has_value());
+  }
+  SECTION("another digest of the repository is another image") {
+    report.releases.bad_images = {
+        {"api", "registry.test/api:v2", "sha256:other", "prod-1.2", "login answered 500"}};
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kPromote);
+  }
+  SECTION("--force promotes it and lists it as forced") {
+    report.releases.bad_images = {
+        {"api", "registry.test/api:v2", "sha256:apiv2", "prod-1.2", "login answered 500"}};
+    report.force_reason = "INC-7";
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kPromote);
+    REQUIRE(report.forced.size() == 1);
+    CHECK(report.forced[0].release == "prod-1.2");
+  }
+}
+
+TEST_CASE("a release repository with no release of the target yet is no drift", "[audit]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(true, "v1", true);
+  report.releases.known = true;
+  report.releases.releases_of_target = 0;
+  Conclude(plan, report);
+  CHECK(report.drift.empty());
+  CHECK(report.NoReleaseYet());
+  CHECK(report.recommendation == Recommendation::kNothingToDo);
+
+  // Once a release of the target exists, an image none records is drift again.
+  report.releases.releases_of_target = 1;
+  report.releases.released = {"registry.test/web:v1"};
+  Conclude(plan, report);
+  CHECK(report.drift == std::vector<std::string>{"registry.test/api:v1"});
+}
+
+TEST_CASE("every reason not to promote is kept, each with its fix", "[audit]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(false, "v2", true);
+  report.target_env.secrets = {{"db-password", {}}};
+  report.freeze.frozen = true;
+  report.freeze.refusal = "prod is frozen by window 'weekend'";
+  Conclude(plan, report);
+  CHECK(report.recommendation == Recommendation::kDoNotPromote);
+  REQUIRE(report.refusals.size() == 2);
+  CHECK(report.refusals[0] == "prod lacks required secrets db-password");
+  CHECK(report.refusals[1] == "prod is frozen by window 'weekend'");
+  CHECK(report.recommendation_reason.find("(and 1 more reason(s))") != std::string::npos);
+}

@@ -311,8 +311,17 @@ struct FakeWorld::World {
   /// What a probe of `path` meets while `image` runs in `env`; nullopt = no answer.
   std::optional<Reply> ReplyFor(const std::string& env, const std::string& image,
                                 const std::string& path) const {
+    for (auto it = answers_later.rbegin(); it != answers_later.rend(); ++it) {
+      if (it->env == env && it->image == image && it->path == path && now >= it->since) {
+        return it->reply;
+      }
+    }
     if (auto in = answers_in.find({env, image, path}); in != answers_in.end()) return in->second;
     if (auto any = answers.find({image, path}); any != answers.end()) return any->second;
+    // A pinned reference answers as its tag does (promote deploys "repo:tag@sha256:…").
+    if (const auto at = image.find('@'); at != std::string::npos) {
+      return ReplyFor(env, image.substr(0, at), path);
+    }
     return Reply{200, "{}"};
   }
 
@@ -324,6 +333,13 @@ struct FakeWorld::World {
   std::map<std::string, std::string> digests;  ///< image → digest, from Run
   std::map<std::pair<std::string, std::string>, std::optional<Reply>> answers;
   std::map<std::tuple<std::string, std::string, std::string>, std::optional<Reply>> answers_in;
+  /// An answer that starts at a time of the fake clock (a service that breaks during a run).
+  struct LaterAnswer {
+    std::string env, image, path;
+    std::chrono::system_clock::time_point since;
+    Reply reply;
+  };
+  std::vector<LaterAnswer> answers_later;
   std::map<std::string, Rollout> rollouts;
   std::map<std::tuple<std::string, Call, std::string>, std::deque<Fault>> faults;
   std::vector<Write> writes;
@@ -687,6 +703,16 @@ void FakeWorld::AnswerIn(const std::string& env, const std::string& image, const
     throw std::invalid_argument("FakeWorld: no environment '" + env + "'");
   }
   world_->answers_in[{env, image, path}] = Reply{status, std::move(body)};
+}
+
+void FakeWorld::AnswerInFrom(const std::string& env, const std::string& image,
+                             const std::string& path, std::chrono::system_clock::time_point since,
+                             int status, std::string body) {
+  std::lock_guard lock(world_->mutex);
+  if (world_->refs.count(env) == 0) {
+    throw std::invalid_argument("FakeWorld: no environment '" + env + "'");
+  }
+  world_->answers_later.push_back({env, image, path, since, Reply{status, std::move(body)}});
 }
 
 void FakeWorld::NoAnswer(const std::string& image, const std::string& path) {

@@ -90,8 +90,13 @@ class FakeWorld {
   // How images behave.
 
   /// What a probe of `path` answers while `image` runs, in any environment. Unknown
-  /// (image, path) pairs answer 200 with body "{}".
+  /// (image, path) pairs answer 200 with body "{}". A pinned "repo:tag@sha256:…" that has no
+  /// answer of its own answers as "repo:tag" does.
   void Answer(const std::string& image, const std::string& path, int status, std::string body = "");
+  /// Like AnswerIn, from `since` on the fake clock (a service that breaks during a run); wins
+  /// over every other answer once that time has come.
+  void AnswerInFrom(const std::string& env, const std::string& image, const std::string& path,
+                    std::chrono::system_clock::time_point since, int status, std::string body = "");
   /// Like Answer, in `env` only; wins over Answer and NoAnswer.
   void AnswerIn(const std::string& env, const std::string& image, const std::string& path,
                 int status, std::string body = "");

@@ -1,0 +1,426 @@
+// The promotion engine with fakes behind its context (tests/support/fake_world): clusters and
+// probes in memory, a fake clock, a real journal and a real libgit2 release repository in a
+// temporary folder. Each case is one way the record could lie, as a user met it; every case
+// also checks that the dry run (AuditAndPrepare) decided what the run then did.
+#include "engine/promotion.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <memory>
+
+#include "adapters/git/release_repo.h"
+#include "core/redactor.h"
+#include "engine/journal.h"
+#include "engine/states.h"
+#include "phases/context.h"
+#include "plan/loader.h"
+#include "plan/plan.h"
+#include "support/fake_world.h"
+#include "support/files.h"
+
+namespace promote::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using adapters::git::ReleaseStatus;
+using promote::testing::Call;
+using promote::testing::FakeWorld;
+using promote::testing::Fault;
+using promote::testing::TempDir;
+
+// Two waves: billing first, then web and search together. Short timings on the fake clock.
+const char* kPlan = R"(
+apiVersion: promote/v1
+name: acme
+releases: { repo: releases, tag: "prod-{date}" }
+environments:
+  dev: { context: dev, namespace: "acme-{service}-dev", url: "http://{service}.dev.test" }
+  prod: { context: prod, namespace: "acme-{service}-prod", url: "http://{service}.prod.test" }
+services:
+  - name: billing
+    workload: deployment/billing
+    wave: 1
+    probes:
+      - { name: charge, post: /charge, expect: 200, golden: true }
+      - { name: metrics, get: /metrics, expect: 200 }
+  - name: web
+    workload: deployment/web
+    wave: 2
+    probes: [ { name: home, get: /, expect: 200, golden: true } ]
+  - name: search
+    workload: deployment/search
+    wave: 2
+    probes: [ { name: health, get: /health, expect: 200 } ]
+validate: { initialDelay: 0s, interval: 1s, soak: 2s, successes: 2, failureLimit: 1,
+            errorLimit: 1, rolloutTimeout: 1m }
+rollback: { soak: 2s, successes: 2, timeout: 1m }
+)";
+
+const std::string kBilling = "registry.test/acme/billing";
+const std::string kWeb = "registry.test/acme/web";
+const std::string kSearch = "registry.test/acme/search";
+
+plan::Plan ParseTestPlan() {
+  auto plan = plan::ParsePlan(kPlan, "acme.yaml");
+  REQUIRE(plan.ok());
+  return std::move(plan).value();
+}
+
+/// The acme product in DEV and PROD, a release repository, and runs of the real engine.
+class Engine {
+ public:
+  Engine() : plan_(ParseTestPlan()), world_(plan_) {
+    testing::InitReleaseRepo(dir_.path() / "releases");
+    world_.Context().releases_repo = dir_.path() / "releases";
+    for (const char* env : {"dev", "prod"}) {
+      world_.Run(env, "billing", kBilling + ":v1");
+      world_.Run(env, "web", kWeb + ":v5.2.0");
+      world_.Run(env, "search", kSearch + ":v3");
+    }
+  }
+
+  FakeWorld& world() { return world_; }
+  const plan::Plan& plan() const { return plan_; }
+
+  /// DEV now runs `image` for `service` (a new build proven there).
+  void Ship(const std::string& service, const std::string& image) {
+    world_.Run("dev", service, image);
+  }
+
+  RunRequest Request() const {
+    RunRequest request;
+    request.source = "dev";
+    request.target = "prod";
+    return request;
+  }
+
+  /// What the dry run decides for `request`: the same path the audit command takes.
+  Prepared DryRun(const RunRequest& request) {
+    auto prepared = AuditAndPrepare(plan_, request, world_.Context());
+    REQUIRE(prepared.ok());
+    return std::move(prepared).value();
+  }
+
+  /// A real run; its dry run, taken just before, must have decided the same.
+  PromotionResult Run(const RunRequest& request) {
+    const Decision planned = DryRun(request).plan.decision;
+    PromotionOptions options;
+    options.request = request;
+    options.run_id = "run-" + std::to_string(++runs_);
+    options.state_dir = dir_.path() / "state";
+    options.run_dir = options.state_dir / "runs" / options.run_id;
+    options.report_dir = options.run_dir;
+    options.initiator = "ana";
+    options.redactor = std::make_shared<Redactor>();
+    auto result = Promotion(plan_, options).Run(world_.Context());
+    REQUIRE(result.ok());
+    CHECK(result->plan.decision == planned);
+    return std::move(result).value();
+  }
+  PromotionResult Run() { return Run(Request()); }
+
+  std::vector<std::string> States(const PromotionResult& result) const {
+    return testing::JournalStates(dir_.path() / "state" / "runs" / result.run_id);
+  }
+
+  std::vector<adapters::git::ReleaseTag> Releases() const {
+    auto repo = adapters::git::ReleaseRepo::Open(dir_.path() / "releases");
+    REQUIRE(repo.ok());
+    auto releases = repo->Releases();
+    REQUIRE(releases.ok());
+    return std::move(releases).value();
+  }
+
+  /// The one release a test expects, by tag.
+  adapters::git::ReleaseTag Release(const std::string& tag) const {
+    for (const auto& release : Releases()) {
+      if (release.name == tag) return release;
+    }
+    FAIL("no release " << tag);
+    return {};
+  }
+
+  const fs::path& dir() const { return dir_.path(); }
+
+ private:
+  TempDir dir_{"promote-engine-test"};
+  plan::Plan plan_;
+  FakeWorld world_;
+  int runs_ = 0;
+};
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// billing v0.9.0: fine in DEV, 500 on POST /charge in PROD.
+void BadBillingInProd(Engine& engine) {
+  engine.world().AnswerIn("prod", kBilling + ":v0.9.0", "/charge", 500, "{\"error\":\"no db\"}");
+  engine.Ship("billing", kBilling + ":v0.9.0");
+}
+
+}  // namespace
+
+TEST_CASE("a healthy promotion validates every wave, the unchanged one too", "[engine]") {
+  Engine engine;
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult result = engine.Run();
+  CHECK(result.state == RunState::kPromoted);
+  CHECK(engine.world().ImageOf("prod", "billing") == kBilling + ":v2");
+  // Wave 2 changes nothing and is validated all the same.
+  CHECK(engine.States(result) == std::vector<std::string>{"Planned", "Audited", "Approved",
+                                                          "Tagged", "Deploying", "Validating",
+                                                          "Validating", "Promoted"});
+  REQUIRE(result.validations.size() == 2);
+  CHECK(result.validations[1].first == "wave 2");
+  CHECK(result.validations[1].second.passed);
+  CHECK(result.validations[1].second.rounds >= 2);
+  CHECK(engine.world().Writes("dev").empty());
+}
+
+TEST_CASE("an image a bad release failed on stays refused whatever else changes", "[engine]") {
+  Engine engine;
+  BadBillingInProd(engine);
+  const PromotionResult failed = engine.Run();
+  REQUIRE(failed.state == RunState::kRolledBack);
+  CHECK(engine.world().ImageOf("prod", "billing") == kBilling + ":v1");
+  // The note names the image that failed, not just the release.
+  const auto release = engine.Release(failed.tag);
+  REQUIRE(release.note.has_value());
+  CHECK(release.note->status == ReleaseStatus::kBad);
+  REQUIRE(release.note->images.size() == 1);
+  CHECK(release.note->images[0].service == "billing");
+  CHECK(release.note->images[0].image.image == kBilling + ":v0.9.0");
+  CHECK(Has(failed.release_record, "marked bad"));
+
+  // An unrelated change in DEV: the release as a whole differs, billing v0.9.0 does not.
+  engine.Ship("web", kWeb + ":v5.2.1");
+  const Prepared nightly = engine.DryRun(engine.Request());
+  CHECK(nightly.plan.decision == Decision::kRefused);
+  const PromotionResult refused = engine.Run();
+  CHECK(refused.state == RunState::kRefused);
+  CHECK(Has(refused.summary, "billing " + kBilling + ":v0.9.0 failed in release " + failed.tag));
+  CHECK(Has(refused.summary, "--force --reason"));
+  CHECK(engine.world().Writes("prod").size() == 2);  // the failed run's set and restore only
+
+  SECTION("--force lets it through, and who, which image and why are recorded") {
+    RunRequest forced = engine.Request();
+    forced.force_reason = "INC-9: it was PROD's database";
+    engine.world().Answer(kBilling + ":v0.9.0", "/charge", 200);  // the database is back
+    engine.world().AnswerIn("prod", kBilling + ":v0.9.0", "/charge", 200);
+    const PromotionResult promoted = engine.Run(forced);
+    CHECK(promoted.state == RunState::kPromoted);
+    CHECK(Has(promoted.forced, "--force by ana (INC-9: it was PROD's database)"));
+    CHECK(Has(promoted.forced, "billing " + kBilling + ":v0.9.0"));
+    auto journal = Journal::Open(engine.dir() / "state" / "runs" / promoted.run_id,
+                                 std::make_shared<Redactor>());
+    REQUIRE(journal.ok());
+    bool noted = false;
+    for (const auto& event : journal->events()) {
+      noted = noted || (event.detail.value("message", "") == "bad images forced" &&
+                        event.detail.value("by", "") == "ana" &&
+                        event.detail["images"][0].value("service", "") == "billing");
+    }
+    CHECK(noted);
+  }
+}
+
+TEST_CASE("a kept service whose golden probe fails refuses the run instead of promoting",
+          "[engine]") {
+  Engine engine;
+  // A rollback that failed left DEV's bad web build in PROD: both run it, login-like home 500s.
+  engine.world().Answer(kWeb + ":v5.3.0", "/", 500);
+  engine.Ship("web", kWeb + ":v5.3.0");
+  engine.world().Run("prod", "web", kWeb + ":v5.3.0");
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult result = engine.Run();
+  // Before: wave 2 was skipped unvalidated and the run ended Promoted with PROD not functional.
+  CHECK(result.state == RunState::kRefused);
+  CHECK(result.state != RunState::kPromoted);
+  CHECK(engine.world().Writes("prod").empty());
+  CHECK(engine.Releases().empty());
+}
+
+TEST_CASE("a run whose rollback fails marks its release bad", "[engine]") {
+  Engine engine;
+  BadBillingInProd(engine);
+  engine.world().FailNext("prod", Call::kRollback, "billing", Fault::kRefused);
+  const PromotionResult result = engine.Run();
+  CHECK(result.state == RunState::kRollbackFailed);
+  REQUIRE_FALSE(result.next_steps.empty());
+  CHECK(Has(result.next_steps[0].command,
+            "set image deployment/billing billing=" + kBilling + ":v1"));
+  const auto release = engine.Release(result.tag);
+  REQUIRE(release.note.has_value());
+  CHECK(release.note->status == ReleaseStatus::kBad);
+  // The next run does not promote the same build again.
+  engine.world().Run("prod", "billing", kBilling + ":v1");  // a person restored it
+  CHECK(engine.Run().state == RunState::kRefused);
+}
+
+TEST_CASE("a probe that fails in DEV too does not fail PROD, and it is said", "[engine]") {
+  Engine engine;
+  // billing v2's /metrics is broken everywhere; its golden /charge works.
+  engine.world().Answer(kBilling + ":v2", "/metrics", 500);
+  engine.Ship("billing", kBilling + ":v2");
+  const Prepared planned = engine.DryRun(engine.Request());
+  CHECK(planned.plan.decision == Decision::kPromote);
+  REQUIRE(planned.plan.waived.count("billing") == 1);
+  CHECK(planned.plan.waived.at("billing") == std::vector<std::string>{"metrics"});
+  const PromotionResult result = engine.Run();
+  // Before: the audit recommended promoting and validation then required /metrics in PROD.
+  CHECK(result.state == RunState::kPromoted);
+  CHECK(result.validations[0].second.waived == std::vector<std::string>{"billing GET /metrics"});
+
+  SECTION("but a golden probe failing in DEV blocks the promotion") {
+    engine.world().Answer(kBilling + ":v3", "/charge", 500);
+    engine.Ship("billing", kBilling + ":v3");
+    const PromotionResult blocked = engine.Run();
+    CHECK(blocked.state == RunState::kRefused);
+    CHECK(Has(blocked.summary, "billing is unhealthy in dev"));
+  }
+}
+
+TEST_CASE("an infrastructure failure leaves the release unverified, not bad", "[engine]") {
+  Engine engine;
+  engine.Ship("web", kWeb + ":v5.2.1");
+  engine.Ship("search", kSearch + ":v4");
+
+  SECTION("a PATCH whose connection dropped after it landed") {
+    engine.world().FailNext("prod", Call::kDeploy, "search", Fault::kDroppedAfterWrite);
+  }
+  SECTION("a rollout that outlived its wait") {
+    engine.world().FailNext("prod", Call::kWait, "search", Fault::kTimeout);
+  }
+  SECTION("probes that got no answer in PROD") {
+    engine.world().NoAnswer(kSearch + ":v4", "/health");
+    engine.world().AnswerIn("dev", kSearch + ":v4", "/health", 200);
+  }
+  const PromotionResult result = engine.Run();
+  INFO(result.summary);
+  CHECK(result.state == RunState::kRolledBack);
+  REQUIRE(result.failure.has_value());
+  CHECK(result.failure->blame == phases::Blame::kInfrastructure);
+  CHECK(engine.world().ImageOf("prod", "web") == kWeb + ":v5.2.0");
+  CHECK(engine.world().ImageOf("prod", "search") == kSearch + ":v3");
+  const auto release = engine.Release(result.tag);
+  REQUIRE(release.note.has_value());
+  CHECK(release.note->status == ReleaseStatus::kUnverified);
+  CHECK(Has(result.release_record, "unverified"));
+  // An unproven release is not a bad one: the next run may promote it without --force.
+  engine.world().Answer(kSearch + ":v4", "/health", 200);
+  engine.world().AnswerIn("prod", kSearch + ":v4", "/health", 200);
+  CHECK(engine.Run().state == RunState::kPromoted);
+}
+
+TEST_CASE("a failure before anything changed ends FailedToStart and marks nothing bad",
+          "[engine]") {
+  Engine engine;
+  engine.Ship("billing", kBilling + ":v2");
+  // The first write is refused (a chart not found, an auth error): nothing changed.
+  engine.world().FailNext("prod", Call::kDeploy, "billing", Fault::kRefused);
+  const PromotionResult result = engine.Run();
+  CHECK(result.state == RunState::kFailedToStart);
+  CHECK(engine.world().Writes("prod").empty());
+  CHECK(engine.world().Calls("prod", Call::kRollback) == 0);
+  CHECK(Has(result.summary, "nothing in prod changed"));
+  REQUIRE(result.next_steps.size() == 2);
+  CHECK(Has(result.next_steps[1].command, "dev prod"));
+  const auto release = engine.Release(result.tag);
+  REQUIRE(release.note.has_value());
+  CHECK(release.note->status == ReleaseStatus::kNotDeployed);
+  // Once the setup is fixed, the same images go through without --force.
+  const PromotionResult again = engine.Run();
+  CHECK(again.state == RunState::kPromoted);
+  CHECK(again.tag != result.tag);
+}
+
+TEST_CASE("a restore plans no new tag and never claims to mark its release bad", "[engine]") {
+  Engine engine;
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult first = engine.Run();
+  REQUIRE(first.state == RunState::kPromoted);
+  engine.Ship("billing", kBilling + ":v3");
+  REQUIRE(engine.Run().state == RunState::kPromoted);
+
+  RunRequest restore = engine.Request();
+  restore.source = first.tag;
+  restore.restore = true;
+  const Prepared planned = engine.DryRun(restore);
+  CHECK_FALSE(planned.plan.tag.create);
+  for (const auto& step : planned.plan.steps) {
+    CHECK_FALSE(Has(step.description, "create annotated tag"));
+  }
+
+  // The restored release answers 500 now (its database moved): the restore is rolled back.
+  engine.world().AnswerIn("prod", kBilling + ":v2", "/charge", 500);
+  const PromotionResult result = engine.Run(restore);
+  CHECK(result.state == RunState::kRolledBack);
+  CHECK_FALSE(Has(result.summary, "marked bad"));
+  CHECK(Has(result.release_record, "left as it was"));
+  CHECK_FALSE(engine.Release(first.tag).note.has_value());
+  CHECK(engine.Releases().size() == 2);
+}
+
+TEST_CASE("a rollback is validated over a soak of its own and can fail", "[engine]") {
+  Engine engine;
+  BadBillingInProd(engine);
+
+  SECTION("healthy again: rolled back after several rounds, with next steps") {
+    const PromotionResult result = engine.Run();
+    CHECK(result.state == RunState::kRolledBack);
+    REQUIRE(result.validations.back().first == "after rollback");
+    CHECK(result.validations.back().second.rounds >= 3);  // 2s soak every 1s
+    REQUIRE(result.next_steps.size() >= 2);
+    CHECK(Has(result.next_steps[0].command, "history prod"));
+  }
+  SECTION("still unhealthy after the rollback: RollbackFailed with the commands") {
+    // The old build passed at the audit, then broke during the run (its database went away).
+    engine.world().AnswerInFrom("prod", kBilling + ":v1", "/charge",
+                                engine.world().Now() + std::chrono::seconds(1), 503);
+    const PromotionResult result = engine.Run();
+    // Before: one round without soak, and a target still unhealthy ended RolledBack (exit 1).
+    CHECK(result.state == RunState::kRollbackFailed);
+    CHECK(Has(result.summary, "still unhealthy"));
+    REQUIRE(result.next_steps.size() >= 2);
+    CHECK(Has(result.next_steps[0].command, "set image deployment/billing"));
+    CHECK(Has(result.next_steps.back().command, "audit dev prod"));
+  }
+}
+
+TEST_CASE("a rollback to a target already broken before the run is a rollback, not a failure",
+          "[engine]") {
+  Engine engine;
+  // PROD's billing lost its route before the run (the original incident); DEV's v2 works there
+  // in DEV but not in PROD.
+  engine.world().AnswerIn("prod", kBilling + ":v1", "/charge", 404);
+  engine.world().AnswerIn("prod", kBilling + ":v2", "/charge", 500);
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult result = engine.Run();
+  CHECK(result.state == RunState::kRolledBack);
+  CHECK(Has(result.summary, "answers as it did before the run"));
+}
+
+TEST_CASE("a freeze refuses the run and its dry run alike, and an override is journaled",
+          "[engine]") {
+  Engine engine;
+  engine.Ship("billing", kBilling + ":v2");
+  auto plan = engine.plan();  // a copy with a window that is always in force
+  plan::FreezeWindow window;
+  window.name = "always";
+  window.schedule = "* * * * *";
+  window.duration = std::chrono::hours(2);
+  plan.environments["prod"].freeze.windows.push_back(window);
+  auto prepared = AuditAndPrepare(plan, engine.Request(), engine.world().Context());
+  REQUIRE(prepared.ok());
+  CHECK(prepared->plan.decision == Decision::kRefused);
+  CHECK(prepared->plan.freeze.refuses());
+  RunRequest overridden = engine.Request();
+  overridden.override_freeze = "INC-1: login is down";
+  prepared = AuditAndPrepare(plan, overridden, engine.world().Context());
+  REQUIRE(prepared.ok());
+  CHECK(prepared->plan.decision == Decision::kPromote);
+  CHECK(prepared->plan.freeze.override_reason == std::string("INC-1: login is down"));
+}
+
+}  // namespace promote::engine
