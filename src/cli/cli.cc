@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/audit_command.h"
+#include "cli/baseline_command.h"
 #include "cli/exit_code.h"
 #include "cli/gate_command.h"
 #include "cli/history_command.h"
@@ -113,6 +114,17 @@ Status RequireEnvironment(const plan::Plan& plan, const std::string& name, const
                plan.source_file, "use one of: " + known};
 }
 
+// Loads the plan named by the flags and checks that `env` is in it (as `role`).
+Result<plan::Plan> LoadPlanWith(const GlobalOptions& options, const std::string& env,
+                                const char* role, Redactor& redactor, spdlog::logger& logger) {
+  auto path = ResolvePlanPath(options.plan);
+  if (!path) return std::move(path).error();
+  auto plan = LoadPlanForRun(*path, redactor, logger);
+  if (!plan) return std::move(plan).error();
+  if (auto ok = RequireEnvironment(*plan, env, role); !ok) return std::move(ok).error();
+  return plan;
+}
+
 // Loads the plan named by the flags and checks that both environments are in it.
 Result<plan::Plan> LoadPlanFor(const GlobalOptions& options, const std::string& source,
                                const std::string& target, Redactor& redactor,
@@ -145,11 +157,8 @@ Result<CommandOutcome> RunPromote(const GlobalOptions& options, const std::strin
 Result<CommandOutcome> RunRollback(const GlobalOptions& options, const std::string& target,
                                    const std::string& tag, std::shared_ptr<Redactor> redactor,
                                    std::shared_ptr<spdlog::logger> logger, std::ostream& out) {
-  auto path = ResolvePlanPath(options.plan);
-  if (!path) return std::move(path).error();
-  auto plan = LoadPlanForRun(*path, *redactor, *logger);
+  auto plan = LoadPlanWith(options, target, "target", *redactor, *logger);
   if (!plan) return std::move(plan).error();
-  if (auto ok = RequireEnvironment(*plan, target, "target"); !ok) return std::move(ok).error();
   if (options.dry_run) {
     return RunAuditCommand(options, *plan, tag, target, AuditMode::kRestoreDryRun, redactor, logger,
                            out);
@@ -229,6 +238,12 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "history", "the releases and runs into an environment (release tags and journals)");
   history_cmd->add_option("ENV", history_env, "target environment, e.g. prod")->required();
 
+  std::string baseline_env;
+  auto* baseline_cmd = app.add_subcommand(
+      "baseline",
+      "record what ENV runs now as its first release (a new installation; --dry-run shows it)");
+  baseline_cmd->add_option("ENV", baseline_env, "environment, e.g. prod")->required();
+
   std::string gate_run;
   std::string as_who;
   std::string reason;
@@ -303,6 +318,11 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       return RunRejectCommand(options, gate_run, as_who, reason, redactor, out);
     }
     if (resume_cmd->parsed()) return RunResumeCommand(options, gate_run, redactor, *logger, out);
+    if (baseline_cmd->parsed()) {
+      auto plan = LoadPlanWith(options, baseline_env, "baseline", *redactor, **logger);
+      if (!plan) return std::move(plan).error();
+      return RunBaselineCommand(options, *plan, baseline_env, redactor, *logger, out);
+    }
     if (rollback_cmd->parsed()) {
       return RunRollback(options, rollback_env, rollback_tag, redactor, *logger, out);
     }

@@ -91,6 +91,7 @@ Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::Prom
     nlohmann::json doc = {
         {"run", run.run_id},
         {"state", engine::StateName(result.state)},
+        {"decision", engine::DecisionName(result.plan.decision)},
         {"summary", result.summary},
         {"tag", result.tag},
         {"release",

@@ -228,9 +228,8 @@ class Driver {
     return std::move(*prepared);
   }
 
-  /// Why a forward promotion may not start now (a freeze window of the target is in force,
-  /// checked before anything is read), or "" when it may. An override is journaled first: one
-  /// that cannot be recorded is not given.
+  /// Why a forward promotion may not go on now (a freeze window of the target is in force), or
+  /// "" when it may. An override is journaled first: one that cannot be recorded is not given.
   std::string FreezeRefusal() {
     const plan::FreezeVerdict freeze = plan::JudgeFreeze(
         plan_.FindEnvironment(request_.target)->freeze, request_.target, context.now(),
@@ -268,9 +267,8 @@ class Driver {
   /// From Planned (or Audited, on resume): audits, journals the plan, then decides.
   Result<PromotionResult> AuditAndDecide(std::chrono::system_clock::time_point started,
                                          const std::string& stage) {
-    if (const std::string frozen = FreezeRefusal(); !frozen.empty()) {
-      return End(RunState::kRefused, frozen, {{"frozen", true}});
-    }
+    // A freeze is judged by the audit (Conclude), like every refusal: it refuses a run that
+    // would change something, never a read, and the dry run says exactly the same.
     if (auto hooks = Hook(adapters::hooks::HookPoint::kPreAudit); hooks.StopsRun()) {
       return End(RunState::kRefused, "stopped before the audit: " + hooks.Summary());
     }
@@ -291,6 +289,12 @@ class Driver {
     Hook(adapters::hooks::HookPoint::kPostAudit,
          {{"recommendation", DecisionName(prepared.plan.decision)},
           {"reason", prepared.plan.reason}});
+    if (prepared.plan.decision == Decision::kPromote && prepared.plan.freeze.frozen) {
+      // Let through by an override: journaled before anything else, or not given at all.
+      if (const std::string frozen = FreezeRefusal(); !frozen.empty()) {
+        return End(RunState::kRefused, frozen, {{"frozen", true}});
+      }
+    }
     return Decide(started, prepared.plan);
   }
 

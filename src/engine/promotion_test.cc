@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "adapters/git/release_repo.h"
@@ -69,7 +70,9 @@ plan::Plan ParseTestPlan() {
 /// The acme product in DEV and PROD, a release repository, and runs of the real engine.
 class Engine {
  public:
-  Engine() : plan_(ParseTestPlan()), world_(plan_) {
+  /// `tweak` changes the plan before anything uses it (a freeze window, say).
+  explicit Engine(const std::function<void(plan::Plan&)>& tweak = {})
+      : plan_(Tweaked(tweak)), world_(plan_) {
     testing::InitReleaseRepo(dir_.path() / "releases");
     world_.Context().releases_repo = dir_.path() / "releases";
     for (const char* env : {"dev", "prod"}) {
@@ -143,6 +146,12 @@ class Engine {
   const fs::path& dir() const { return dir_.path(); }
 
  private:
+  static plan::Plan Tweaked(const std::function<void(plan::Plan&)>& tweak) {
+    plan::Plan plan = ParseTestPlan();
+    if (tweak) tweak(plan);
+    return plan;
+  }
+
   TempDir dir_{"promote-engine-test"};
   plan::Plan plan_;
   FakeWorld world_;
@@ -403,24 +412,31 @@ TEST_CASE("a rollback to a target already broken before the run is a rollback, n
 
 TEST_CASE("a freeze refuses the run and its dry run alike, and an override is journaled",
           "[engine]") {
-  Engine engine;
-  engine.Ship("billing", kBilling + ":v2");
-  auto plan = engine.plan();  // a copy with a window that is always in force
-  plan::FreezeWindow window;
-  window.name = "always";
-  window.schedule = "* * * * *";
-  window.duration = std::chrono::hours(2);
-  plan.environments["prod"].freeze.windows.push_back(window);
-  auto prepared = AuditAndPrepare(plan, engine.Request(), engine.world().Context());
-  REQUIRE(prepared.ok());
-  CHECK(prepared->plan.decision == Decision::kRefused);
-  CHECK(prepared->plan.freeze.refuses());
-  RunRequest overridden = engine.Request();
-  overridden.override_freeze = "INC-1: login is down";
-  prepared = AuditAndPrepare(plan, overridden, engine.world().Context());
-  REQUIRE(prepared.ok());
-  CHECK(prepared->plan.decision == Decision::kPromote);
-  CHECK(prepared->plan.freeze.override_reason == std::string("INC-1: login is down"));
+  Engine engine([](plan::Plan& plan) {
+    plan::FreezeWindow window;  // in force whenever the test runs
+    window.name = "always";
+    window.schedule = "* * * * *";
+    window.duration = std::chrono::hours(2);
+    plan.environments["prod"].freeze.windows.push_back(window);
+  });
+  SECTION("nothing pending: nothing to do, frozen or not") {
+    CHECK(engine.Run().state == RunState::kNothingToDo);
+  }
+  SECTION("a change pending: refused after the audit, nothing written") {
+    engine.Ship("billing", kBilling + ":v2");
+    const PromotionResult refused = engine.Run();
+    CHECK(refused.state == RunState::kRefused);
+    CHECK(refused.plan.freeze.refuses());
+    CHECK(Has(refused.summary, "prod is frozen by window 'always'"));
+    CHECK(engine.States(refused) == std::vector<std::string>{"Planned", "Audited", "Refused"});
+    CHECK(engine.world().Writes("prod").empty());
+
+    RunRequest overridden = engine.Request();
+    overridden.override_freeze = "INC-1: login is down";
+    const PromotionResult promoted = engine.Run(overridden);
+    CHECK(promoted.state == RunState::kPromoted);
+    CHECK(Has(promoted.freeze_override, "overridden by ana: INC-1: login is down"));
+  }
 }
 
 }  // namespace promote::engine

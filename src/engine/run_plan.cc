@@ -17,13 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-  return text;
-}
-
 Decision DecisionOf(phases::Recommendation recommendation) {
   switch (recommendation) {
     case phases::Recommendation::kPromote:
@@ -175,13 +168,6 @@ std::vector<phases::ServiceChange> RunPlan::Changes() const {
   return all;
 }
 
-std::string ExpandTagTemplate(const plan::Plan& plan, const std::string& target,
-                              const std::string& date) {
-  std::string name = ReplaceAll(plan.releases.tag_template, "{env}", target);
-  name = ReplaceAll(name, "{plan}", plan.name);
-  return ReplaceAll(name, "{date}", date);
-}
-
 json DiffJson(const phases::AuditReport& audit) {
   json diff = json::array();
   for (const auto& c : audit.comparisons) {
@@ -221,7 +207,7 @@ RunPlan Prepare(const plan::Plan& plan, const phases::AuditReport& audit,
   if (run.restore) {
     run.tag = {audit.source, false};
   } else {
-    const std::string base = ExpandTagTemplate(plan, run.target, UtcDate(now));
+    const std::string base = plan::ExpandTagTemplate(plan, run.target, UtcDate(now));
     const std::string free =
         audit.releases.known ? adapters::git::FirstFreeName(base, audit.releases.tag_names) : base;
     run.tag = {free.empty() ? base : free, true};

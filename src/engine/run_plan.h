@@ -90,11 +90,6 @@ struct RunPlan {
   std::vector<phases::ServiceChange> Changes() const;
 };
 
-/// The tag name from the plan's template: {env} = target, {plan} = plan name,
-/// {date} = `date` (YYYY-MM-DD, UTC).
-std::string ExpandTagTemplate(const plan::Plan& plan, const std::string& target,
-                              const std::string& date);
-
 /// Prepares the run the audit decided on (pure): the decision and its refusals, the freeze, the
 /// gate, the release tag (the template at `now`, first free name among the audit's tag names;
 /// a restore keeps the restored tag), every wave with its changes and the services it validates,

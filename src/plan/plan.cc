@@ -7,14 +7,17 @@
 namespace promote::plan {
 namespace {
 
-/// Replaces every `{service}` in `text` with `service`.
-std::string SubstituteService(std::string text, const std::string& service) {
-  static constexpr std::string_view kPlaceholder = "{service}";
-  for (size_t at = text.find(kPlaceholder); at != std::string::npos;
-       at = text.find(kPlaceholder, at + service.size())) {
-    text.replace(at, kPlaceholder.size(), service);
+/// Replaces every `placeholder` ("{service}") in `text` with `value`.
+std::string Substitute(std::string text, std::string_view placeholder, const std::string& value) {
+  for (size_t at = text.find(placeholder); at != std::string::npos;
+       at = text.find(placeholder, at + value.size())) {
+    text.replace(at, placeholder.size(), value);
   }
   return text;
+}
+
+std::string SubstituteService(std::string text, const std::string& service) {
+  return Substitute(std::move(text), "{service}", service);
 }
 
 /// "2xx" for a whole status class, "200-399" for any other range.
@@ -101,6 +104,13 @@ std::vector<std::vector<const Service*>> Plan::Waves() const {
     }
   }
   return waves;
+}
+
+std::string ExpandTagTemplate(const Plan& plan, const std::string& target,
+                              const std::string& date) {
+  std::string name = Substitute(plan.releases.tag_template, "{env}", target);
+  name = Substitute(name, "{plan}", plan.name);
+  return Substitute(name, "{date}", date);
 }
 
 }  // namespace promote::plan

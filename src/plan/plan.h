@@ -178,4 +178,8 @@ struct Plan {
   std::vector<std::vector<const Service*>> Waves() const;
 };
 
+/// The release tag name from the plan's template: {env} = target, {plan} = plan name,
+/// {date} = `date` (YYYY-MM-DD, UTC).
+std::string ExpandTagTemplate(const Plan& plan, const std::string& target, const std::string& date);
+
 }  // namespace promote::plan

@@ -121,14 +121,25 @@ validate: { initialDelay: 0s, interval: 300ms, soak: 600ms, successes: 2, failur
   fs::path state() const { return root_ / "state"; }
   const std::string& chart() const { return chart_; }
 
+  /// `promote dev prod`, after its dry run, which must decide the same.
   promote::adapters::ProcessResult Promote() {
-    return standin_.Run({PROMOTE_BINARY, "--plan=" + (root_ / "plan.yaml").string(),
-                         "--kubectl=" + PinnedTool("kubectl"), "--helm=" + PinnedTool("helm"),
-                         "--kubeconfig=" + standin_.kubeconfig().string(),
-                         "--endpoints=" + (standin_.dir() / "endpoints.json").string(),
-                         "--releases=" + releases().string(), "--state-dir=" + state().string(),
-                         "--output=json", "dev", "prod"},
-                        env_);
+    std::vector<std::string> argv = {PROMOTE_BINARY,
+                                     "--plan=" + (root_ / "plan.yaml").string(),
+                                     "--kubectl=" + PinnedTool("kubectl"),
+                                     "--helm=" + PinnedTool("helm"),
+                                     "--kubeconfig=" + standin_.kubeconfig().string(),
+                                     "--endpoints=" + (standin_.dir() / "endpoints.json").string(),
+                                     "--releases=" + releases().string(),
+                                     "--state-dir=" + state().string(),
+                                     "--output=json",
+                                     "dev",
+                                     "prod"};
+    std::vector<std::string> dry = argv;
+    dry.push_back("--dry-run");
+    const auto planned = standin_.Run(dry, env_);
+    auto run = standin_.Run(argv, env_);
+    promote::testing::ExpectSameDecision(planned, run);
+    return run;
   }
 
   std::string Git(std::vector<std::string> args) {

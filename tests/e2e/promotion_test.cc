@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -81,11 +82,21 @@ class World {
     return standin_.Run(argv, env);
   }
 
+  /// `promote dev prod` with `args`. Unless it is a dry run itself, its dry run goes first in
+  /// the same state and must decide the same (the dry run is the run).
   promote::adapters::ProcessResult Promote(std::vector<std::string> args = {},
                                            const std::string& actor = "ci-bot",
                                            std::map<std::string, std::string> env = {}) {
     args.insert(args.end(), {"dev", "prod"});
-    return Cli(args, actor, std::move(env));
+    if (std::find(args.begin(), args.end(), "--dry-run") != args.end()) {
+      return Cli(args, actor, std::move(env));
+    }
+    std::vector<std::string> dry = args;
+    dry.push_back("--dry-run");
+    const auto planned = Cli(dry, actor, env);
+    auto run = Cli(args, actor, std::move(env));
+    promote::testing::ExpectSameDecision(planned, run);
+    return run;
   }
 
   /// Replaces `from` by `to` in this world's plan file (e.g. to declare a freeze window).
@@ -170,7 +181,7 @@ class World {
   /// kills it with SIGKILL (as the OOM killer or a lost node would: no clean-up at all).
   /// Returns the run id. Bounded: fails the test after 60 s without such an event.
   std::string PromoteAndKillWhen(const std::function<bool(const nlohmann::json&)>& when) {
-    auto running = std::async(std::launch::async, [this] { return Promote(); });
+    auto running = std::async(std::launch::async, [this] { return Cli({"dev", "prod"}); });
     const fs::path runs = state() / "runs";
     std::string run;
     bool seen = false;
@@ -583,7 +594,9 @@ TEST_CASE("the webhook hook tells a local server that a run was rolled back",
   promote::testing::WebhookServer server;
   world.InstallHook("on-failure", "notify-webhook");
   world.ShipToDev(kApi + ":v0.4.32-needs-env");
-  const auto run = world.Promote({}, "ci-bot", {{"PROMOTE_WEBHOOK_URL", server.url("/hooks/T1")}});
+  // Straight to the run: its dry run would call on-failure too.
+  const auto run =
+      world.Cli({"dev", "prod"}, "ci-bot", {{"PROMOTE_WEBHOOK_URL", server.url("/hooks/T1")}});
   INFO(run.err);
   CHECK(run.exit_code == 1);
   const auto outcome = Outcome(run);
@@ -622,6 +635,7 @@ TEST_CASE("rollback --to restores an older release's images and validates them",
 
   const auto restored = world.Cli({"rollback", "prod", "--to", first_tag});
   INFO(restored.err);
+  promote::testing::ExpectSameDecision(planned, restored);
   CHECK(restored.exit_code == 0);
   const auto outcome = Outcome(restored);
   CHECK(outcome["state"] == "Promoted");
@@ -665,6 +679,14 @@ TEST_CASE("a freeze window refuses a promotion, allows a rollback, and can be ov
                  "          until: \"2099-12-31T23:59\"\n"
                  "          reason: no changes over the holidays\n"
                  "    approval: { required: false");
+  // A rollback is not a promotion: it goes through the freeze.
+  const auto rolled = world.Cli({"rollback", "prod", "--to", first_tag});
+  INFO(rolled.err);
+  CHECK(rolled.exit_code == 0);
+  CHECK(Outcome(rolled)["state"] == "Promoted");
+  CHECK(world.Image("prod", "api") == first_api);
+
+  // DEV's newer api is pending again, and the freeze refuses it (its dry run says the same).
   const auto writes = world.standin().Writes("prod").size();
   const auto frozen = world.Promote();
   CHECK(frozen.exit_code == 1);
@@ -674,15 +696,8 @@ TEST_CASE("a freeze window refuses a promotion, allows a rollback, and can be ov
   CHECK(why.find("prod is frozen by window 'year-end' (no changes over the holidays) until "
                  "2099-12-31 23:59 Europe/Paris (2099-12-31T22:59:00Z)") != std::string::npos);
   CHECK(why.find("--override-freeze") != std::string::npos);
-  CHECK(world.States(refused["run"]) == std::vector<std::string>{"Planned", "Refused"});
+  CHECK(world.States(refused["run"]) == std::vector<std::string>{"Planned", "Audited", "Refused"});
   CHECK(world.standin().Writes("prod").size() == writes);
-
-  // A rollback is not a promotion: it goes through the freeze.
-  const auto rolled = world.Cli({"rollback", "prod", "--to", first_tag});
-  INFO(rolled.err);
-  CHECK(rolled.exit_code == 0);
-  CHECK(Outcome(rolled)["state"] == "Promoted");
-  CHECK(world.Image("prod", "api") == first_api);
 
   // An override needs a reason, and is recorded in the journal and the report.
   CHECK(world.Promote({"--override-freeze"}).exit_code == 2);

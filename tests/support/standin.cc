@@ -128,6 +128,19 @@ int HttpStatus(const std::string& method, const std::string& url, const std::str
   return static_cast<int>(status);
 }
 
+void ExpectSameDecision(const adapters::ProcessResult& dry_run,
+                        const adapters::ProcessResult& run) {
+  const auto done = nlohmann::json::parse(run.out, nullptr, false);
+  if (!done.is_object() || !done.contains("decision")) return;
+  const auto planned = Outcome(dry_run);
+  INFO("dry run: " << dry_run.out << "\nrun: " << run.out);
+  CHECK(planned["decision"] == done["decision"]);
+  const int code = dry_run.exit_code;
+  if (code == 7) return;
+  const std::string decision = done["decision"];
+  CHECK(code == (decision == "promote" ? 6 : decision == "refused" ? 8 : 0));
+}
+
 nlohmann::json Outcome(const adapters::ProcessResult& run) {
   INFO(run.out << run.err);
   return nlohmann::json::parse(run.out);

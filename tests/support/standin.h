@@ -58,6 +58,12 @@ class StandIn {
 /// The JSON a `promote --output=json` command printed (its output shown if parsing fails).
 nlohmann::json Outcome(const adapters::ProcessResult& run);
 
+/// Checks that a dry run and the run that followed it in the same state decided the same
+/// (`decision` of both JSON outputs) and that the dry run's exit code is that decision's class:
+/// 6 promote, 0 nothing to do, 8 refused (7, an unhealthy or drifted target, goes with any).
+/// A run that ended with an error before deciding (exit 2 or 4, no JSON) is not compared.
+void ExpectSameDecision(const adapters::ProcessResult& dry_run, const adapters::ProcessResult& run);
+
 /// Status code of an HTTP request to a loopback URL (-1 when nothing answered).
 int HttpStatus(const std::string& method, const std::string& url, const std::string& body = "");
 
