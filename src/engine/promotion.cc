@@ -462,7 +462,7 @@ class Driver {
       // Nothing in the target changed: nothing to roll back, and nothing was judged.
       const auto& failed = rolled.services.front();
       Error error{ErrorKind::kExternal, rolled.reason, "", FixFor(failed)};
-      auto ended = FailToStart(reason, error);
+      auto ended = FailToStart("wave " + std::to_string(wave.number) + " did not roll out", error);
       if (!ended) return std::move(ended).error();
       return WaveOutcome{std::nullopt, std::move(*ended)};
     }

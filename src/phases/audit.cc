@@ -71,10 +71,14 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
       }
     }
   }
-  for (const auto& secret : env.secrets) {
-    if (!secret.present()) other_problems.push_back("secret " + secret.name + " is missing");
+  // Secrets that could not be checked are unknown, not missing: only one sentence says so.
+  if (env.secrets_error) {
+    other_problems.push_back("secrets unreadable: " + *env.secrets_error);
+  } else {
+    for (const auto& secret : env.secrets) {
+      if (!secret.present()) other_problems.push_back("secret " + secret.name + " is missing");
+    }
   }
-  if (env.secrets_error) other_problems.push_back("secrets unreadable: " + *env.secrets_error);
 
   auto join = [](const std::vector<std::string>& parts) {
     std::string out;
@@ -340,6 +344,12 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
     const ServiceComparison& c = report.comparisons.back();
     if (c.action == ServiceAction::kBlocked) report.refusals.push_back(c.reason);
     if (c.action == ServiceAction::kPromote) changes.push_back(service.name + " " + c.reason);
+    if (target->read_error) {
+      // Not knowing what runs there, a run could neither tell a change nor restore one.
+      report.refusals.push_back(service.name + " could not be read in " + report.target + ": " +
+                                *target->read_error + "; fix access to " + report.target +
+                                " and audit again");
+    }
   }
   report.source_verdict = JudgeEnvironment(report.source_env);
   report.target_verdict = JudgeEnvironment(report.target_env);
@@ -375,7 +385,10 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
     for (const auto& secret : report.target_env.secrets) {
       if (!secret.present()) missing_secrets.push_back(secret.name);
     }
-    if (!missing_secrets.empty()) {
+    if (report.target_env.secrets_error) {
+      report.refusals.push_back("the required secrets of " + report.target +
+                                " could not be checked: " + *report.target_env.secrets_error);
+    } else if (!missing_secrets.empty()) {
       std::string names;
       for (const auto& name : missing_secrets) names += (names.empty() ? "" : ", ") + name;
       report.refusals.push_back(report.target + " lacks required secrets " + names);
@@ -485,22 +498,29 @@ EnvironmentObservation Audit::Observe(Context& context, const std::string& env_n
     if (status) {
       seen.status = std::move(*status);
     } else {
-      seen.read_error = status.error().Format();
+      seen.read_error = status.error().what;
       context.logger.warn("audit: {} in {}: {}", service.name, env_name, *seen.read_error);
     }
     observation.services.push_back(std::move(seen));
   }
-  // Required secrets may live in any of the environment's service namespaces.
+  // Required secrets may live in any of the environment's service namespaces, each listed once.
+  // A namespace that could not be read leaves them unknown, never "missing".
   std::map<std::string, std::vector<std::string>> found;
+  std::set<std::string> listed;
   for (const auto& seen : observation.services) {
-    if (env.secrets.empty() || !seen.status.namespace_present) continue;
+    if (env.secrets.empty()) break;
+    if (seen.read_error) {
+      observation.secrets_error = "not checked in " + seen.ns + ": " + *seen.read_error;
+      continue;
+    }
+    if (!seen.status.namespace_present || !listed.insert(seen.ns).second) continue;
     adapters::kube::WorkloadRef where;
     where.context = env.context;
     where.kubeconfig = env.kubeconfig;
     where.ns = seen.ns;
     auto presence = cluster.CheckSecrets(where, env.secrets);
     if (!presence) {
-      observation.secrets_error = presence.error().Format();
+      observation.secrets_error = presence.error().what;
       continue;
     }
     for (const auto& secret : *presence) {

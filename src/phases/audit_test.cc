@@ -214,3 +214,23 @@ TEST_CASE("every reason not to promote is kept, each with its fix", "[audit]") {
   CHECK(report.refusals[1] == "prod is frozen by window 'weekend'");
   CHECK(report.recommendation_reason.find("(and 1 more reason(s))") != std::string::npos);
 }
+
+TEST_CASE(
+    "a target that could not be read refuses the run and its secrets are unknown, not missing",
+    "[audit]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(true, "v2", true);
+  report.target_env.services[0] = ServiceObservation{};
+  report.target_env.services[0].service = "api";
+  report.target_env.services[0].ns = "shop-api-prod";
+  report.target_env.services[0].read_error = "Unable to connect to the server: EOF";
+  report.target_env.secrets = {{"db-password", {}}};
+  report.target_env.secrets_error = "not checked in shop-api-prod: Unable to connect to the server";
+  Conclude(plan, report);
+  CHECK(report.recommendation == Recommendation::kDoNotPromote);
+  CHECK(report.recommendation_reason.find("api could not be read in prod") != std::string::npos);
+  for (const auto& refusal : report.refusals) {
+    CHECK(refusal.find("lacks required secrets") == std::string::npos);
+  }
+  CHECK(report.target_verdict.reason.find("secret db-password is missing") == std::string::npos);
+}

@@ -39,6 +39,10 @@ std::string RenderAuditSummary(const phases::AuditReport& report) {
     out << "\n";
   }
   for (const auto& image : report.drift) out << "  drift: " << image << " is in no release tag\n";
+  if (report.NoReleaseYet()) {
+    out << "  releases: none of " << report.target << " recorded yet (not drift); record what it "
+        << "runs now with: " << report.Suggest({"baseline", report.target}) << "\n";
+  }
   out << "Recommendation: " << report.recommendation_reason << "\n";
   if (!report.command.empty()) out << "  " << report.command << "\n";
   return out.str();

@@ -416,7 +416,7 @@ json PromotionJson(const engine::PromotionResult& result, const std::string& run
   for (const auto& r : result.restores) restores.push_back(RolloutJson(r));
   json validations = json::array();
   for (const auto& [label, v] : result.validations) validations.push_back(ValidationJson(label, v));
-  return {{"schema", "promote/promotion/v1"},
+  return {{"schema", "promote/promotion/v2"},
           {"run", run_id},
           {"plan", result.audit.plan_name},
           {"source", result.audit.source},

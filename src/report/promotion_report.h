@@ -1,6 +1,6 @@
 // The report of one promotion run (`promote dev prod`), beside its journal: what a person reads
 // afterwards (outcome first, then the changes, the validation evidence, the rollback and what to
-// do now) and the same facts as JSON (schema `promote/promotion/v1`, docs/report-schema.md).
+// do now) and the same facts as JSON (schema `promote/promotion/v2`, docs/report-schema.md).
 #pragma once
 
 #include <filesystem>
@@ -25,7 +25,7 @@ namespace promote::report {
 std::string RenderPromotionMarkdown(const engine::PromotionResult& result,
                                     const std::string& run_id);
 
-/// The run report as JSON, `"schema": "promote/promotion/v1"`. Pure, like the Markdown.
+/// The run report as JSON, `"schema": "promote/promotion/v2"`. Pure, like the Markdown.
 nlohmann::json PromotionJson(const engine::PromotionResult& result, const std::string& run_id);
 
 /// Writes DIR/promotion.md and DIR/promotion.json (DIR created with its parents), every string

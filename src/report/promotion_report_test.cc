@@ -264,7 +264,7 @@ TEST_CASE("promotion markdown: a pipe or line break in a detail cannot break the
 
 TEST_CASE("promotion json: fields by value", "[report]") {
   const nlohmann::json rolled = PromotionJson(RolledBack(), kRun);
-  CHECK(rolled["schema"] == "promote/promotion/v1");
+  CHECK(rolled["schema"] == "promote/promotion/v2");
   CHECK(rolled["run"] == kRun);
   CHECK(rolled["state"] == "RolledBack");
   CHECK(rolled["tag"] == "prod-2026-02-01");
@@ -342,7 +342,7 @@ TEST_CASE("promotion reports: both files are written and a planted secret never 
   }
   CHECK(Contains(md, "**Outcome: 🛑 RollbackFailed**"));
   const auto parsed = nlohmann::json::parse(json);
-  CHECK(parsed["schema"] == "promote/promotion/v1");
+  CHECK(parsed["schema"] == "promote/promotion/v2");
   CHECK(parsed["rollouts"][0]["detail"] == "connecting with <redacted:DB_PASSWORD> failed");
   CHECK_FALSE(std::filesystem::exists(out / "promotion.md.tmp"));
 }

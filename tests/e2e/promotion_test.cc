@@ -245,7 +245,7 @@ TEST_CASE("a promotion tags the release, rolls out DEV's images and validates PR
   CHECK(after.find("| ❌ |") == std::string::npos);
   const auto run_report = nlohmann::json::parse(
       ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "promotion.json"));
-  CHECK(run_report["schema"] == "promote/promotion/v1");
+  CHECK(run_report["schema"] == "promote/promotion/v2");
   CHECK(run_report["state"] == "Promoted");
   CHECK(run_report["tag"] == tag);
 
