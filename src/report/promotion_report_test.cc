@@ -88,6 +88,7 @@ ProbeResult Login(std::vector<ProbeAttempt> attempts) {
                attempts.back().outcome == ProbeOutcome::kPassed ? "" : "unexpected answer",
                attempts.back().note};
   p.status = attempts.back().status;
+  if (p.status == 500) p.body_excerpt = R"({"error":"DATABASE_URL is not set"})";
   p.attempts = std::move(attempts);
   return p;
 }
@@ -166,6 +167,13 @@ PromotionResult RolledBack() {
     result.restores.push_back(Rollout(r.change.service, r.change.from_image, r.change.to_image,
                                       StepStatus::kSucceeded, "restored"));
   }
+  result.failure = engine::RunFailure{
+      "wave 1 failed validation",
+      phases::Blame::kRelease,
+      {{"api", {std::string(kApi) + ":v0.4.31-replacement", std::nullopt}, "login answered 500"}}};
+  result.release_record = "prod-2026-02-01 marked bad (api …)";
+  result.next_steps = {{"see the run's releases and how it ended", "promote history prod"},
+                       {"then promote again", "promote dev prod"}};
   return result;
 }
 
@@ -237,7 +245,18 @@ TEST_CASE("promotion markdown: a rolled-back run shows the 500 as evidence and t
   CHECK(Contains(Line(rollback, {"| api |"}),
                  "| `v0.4.31-replacement` | `v0.9.29-contact-fix` | ✅ succeeded | restored |"));
   CHECK(Contains(Line(rollback, {"| web |"}), "| `v1.3.0` | `v1.2.0` | ✅ succeeded |"));
-  CHECK_FALSE(Contains(md, "## What to do now"));
+  // Every service put back reads as reverted, not as a success, in the Changes table.
+  const std::string changes = Section(md, "## Changes");
+  CHECK(Contains(Line(changes, {"| api |"}), "| ↩️ reverted |"));
+  CHECK(Contains(Line(changes, {"| web |"}), "then put back on `v1.2.0`"));
+  CHECK_FALSE(Contains(changes, "✅ succeeded"));
+  // The failing answer is shown, the verdict and what was recorded are said.
+  CHECK(Contains(validation, "answer: `{\"error\":\"DATABASE_URL is not set\"}`"));
+  CHECK(Contains(md, "**Judged:** the images below answered wrong in prod"));
+  CHECK(Contains(md, "Release: prod-2026-02-01 marked bad (api …)"));
+  const std::string todo = Section(md, "## What to do now");
+  CHECK(Contains(todo, "- see the run's releases and how it ended:"));
+  CHECK(Contains(todo, "promote history prod"));
 }
 
 TEST_CASE("promotion markdown: a failed rollback lists the next steps as code", "[report]") {
@@ -295,7 +314,13 @@ TEST_CASE("promotion json: fields by value", "[report]") {
   REQUIRE(rolled["restores"].size() == 2);
   CHECK(rolled["restores"][1]["service"] == "web");
   CHECK(rolled["restores"][1]["status"] == "succeeded");
-  CHECK(rolled["nextSteps"].empty());
+  REQUIRE(rolled["nextSteps"].size() == 2);
+  CHECK(rolled["nextSteps"][0]["command"] == "promote history prod");
+  CHECK(rolled["failure"]["blame"] == "release");
+  CHECK(rolled["failure"]["images"][0]["service"] == "api");
+  CHECK(rolled["release"] == "prod-2026-02-01 marked bad (api …)");
+  CHECK(rolled["validations"][0]["problems"][0]["bodyExcerpt"] ==
+        R"({"error":"DATABASE_URL is not set"})");
 
   const nlohmann::json failed = PromotionJson(RollbackFailed(), kRun);
   CHECK(failed["state"] == "RollbackFailed");

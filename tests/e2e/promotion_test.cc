@@ -253,9 +253,12 @@ TEST_CASE("a promotion tags the release, rolls out DEV's images and validates PR
         std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged", "Deploying",
                                  "Validating", "Deploying", "Validating", "Promoted"});
 
-  // A second run finds nothing to do.
-  const auto again = Outcome(world.Promote());
+  // A second run finds nothing to do; --report-dir sends a run's reports where it says.
+  const fs::path reports = world.state().parent_path() / "reports";
+  const auto again = Outcome(world.Promote({"--report-dir=" + reports.string()}));
   CHECK(again["state"] == "NothingToDo");
+  CHECK(ReadFile(reports / "promotion.md").find("NothingToDo") != std::string::npos);
+  CHECK(fs::exists(reports / "audit" / "audit.md"));
 
   // The planted secret of PROD's keybuzz-api-postgres is in no byte promote wrote.
   std::string written = run.out + run.err;
