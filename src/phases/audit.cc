@@ -331,71 +331,53 @@ ServiceComparison Compare(const AuditReport& report, const plan::Service& servic
 
 }  // namespace
 
-void Conclude(const plan::Plan& plan, AuditReport& report) {
-  report.comparisons.clear();
-  report.refusals.clear();
-  report.forced.clear();
-  std::vector<std::string> changes;
-  for (const auto& service : plan.services) {
-    const ServiceObservation* source = report.source_env.Find(service.name);
-    const ServiceObservation* target = report.target_env.Find(service.name);
-    if (!source || !target) continue;
-    report.comparisons.push_back(Compare(report, service, *source, *target));
-    const ServiceComparison& c = report.comparisons.back();
-    if (c.action == ServiceAction::kBlocked) report.refusals.push_back(c.reason);
-    if (c.action == ServiceAction::kPromote) changes.push_back(service.name + " " + c.reason);
-    if (target->read_error) {
-      // Not knowing what runs there, a run could neither tell a change nor restore one.
-      report.refusals.push_back(service.name + " could not be read in " + report.target + ": " +
-                                *target->read_error + "; fix access to " + report.target +
-                                " and audit again");
-    }
-  }
-  report.source_verdict = JudgeEnvironment(report.source_env);
-  report.target_verdict = JudgeEnvironment(report.target_env);
-  report.drift = Drift(report);
+namespace {
 
+// The refusals that look past one service: images a bad release failed on, kept services whose
+// golden probe fails, the target's secrets and its freeze. Only when something would change.
+void RefuseWhatTheRunCannotPass(AuditReport& report) {
   std::map<std::string, adapters::git::ReleasedImage> after;
-  for (const auto& c : report.comparisons)
+  for (const auto& c : report.comparisons) {
     after[c.service] = {c.ReleasedImage(), c.ReleasedDigest()};
+  }
   for (auto& c : report.comparisons) {
     if (c.action == ServiceAction::kPromote) {
       c.known_bad = KnownBad(report, c, after);
       if (c.known_bad && report.force_reason) {
         report.forced.push_back(*c.known_bad);
       } else if (c.known_bad) {
-        report.refusals.push_back(c.known_bad->Describe() + "; to promote it anyway pass --force " +
-                                  "--reason \"…\"");
+        report.refusals.push_back(c.known_bad->Describe() +
+                                  "; to promote it anyway pass --force --reason \"…\"");
       }
-    } else if (c.action == ServiceAction::kUpToDate && !changes.empty()) {
+    } else if (c.action == ServiceAction::kUpToDate) {
       // Every wave is validated and a golden probe is never waived: a service the run keeps as
       // it is but whose golden probe fails would make the run roll back whatever it promotes.
       const std::string golden = FailingGolden(report.target_env.Find(c.service));
       if (!golden.empty()) {
         report.refusals.push_back(c.service + " keeps " + Tag(c.target_image) +
                                   ", whose golden probe fails: " + golden +
-                                  "; every wave is validated, so the run would roll back; "
-                                  "fix " +
+                                  "; every wave is validated, so the run would roll back; fix " +
                                   c.service + " in " + report.target + " first");
       }
     }
   }
-  if (!changes.empty()) {
-    std::vector<std::string> missing_secrets;
-    for (const auto& secret : report.target_env.secrets) {
-      if (!secret.present()) missing_secrets.push_back(secret.name);
-    }
-    if (report.target_env.secrets_error) {
-      report.refusals.push_back("the required secrets of " + report.target +
-                                " could not be checked: " + *report.target_env.secrets_error);
-    } else if (!missing_secrets.empty()) {
-      std::string names;
-      for (const auto& name : missing_secrets) names += (names.empty() ? "" : ", ") + name;
-      report.refusals.push_back(report.target + " lacks required secrets " + names);
-    }
-    if (report.freeze.refuses()) report.refusals.push_back(report.freeze.refusal);
+  std::vector<std::string> missing;
+  for (const auto& secret : report.target_env.secrets) {
+    if (!secret.present()) missing.push_back(secret.name);
   }
+  if (report.target_env.secrets_error) {
+    report.refusals.push_back("the required secrets of " + report.target +
+                              " could not be checked: " + *report.target_env.secrets_error);
+  } else if (!missing.empty()) {
+    std::string names;
+    for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;
+    report.refusals.push_back(report.target + " lacks required secrets " + names);
+  }
+  if (report.freeze.refuses()) report.refusals.push_back(report.freeze.refusal);
+}
 
+// The recommendation from the refusals and the changes, with the command to run next.
+void Recommend(AuditReport& report, const std::vector<std::string>& changes) {
   report.command.clear();
   if (!report.refusals.empty()) {
     report.recommendation = Recommendation::kDoNotPromote;
@@ -425,6 +407,35 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
                   FunctionalName(report.target_verdict.functional) + ": " +
                   report.target_verdict.reason;
   }
+}
+
+}  // namespace
+
+void Conclude(const plan::Plan& plan, AuditReport& report) {
+  report.comparisons.clear();
+  report.refusals.clear();
+  report.forced.clear();
+  std::vector<std::string> changes;
+  for (const auto& service : plan.services) {
+    const ServiceObservation* source = report.source_env.Find(service.name);
+    const ServiceObservation* target = report.target_env.Find(service.name);
+    if (!source || !target) continue;
+    report.comparisons.push_back(Compare(report, service, *source, *target));
+    const ServiceComparison& c = report.comparisons.back();
+    if (c.action == ServiceAction::kBlocked) report.refusals.push_back(c.reason);
+    if (c.action == ServiceAction::kPromote) changes.push_back(service.name + " " + c.reason);
+    if (target->read_error) {
+      // Not knowing what runs there, a run could neither tell a change nor restore one.
+      report.refusals.push_back(service.name + " could not be read in " + report.target + ": " +
+                                *target->read_error + "; fix access to " + report.target +
+                                " and audit again");
+    }
+  }
+  report.source_verdict = JudgeEnvironment(report.source_env);
+  report.target_verdict = JudgeEnvironment(report.target_env);
+  report.drift = Drift(report);
+  if (!changes.empty()) RefuseWhatTheRunCannotPass(report);
+  Recommend(report, changes);
 }
 
 ReleaseFacts ReadReleaseFacts(Context& context, const std::string& target) {

@@ -102,6 +102,43 @@ Blame BlameOfRollout(adapters::kube::Cluster& cluster, const adapters::kube::Wor
              : Blame::kInfrastructure;
 }
 
+bool Deploy::SetImage(Context& context, const ServiceChange& change,
+                      const adapters::kube::WorkloadStatus& now, ServiceRollout& rollout) const {
+  const auto ref =
+      WorkloadRefFor(*plan_.FindEnvironment(target_), *plan_.FindService(change.service));
+  adapters::kube::Cluster& cluster = context.cluster(target_);
+  const auto timeout = plan_.validate.rollout_timeout;
+  const auto commands = cluster.PlanDeploy(ref, change.to_image, timeout);
+  nlohmann::json argv = nlohmann::json::array();
+  for (const auto& command : commands) argv.push_back(context.redactor.RedactArgv(command.argv));
+  auto intent = context.steps->Intent(
+      "Deploying", "set-image", change.service,
+      {{"wave", wave_}, {"from", change.from_image}, {"to", change.to_image}, {"argv", argv}});
+  if (!intent) {
+    rollout.detail = intent.error().Format();
+    return false;
+  }
+  rollout.touched = true;
+  context.logger.info("[wave {}] {}: set image {}", wave_, change.service, change.to_image);
+  auto deployed = cluster.Deploy(ref, change.to_image, timeout);
+  if (!deployed) {
+    rollout.detail = deployed.error().what;  // the command goes beside it, not a generic fix
+    rollout.command = CommandLine(context, commands);
+    // A write that failed may still have landed (a dropped connection): read it back.
+    rollout.touched = ChangedSince(cluster, ref, now.image, now.helm_revision);
+    if (rollout.touched) rollout.blame = BlameOfRollout(cluster, ref);
+    RecordFailed(*context.steps, context.logger, *intent,
+                 {{"error", rollout.detail}, {"changed", rollout.touched}});
+    return false;
+  }
+  if (auto done = context.steps->Done(*intent, {}); !done) {
+    rollout.detail =
+        "the image was set but the journal could not record it: " + done.error().Format();
+    return false;
+  }
+  return true;
+}
+
 ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) const {
   ServiceRollout rollout{change, StepStatus::kFailed, false, "", Blame::kInfrastructure, ""};
   const auto started = context.now();
@@ -122,34 +159,7 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
   }
   const bool already = now->image == change.to_image;
   if (!already) {
-    const auto commands = cluster.PlanDeploy(ref, change.to_image, timeout);
-    nlohmann::json argv = nlohmann::json::array();
-    for (const auto& command : commands) argv.push_back(context.redactor.RedactArgv(command.argv));
-    auto intent = context.steps->Intent(
-        state, "set-image", change.service,
-        {{"wave", wave_}, {"from", change.from_image}, {"to", change.to_image}, {"argv", argv}});
-    if (!intent) {
-      rollout.detail = intent.error().Format();
-      return rollout;
-    }
-    rollout.touched = true;
-    context.logger.info("[wave {}] {}: set image {}", wave_, change.service, change.to_image);
-    auto deployed = cluster.Deploy(ref, change.to_image, timeout);
-    if (!deployed) {
-      rollout.detail = deployed.error().what;  // the command goes beside it, not a generic fix
-      rollout.command = CommandLine(context, commands);
-      // A write that failed may still have landed (a dropped connection): read it back.
-      rollout.touched = ChangedSince(cluster, ref, now->image, now->helm_revision);
-      if (rollout.touched) rollout.blame = BlameOfRollout(cluster, ref);
-      RecordFailed(*context.steps, context.logger, *intent,
-                   {{"error", rollout.detail}, {"changed", rollout.touched}});
-      return rollout;
-    }
-    if (auto done = context.steps->Done(*intent, {}); !done) {
-      rollout.detail =
-          "the image was set but the journal could not record it: " + done.error().Format();
-      return rollout;
-    }
+    if (!SetImage(context, change, *now, rollout)) return rollout;
   } else {
     context.logger.info("[wave {}] {}: already on {}", wave_, change.service, change.to_image);
     rollout.touched = true;  // this run (or its earlier life) set it: restore it on rollback

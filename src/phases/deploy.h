@@ -69,6 +69,10 @@ class Deploy {
 
  private:
   ServiceRollout RollOut(Context& context, const ServiceChange& change) const;
+  /// Journals and makes the write of `change` (the workload ran `now`); false when it failed,
+  /// with `rollout` saying why, whether it landed, and whose fault it was.
+  bool SetImage(Context& context, const ServiceChange& change,
+                const adapters::kube::WorkloadStatus& now, ServiceRollout& rollout) const;
 
   const plan::Plan& plan_;
   std::string target_;
