@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/exit_code.h"
+
 namespace {
 
 /// The result of one in-process `promote …` invocation.
@@ -86,4 +88,32 @@ TEST_CASE("bad flags and a missing plan file exit 2", "[cli]") {
   const auto missing = RunPromote({"plan", "check", "/nonexistent/plan.yaml"});
   CHECK(missing.code == 2);
   CHECK(missing.err.find("/nonexistent/plan.yaml") != std::string::npos);
+}
+
+TEST_CASE("every way a run or a dry run ends has its documented exit code", "[cli]") {
+  using promote::cli::ExitCode;
+  using promote::cli::ExitCodeForAudit;
+  using promote::cli::ExitCodeForRun;
+  using promote::engine::Decision;
+  using promote::engine::RunState;
+  CHECK(ExitCodeForRun(RunState::kPromoted) == ExitCode::kOk);
+  CHECK(ExitCodeForRun(RunState::kNothingToDo) == ExitCode::kOk);
+  CHECK(ExitCodeForRun(RunState::kRolledBack) == ExitCode::kFailed);
+  CHECK(ExitCodeForRun(RunState::kRefused) == ExitCode::kFailed);
+  CHECK(ExitCodeForRun(RunState::kAwaitingApproval) == ExitCode::kAwaitingApproval);
+  CHECK(ExitCodeForRun(RunState::kRollbackFailed) == ExitCode::kRollbackFailed);
+  CHECK(static_cast<int>(ExitCodeForRun(RunState::kFailedToStart)) == 9);
+
+  // A dry run's code is the run's outcome class; an unhealthy target comes first.
+  promote::phases::AuditReport healthy;
+  healthy.target_verdict.functional = promote::phases::Functional::kFunctional;
+  promote::engine::RunPlan plan;
+  plan.decision = Decision::kRefused;
+  CHECK(static_cast<int>(ExitCodeForAudit(healthy, plan)) == 8);
+  plan.decision = Decision::kPromote;
+  CHECK(ExitCodeForAudit(healthy, plan) == ExitCode::kPromotionPending);
+  plan.decision = Decision::kNothingToDo;
+  CHECK(ExitCodeForAudit(healthy, plan) == ExitCode::kOk);
+  healthy.drift = {"registry.test/api:hand-made"};
+  CHECK(ExitCodeForAudit(healthy, plan) == ExitCode::kTargetUnhealthy);
 }

@@ -323,33 +323,6 @@ TEST_CASE("a build that fails validation in PROD is rolled back and marked bad",
   CHECK(doc["runs"][1]["state"] == "Refused");
 }
 
-TEST_CASE("a rollback that fails ends in exit 5 with the commands to run", "[e2e][promotion]") {
-  World world;
-  // A build of its own (own digest, not a retag): ready in DEV, never ready in PROD; and PROD's
-  // API refuses every deployment patch after the first, so the deploy goes through, its rollout
-  // exceeds the progress deadline, and the rollback cannot restore the old image.
-  const std::string stuck = kApi + ":v0.4.50-stuck-in-prod";
-  const std::string spec = R"({"image":")" + stuck +
-                           R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"],)"
-                           R"("env":{"prod":{"rollout":"never-ready"}}}})";
-  world.Control("dev", "images", spec);
-  world.Control("prod", "images", spec);
-  world.ShipToDev(stuck);
-  world.Control("prod", "faults",
-                R"({"mode":"500","methods":["PATCH"],"pathRegex":"deployments","skip":1})");
-  const auto run = world.Promote();
-  CHECK(run.exit_code == 5);
-  const auto outcome = Outcome(run);
-  CHECK(outcome["state"] == "RollbackFailed");
-  CHECK(outcome["summary"].get<std::string>().find("wave 1 did not roll out") != std::string::npos);
-  REQUIRE(outcome["nextSteps"].size() == 2);
-  CHECK(outcome["nextSteps"][0]["command"].get<std::string>().find(
-            "set image deployment/keybuzz-api") != std::string::npos);
-  // The check after it carries the invocation's flags, so it reaches the same stand-in.
-  CHECK(outcome["nextSteps"][1]["command"].get<std::string>().find(
-            "--kubeconfig=" + world.standin().kubeconfig().string()) != std::string::npos);
-}
-
 TEST_CASE("a gated run stops after the audit with its state saved and exit 3", "[e2e][promotion]") {
   World world(World::Gate::kKept);
   const auto run = world.Promote();
