@@ -7,38 +7,10 @@ namespace promote::engine {
 
 using nlohmann::json;
 
-json ChangesJson(const std::vector<phases::ServiceChange>& changes) {
-  json out = json::array();
-  for (const auto& change : changes) {
-    json entry = {
-        {"service", change.service}, {"from", change.from_image}, {"to", change.to_image}};
-    if (change.from_helm_revision) entry["fromRevision"] = *change.from_helm_revision;
-    out.push_back(std::move(entry));
-  }
-  return out;
-}
-
-std::vector<phases::ServiceChange> ChangesFromJson(const json& changes) {
-  std::vector<phases::ServiceChange> out;
-  if (!changes.is_array()) return out;
-  for (const auto& entry : changes) {
-    phases::ServiceChange change{entry.value("service", ""), entry.value("from", ""), std::nullopt,
-                                 entry.value("to", "")};
-    if (entry.contains("fromRevision"))
-      change.from_helm_revision = entry["fromRevision"].get<int>();
-    out.push_back(std::move(change));
-  }
-  return out;
-}
-
 json FailureJson(const RunFailure& failure) {
   json images = json::array();
-  for (const auto& judged : failure.images) {
-    images.push_back({{"service", judged.service},
-                      {"image", judged.image.image},
-                      {"digest", judged.image.digest ? json(*judged.image.digest) : json()},
-                      {"reason", judged.reason}});
-  }
+  for (const auto& judged : failure.images)
+    images.push_back(adapters::git::JudgedImageJson(judged));
   return {
       {"reason", failure.reason}, {"blame", phases::BlameName(failure.blame)}, {"images", images}};
 }
@@ -50,12 +22,7 @@ RunFailure FailureFromJson(const json& detail) {
                       ? phases::Blame::kRelease
                       : phases::Blame::kInfrastructure;
   for (const auto& entry : detail.value("images", json::array())) {
-    adapters::git::JudgedImage judged{
-        entry.value("service", ""), {entry.value("image", ""), {}}, entry.value("reason", "")};
-    if (entry.contains("digest") && entry["digest"].is_string()) {
-      judged.image.digest = entry["digest"].get<std::string>();
-    }
-    failure.images.push_back(std::move(judged));
+    failure.images.push_back(adapters::git::JudgedImageFromJson(entry));
   }
   return failure;
 }

@@ -19,12 +19,6 @@ namespace promote::engine {
 
 class Journal;
 
-/// Services with their from/to images (and helm revision) as a transition's detail carries them.
-nlohmann::json ChangesJson(const std::vector<phases::ServiceChange>& changes);
-
-/// ChangesJson read back (a resumed run's rollback list); entries it cannot read are skipped.
-std::vector<phases::ServiceChange> ChangesFromJson(const nlohmann::json& changes);
-
 /// A RunFailure as the RollingBack transition carries it, and back.
 nlohmann::json FailureJson(const RunFailure& failure);
 RunFailure FailureFromJson(const nlohmann::json& detail);

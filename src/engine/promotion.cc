@@ -133,12 +133,7 @@ std::string Join(const std::vector<std::string>& parts, const char* separator) {
 
 json BadImagesJson(const std::vector<phases::BadImage>& images) {
   json out = json::array();
-  for (const auto& bad : images) {
-    out.push_back({{"service", bad.service},
-                   {"image", bad.image},
-                   {"release", bad.release},
-                   {"reason", bad.reason}});
-  }
+  for (const auto& bad : images) out.push_back(phases::BadImageJson(bad));
   return out;
 }
 

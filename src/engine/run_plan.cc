@@ -116,21 +116,31 @@ std::vector<PlannedStep> StepsFor(const plan::Plan& plan, const RunPlan& run,
   return steps;
 }
 
-json ChangeJson(const phases::ServiceChange& change) {
-  json entry = {{"service", change.service}, {"from", change.from_image}, {"to", change.to_image}};
-  if (change.from_helm_revision) entry["fromRevision"] = *change.from_helm_revision;
-  return entry;
-}
-
-json BadImageJson(const phases::BadImage& bad) {
-  return {{"service", bad.service},
-          {"image", bad.image},
-          {"digest", bad.digest ? json(*bad.digest) : json()},
-          {"release", bad.release},
-          {"reason", bad.reason}};
-}
-
 }  // namespace
+
+json ChangesJson(const std::vector<phases::ServiceChange>& changes) {
+  json out = json::array();
+  for (const auto& change : changes) {
+    json entry = {
+        {"service", change.service}, {"from", change.from_image}, {"to", change.to_image}};
+    if (change.from_helm_revision) entry["fromRevision"] = *change.from_helm_revision;
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+std::vector<phases::ServiceChange> ChangesFromJson(const json& changes) {
+  std::vector<phases::ServiceChange> out;
+  if (!changes.is_array()) return out;
+  for (const auto& entry : changes) {
+    phases::ServiceChange change{entry.value("service", ""), entry.value("from", ""), std::nullopt,
+                                 entry.value("to", "")};
+    if (entry.contains("fromRevision"))
+      change.from_helm_revision = entry["fromRevision"].get<int>();
+    out.push_back(std::move(change));
+  }
+  return out;
+}
 
 const char* DecisionName(Decision decision) {
   switch (decision) {
@@ -230,12 +240,12 @@ RunPlan Prepare(const plan::Plan& plan, const phases::AuditReport& audit,
 json RunPlanJson(const RunPlan& run) {
   json waves = json::array();
   for (const auto& wave : run.waves) {
-    json changes = json::array();
-    for (const auto& change : wave.changes) changes.push_back(ChangeJson(change));
-    waves.push_back({{"wave", wave.number}, {"changes", changes}, {"services", wave.services}});
+    waves.push_back({{"wave", wave.number},
+                     {"changes", ChangesJson(wave.changes)},
+                     {"services", wave.services}});
   }
   json forced = json::array();
-  for (const auto& bad : run.forced) forced.push_back(BadImageJson(bad));
+  for (const auto& bad : run.forced) forced.push_back(phases::BadImageJson(bad));
   return {{"source", run.source},
           {"target", run.target},
           {"restore", run.restore},
@@ -275,13 +285,7 @@ RunPlan RunPlanFromJson(const json& doc) {
     PlannedWave planned;
     planned.number = wave.at("wave").get<int>();
     planned.services = wave.value("services", std::vector<std::string>{});
-    for (const auto& c : wave.at("changes")) {
-      phases::ServiceChange change{c.at("service").get<std::string>(),
-                                   c.at("from").get<std::string>(), std::nullopt,
-                                   c.at("to").get<std::string>()};
-      if (c.contains("fromRevision")) change.from_helm_revision = c["fromRevision"].get<int>();
-      planned.changes.push_back(std::move(change));
-    }
+    planned.changes = ChangesFromJson(wave.at("changes"));
     run.waves.push_back(std::move(planned));
   }
   run.waived = doc.value("waived", phases::Waivers{});
@@ -290,12 +294,7 @@ RunPlan RunPlanFromJson(const json& doc) {
     run.force_reason = doc["forceReason"].get<std::string>();
   }
   for (const auto& bad : doc.value("forced", json::array())) {
-    phases::BadImage image{bad.at("service").get<std::string>(), bad.at("image").get<std::string>(),
-                           std::nullopt, bad.value("release", ""), bad.value("reason", "")};
-    if (bad.contains("digest") && bad["digest"].is_string()) {
-      image.digest = bad["digest"].get<std::string>();
-    }
-    run.forced.push_back(std::move(image));
+    run.forced.push_back(phases::BadImageFromJson(bad));
   }
   run.diff = doc.value("diff", json::array());
   run.diff_hash = doc.value("diffHash", "");

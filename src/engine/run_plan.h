@@ -105,6 +105,12 @@ nlohmann::json DiffJson(const phases::AuditReport& audit);
 /// A stable hash of a diff (16 hex digits): the "plan hash" an approval names.
 std::string DiffHash(const nlohmann::json& diff);
 
+/// Services with their from/to images (and helm revision) as the journal carries them.
+nlohmann::json ChangesJson(const std::vector<phases::ServiceChange>& changes);
+
+/// ChangesJson read back (a resumed run's rollback list); fields it cannot read read as empty.
+std::vector<phases::ServiceChange> ChangesFromJson(const nlohmann::json& changes);
+
 /// What the journal keeps of a run plan (everything but the argv, which the adapters rebuild):
 /// the Audited transition carries it, and a resumed run performs what it reads back.
 nlohmann::json RunPlanJson(const RunPlan& run);

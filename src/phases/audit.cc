@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <future>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "adapters/git/release_repo.h"
@@ -279,6 +280,25 @@ const char* RecommendationName(Recommendation recommendation) {
       return "do-not-promote";
   }
   return "unknown";
+}
+
+nlohmann::json BadImageJson(const BadImage& bad) {
+  return {{"service", bad.service},
+          {"image", bad.image},
+          {"digest", bad.digest ? nlohmann::json(*bad.digest) : nlohmann::json()},
+          {"release", bad.release},
+          {"reason", bad.reason}};
+}
+
+BadImage BadImageFromJson(const nlohmann::json& entry) {
+  auto text = [&](const char* key) {
+    return entry.is_object() && entry.contains(key) && entry[key].is_string()
+               ? entry[key].get<std::string>()
+               : std::string();
+  };
+  BadImage bad{text("service"), text("image"), std::nullopt, text("release"), text("reason")};
+  if (const std::string digest = text("digest"); !digest.empty()) bad.digest = digest;
+  return bad;
 }
 
 std::string BadImage::Describe() const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +90,11 @@ struct BadImage {
   /// "billing ghcr.io/acme/billing:v0.9.0 failed in release prod-2026-12-01: …"
   std::string Describe() const;
 };
+
+/// A BadImage as the reports and the journal write it: {service, image, digest, release,
+/// reason}; read back leniently (a field of another type reads as empty).
+nlohmann::json BadImageJson(const BadImage& bad);
+BadImage BadImageFromJson(const nlohmann::json& entry);
 
 /// What the release repository says, read once by the audit (tags and notes; nothing written).
 struct ReleaseFacts {

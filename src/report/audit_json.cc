@@ -107,14 +107,6 @@ json VerdictJson(const std::string& env, const phases::Verdict& verdict) {
           {"reason", verdict.reason}};
 }
 
-json BadImageJson(const phases::BadImage& bad) {
-  return {{"service", bad.service},
-          {"image", bad.image},
-          {"digest", OrNull(bad.digest)},
-          {"release", bad.release},
-          {"reason", bad.reason}};
-}
-
 json ComparisonJson(const phases::ServiceComparison& c) {
   return {
       {"service", c.service},
@@ -125,7 +117,7 @@ json ComparisonJson(const phases::ServiceComparison& c) {
       {"deployImage", c.action == phases::ServiceAction::kPromote ? json(c.DeployImage()) : json()},
       {"action", phases::ServiceActionName(c.action)},
       {"reason", c.reason},
-      {"knownBad", c.known_bad ? BadImageJson(*c.known_bad) : json()},
+      {"knownBad", c.known_bad ? phases::BadImageJson(*c.known_bad) : json()},
       {"waivedProbes", c.waived_probes}};
 }
 
@@ -176,7 +168,7 @@ nlohmann::json AuditJson(const phases::AuditReport& report) {
         {"images",
          [&] {
            json images = json::array();
-           for (const auto& bad : report.forced) images.push_back(BadImageJson(bad));
+           for (const auto& bad : report.forced) images.push_back(phases::BadImageJson(bad));
            return images;
          }()}}},
       {"freeze", report.freeze.frozen ? json{{"window", report.freeze.window},

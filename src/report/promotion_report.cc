@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/git/release_repo.h"
 #include "adapters/kube/cluster.h"
 #include "core/duration.h"
 #include "core/redactor.h"
@@ -280,8 +281,7 @@ json FailureJson(const std::optional<engine::RunFailure>& failure) {
   if (!failure) return nullptr;
   json images = json::array();
   for (const auto& judged : failure->images) {
-    images.push_back(
-        {{"service", judged.service}, {"image", judged.image.image}, {"reason", judged.reason}});
+    images.push_back(adapters::git::JudgedImageJson(judged));
   }
   return {{"reason", failure->reason},
           {"blame", phases::BlameName(failure->blame)},

@@ -115,12 +115,7 @@ std::string Text(const json& object, const char* key) {
 
 json NoteJson(const ReleaseNote& note) {
   json images = json::array();
-  for (const auto& judged : note.images) {
-    images.push_back({{"service", judged.service},
-                      {"image", judged.image.image},
-                      {"digest", judged.image.digest ? json(*judged.image.digest) : json()},
-                      {"reason", judged.reason}});
-  }
+  for (const auto& judged : note.images) images.push_back(JudgedImageJson(judged));
   return {{"status", ReleaseStatusName(note.status)},
           {"reason", note.reason},
           {"at", note.at},
@@ -155,13 +150,7 @@ Result<std::optional<ReleaseNote>> ReadNote(git_repository* repo, const fs::path
   if (note.reason.empty()) note.reason = "(no reason recorded)";
   note.at = Text(document, "at");
   for (const auto& entry : document.value("images", json::array())) {
-    if (!entry.is_object()) continue;
-    JudgedImage judged{
-        Text(entry, "service"), {Text(entry, "image"), std::nullopt}, Text(entry, "reason")};
-    if (const std::string digest = Text(entry, "digest"); !digest.empty()) {
-      judged.image.digest = digest;
-    }
-    note.images.push_back(std::move(judged));
+    if (entry.is_object()) note.images.push_back(JudgedImageFromJson(entry));
   }
   return std::optional<ReleaseNote>(std::move(note));
 }
@@ -523,6 +512,22 @@ Status ReleaseRepo::Push(const std::string& remote_name, const std::string& tag)
     return RepoError(path_, what, fix);
   }
   return Done{};
+}
+
+json JudgedImageJson(const JudgedImage& judged) {
+  return {{"service", judged.service},
+          {"image", judged.image.image},
+          {"digest", judged.image.digest ? json(*judged.image.digest) : json()},
+          {"reason", judged.reason}};
+}
+
+JudgedImage JudgedImageFromJson(const json& entry) {
+  JudgedImage judged{
+      Text(entry, "service"), {Text(entry, "image"), std::nullopt}, Text(entry, "reason")};
+  if (const std::string digest = Text(entry, "digest"); !digest.empty()) {
+    judged.image.digest = digest;
+  }
+  return judged;
 }
 
 const char* ReleaseStatusName(ReleaseStatus status) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,11 @@ struct JudgedImage {
   ReleasedImage image;
   std::string reason;
 };
+
+/// A judged image as the note (and a run's journal) writes it: {service, image, digest, reason};
+/// read back leniently (a field of another type reads as empty).
+nlohmann::json JudgedImageJson(const JudgedImage& judged);
+JudgedImage JudgedImageFromJson(const nlohmann::json& entry);
 
 /// The note on a release tag (refs/notes/promote): its status, why, when, and for a bad release
 /// the images that failed. A note written before images were recorded has none: the whole
