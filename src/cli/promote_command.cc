@@ -84,18 +84,21 @@ Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::Prom
   const ExitCode code = ExitCodeForRun(result.state);
   const std::string prefix = ShellLine(run.request.command_prefix);
   if (options.output == "json") {
+    // Each string is redacted before the dump too: escaping could split a secret apart.
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& step : result.next_steps) {
-      steps.push_back({{"why", step.why}, {"command", step.command}});
+      steps.push_back(
+          {{"why", redactor.Redact(step.why)}, {"command", redactor.Redact(step.command)}});
     }
     nlohmann::json doc = {
         {"run", run.run_id},
         {"state", engine::StateName(result.state)},
         {"decision", engine::DecisionName(result.plan.decision)},
-        {"summary", result.summary},
+        {"summary", redactor.Redact(result.summary)},
         {"tag", result.tag},
-        {"release",
-         result.release_record.empty() ? nlohmann::json() : nlohmann::json(result.release_record)},
+        {"release", result.release_record.empty()
+                        ? nlohmann::json()
+                        : nlohmann::json(redactor.Redact(result.release_record))},
         {"blame", result.failure ? nlohmann::json(phases::BlameName(result.failure->blame))
                                  : nlohmann::json()},
         {"journal", (run.run_dir / "events.jsonl").string()},

@@ -75,6 +75,7 @@ void ReadNote(const JournalEvent& event, JournaledRun& run) {
     run.failed_validation = verdict.passed ? "" : verdict.reason;
     run.failed_validation_judged = verdict.judged;
     run.failed_services = verdict.failed_services;
+    run.failed_probes = d.value("failedProbes", std::map<std::string, std::vector<std::string>>{});
     run.validations.emplace_back("wave " + std::to_string(wave), verdict);
   }
 }

@@ -34,7 +34,8 @@ struct JournaledRun {
   /// moved to RollingBack: resume rolls back rather than validate again and hope.
   std::string failed_validation;
   bool failed_validation_judged = false;
-  std::map<std::string, std::string> failed_services;  ///< of that failed validation
+  std::map<std::string, std::string> failed_services;             ///< of that failed validation
+  std::map<std::string, std::vector<std::string>> failed_probes;  ///< of that failed validation
   std::set<int> validated_waves;
   std::vector<std::pair<std::string, phases::ValidationResult>> validations;
   std::vector<phases::ServiceChange> touched;  ///< every set-image intent, in order

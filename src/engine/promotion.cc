@@ -10,6 +10,7 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "adapters/git/release_repo.h"
@@ -216,6 +217,9 @@ class Driver {
       refused.plan.target = request_.target;
       refused.plan.reason = refused.audit.recommendation_reason;
       refused.plan.refusals = {refused.plan.reason};
+      // Said as what it is, never a default "not functional" with no reason.
+      refused.audit.target_verdict = {phases::Functional::kNotFunctional,
+                                      "the audit could not run: " + prepared.error().what};
       return refused;
     }
     result.audit = prepared->audit;
@@ -368,9 +372,9 @@ class Driver {
       auto outcome = RunWave(run, wave, resumed);
       if (!outcome) return std::move(outcome).error();
       if (outcome->ended) return std::move(*outcome->ended);
-      if (outcome->failure) return TurnBack(*outcome->failure);
+      if (outcome->failure) return TurnBackOrStop(*outcome->failure);
     }
-    if (auto failure = AfterAudit()) return TurnBack(*failure);
+    if (auto failure = AfterAudit()) return TurnBackOrStop(*failure);
     return End(RunState::kPromoted,
                request_.target + " now runs release " + result.tag + "; " +
                    FunctionalName(result.audit.target_verdict.functional) + ": " +
@@ -391,10 +395,10 @@ class Driver {
     if (resumed && resumed->validated_waves.count(wave.number)) return WaveOutcome{};
     if (resumed && resumed->current_wave == wave.number && !resumed->failed_validation.empty() &&
         machine.state() == RunState::kValidating) {
-      return WaveOutcome{
-          FailureOf(name + " failed validation: " + resumed->failed_validation,
-                    resumed->failed_validation_judged, resumed->failed_services, run),
-          std::nullopt};
+      return WaveOutcome{FailureOf(name + " failed validation: " + resumed->failed_validation,
+                                   resumed->failed_validation_judged, resumed->failed_services,
+                                   resumed->failed_probes, run),
+                         std::nullopt};
     }
     if (auto owned = StillLocked(); !owned) return std::move(owned).error();
     if (!wave.changes.empty()) {
@@ -408,22 +412,22 @@ class Driver {
     auto verdict =
         phases::Validate(plan_, request_.target, wave.services, plan_.validate, run.waived)
             .Run(context);
-    auto noted =
-        journal.Note("validation of " + name, {{"wave", wave.number},
-                                               {"passed", verdict.passed},
-                                               {"reason", verdict.reason},
-                                               {"rounds", verdict.rounds},
-                                               {"failures", verdict.failures},
-                                               {"errors", verdict.errors},
-                                               {"judged", verdict.judged},
-                                               {"failedServices", verdict.failed_services}});
+    auto noted = journal.Note("validation of " + name, {{"wave", wave.number},
+                                                        {"passed", verdict.passed},
+                                                        {"reason", verdict.reason},
+                                                        {"rounds", verdict.rounds},
+                                                        {"failures", verdict.failures},
+                                                        {"errors", verdict.errors},
+                                                        {"judged", verdict.judged},
+                                                        {"failedServices", verdict.failed_services},
+                                                        {"failedProbes", verdict.failed_probes}});
     if (!noted) return std::move(noted).error();
     result.validations.emplace_back(name, verdict);
     Hook(adapters::hooks::HookPoint::kPostValidate,
          {{"wave", wave.number}, {"passed", verdict.passed}, {"reason", verdict.reason}});
     if (verdict.passed) return WaveOutcome{};
     return WaveOutcome{FailureOf(name + " failed validation: " + verdict.reason, verdict.judged,
-                                 verdict.failed_services, run),
+                                 verdict.failed_services, verdict.failed_probes, run),
                        std::nullopt};
   }
 
@@ -446,6 +450,11 @@ class Driver {
       bool known = false;
       for (const auto& t : touched_) known = known || t.service == service.change.service;
       if (service.touched && !known) touched_.push_back(service.change);
+      // A write read back unchanged touched nothing, whatever an earlier life's intent said
+      // (the journal reads it the same way on a later resume).
+      if (!service.touched && service.status == phases::StepStatus::kFailed) {
+        std::erase_if(touched_, [&](const auto& t) { return t.service == service.change.service; });
+      }
       result.rollouts.push_back(service);
     }
     Hook(adapters::hooks::HookPoint::kPostDeploy,
@@ -502,10 +511,15 @@ class Driver {
   /// A failed validation as a RunFailure: judged → the failing services' images are bad.
   RunFailure FailureOf(const std::string& reason, bool judged,
                        const std::map<std::string, std::string>& failed_services,
+                       const std::map<std::string, std::vector<std::string>>& failed_probes,
                        const RunPlan& run) {
     RunFailure failure{reason, judged ? Blame::kRelease : Blame::kInfrastructure, {}};
     if (!judged) return failure;
     for (const auto& [service, why] : failed_services) {
+      // A probe that is not golden and failed before the run judges nothing by failing now:
+      // the cause may be the target's (a backend down), not the image's. A golden probe always
+      // judges: making it pass is what a promotion is for.
+      if (OnlyFailedBefore(service, failed_probes, run)) continue;
       std::string image;
       for (const auto& change : run.Changes()) {
         if (change.service == service) image = change.to_image;
@@ -517,7 +531,27 @@ class Driver {
       }
       failure.images.push_back(Judged(service, image, why));
     }
+    if (failure.images.empty()) failure.blame = Blame::kInfrastructure;
     return failure;
+  }
+
+  /// Whether every probe of `service` that answered wrong is not golden and failed before the run.
+  bool OnlyFailedBefore(const std::string& service,
+                        const std::map<std::string, std::vector<std::string>>& failed_probes,
+                        const RunPlan& run) const {
+    const auto before = run.failing_before.find(service);
+    const auto failed = failed_probes.find(service);
+    const plan::Service* planned = plan_.FindService(service);
+    if (before == run.failing_before.end() || failed == failed_probes.end() || !planned) {
+      return false;
+    }
+    return std::all_of(failed->second.begin(), failed->second.end(), [&](const std::string& name) {
+      const bool golden =
+          std::any_of(planned->probes.begin(), planned->probes.end(),
+                      [&](const plan::Probe& p) { return p.name == name && p.golden; });
+      return !golden &&
+             std::find(before->second.begin(), before->second.end(), name) != before->second.end();
+    });
   }
 
   /// The image `reference` of `service` as a release note records it (digest apart).
@@ -542,17 +576,26 @@ class Driver {
   /// Ends a run that changed nothing in the target: nothing rolled back, the release recorded
   /// as never deployed (when tagged), and the fix named.
   Result<PromotionResult> FailToStart(const std::string& what, const Error& error) {
-    result.failure = RunFailure{what + ": " + error.what, Blame::kInfrastructure, {}};
+    const std::string why = error.what.empty() ? what : what + ": " + error.what;
+    result.failure = RunFailure{why, Blame::kInfrastructure, {}};
     result.release_record =
         RecordRelease(adapters::git::ReleaseStatus::kNotDeployed, *result.failure);
     result.next_steps.push_back(
         {error.fix.empty() ? "fix what failed, then run again" : error.fix, ""});
     result.next_steps.push_back({"run again once it is fixed", Suggest(RunAgain())});
     return End(RunState::kFailedToStart,
-               what + ": " + error.what + "; nothing in " + request_.target +
-                   " changed, nothing was rolled back" +
+               why + "; nothing in " + request_.target + " changed, nothing was rolled back" +
                    (result.release_record.empty() ? "" : "; release " + result.release_record),
                {{"error", error.Format()}});
+  }
+
+  /// A failure after something changed turns the run back; one before anything changed (a
+  /// wave validated before any image was set) ends it as failed to start: nothing to restore,
+  /// and a release never deployed is not judged by it.
+  Result<PromotionResult> TurnBackOrStop(const RunFailure& failure) {
+    if (!touched_.empty()) return TurnBack(failure);
+    return FailToStart(failure.reason,
+                       Error{ErrorKind::kExternal, "", "", "see the validation in the report"});
   }
 
   /// Every service the run touched goes back; the failure is journaled first.
@@ -583,8 +626,10 @@ class Driver {
       }
       if (auto ok = machine.MoveTo(RunState::kRevalidating); !ok) return std::move(ok).error();
     }
+    // Every service, not only the restored ones: a change may have broken a neighbour, and the
+    // target is back only when all of it answers as before the run.
     std::vector<std::string> names;
-    for (const auto& change : touched) names.push_back(change.service);
+    for (const auto& service : plan_.services) names.push_back(service.name);
     plan::ValidationPolicy soak = plan_.validate;
     soak.initial_delay = std::chrono::milliseconds(0);
     soak.soak = plan_.rollback.soak;
@@ -651,7 +696,10 @@ class Driver {
     if (result.tag.empty()) return "";
     if (request_.restore) return result.tag + " left as it was (a restored release)";
     if (!context.releases_repo) return result.tag + " could NOT be recorded: no release repository";
-    const adapters::git::ReleaseNote note{status, failure.reason, "", failure.images};
+    // The note is pushed and read back by later runs: it holds only redacted text.
+    adapters::git::ReleaseNote note{status, context.redactor.Redact(failure.reason), "",
+                                    failure.images};
+    for (auto& judged : note.images) judged.reason = context.redactor.Redact(judged.reason);
     const char* word = adapters::git::ReleaseStatusName(status);
     auto intent = journal.Intent(StateName(machine.state()), "mark-release", "",
                                  {{"tag", result.tag}, {"status", word}});
@@ -665,6 +713,7 @@ class Driver {
       phases::RecordFailed(journal, context.logger, *intent, {{"error", written.error().Format()}});
       return result.tag + " could NOT be recorded " + word + ": " + written.error().Format();
     }
+    result.recorded = status;
     if (auto done = journal.Done(*intent); !done) {
       context.logger.warn("release {} recorded {}, but not journaled: {}", result.tag, word,
                           done.error().Format());
@@ -686,19 +735,22 @@ class Driver {
     std::vector<NextStep> steps;
     steps.push_back(
         {"see the run's releases and how it ended", Suggest({"history", request_.target})});
-    if (failure.blame == Blame::kRelease && !request_.restore) {
+    const bool refused_now = result.recorded == adapters::git::ReleaseStatus::kBad;
+    if (failure.blame == Blame::kRelease) {
       for (const auto& judged : failure.images) {
-        steps.push_back({"fix " + judged.service + " (" + judged.image.image + ": " +
-                             judged.reason + "), prove the new build in " + request_.source +
-                             "; this image is now refused",
-                         ""});
+        steps.push_back(
+            {"fix " + judged.service + " (" + judged.image.image + ": " + judged.reason + ")" +
+                 (request_.restore ? "" : ", prove the new build in " + request_.source) +
+                 (refused_now ? "; this image is now refused"
+                              : "; it is not recorded as bad (see the release line)"),
+             ""});
       }
-      steps.push_back({"then promote again", Suggest(RunAgain())});
+      steps.push_back({"then run again", Suggest(RunAgain())});
     } else {
-      steps.push_back(
-          {"nothing judged the release: once the cause is fixed, run again (no "
-           "--force needed)",
-           Suggest(RunAgain())});
+      steps.push_back({std::string("nothing judged the release: once the cause is fixed, run "
+                                   "again") +
+                           (result.plan.forced.empty() ? " (no --force needed)" : ""),
+                       Suggest(RunAgain())});
     }
     return steps;
   }
@@ -765,6 +817,29 @@ Result<PromotionResult> GuardJournal(const std::filesystem::path& run_dir, Body&
                  (run_dir / Journal::kFileName).string(),
                  "repair the line (see `promote status`), or start a new run"};
   }
+}
+
+/// Why a fresh audit no longer allows the approved plan, or "": it must still decide to
+/// promote, the same change, and force no bad image the approval did not see forced.
+std::string ChangedSinceApproval(const RunPlan& approved, const RunPlan& now) {
+  if (now.decision != Decision::kPromote) return now.reason;
+  if (now.diff_hash != approved.diff_hash) return DescribeDiffChange(approved.diff, now.diff);
+  for (const auto& bad : now.forced) {
+    const bool seen = std::any_of(approved.forced.begin(), approved.forced.end(), [&](auto& was) {
+      return was.service == bad.service && was.image == bad.image;
+    });
+    if (!seen) return bad.Describe() + ", which was not forced when the run was approved";
+  }
+  return "";
+}
+
+/// The approved plan with what only the present can tell: the probes failing now in the source
+/// or the target (what the target is held to, and what a rollback must give back), which were
+/// not part of what was approved. Nothing changed in the target since the plan was made.
+RunPlan ToPerform(RunPlan approved, const RunPlan& now) {
+  approved.waived = now.waived;
+  approved.failing_before = now.failing_before;
+  return approved;
 }
 
 /// The plan a resumed run performs: the one its journal holds.
@@ -882,10 +957,10 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
     }
     // An approval is for that exact change: a fresh audit must still want to deploy it.
     const Prepared now = run.Audit("audit-resume");
-    if (now.plan.diff_hash != approved_hash || now.plan.decision != Decision::kPromote) {
-      const std::string changed = now.plan.decision != Decision::kPromote
-                                      ? now.plan.reason
-                                      : DescribeDiffChange(approved->diff, now.plan.diff);
+    RunPlan approved_plan = *approved;
+    approved_plan.diff_hash = approved_hash;
+    if (const std::string changed = ChangedSinceApproval(approved_plan, now.plan);
+        !changed.empty()) {
       return run.End(RunState::kRefused,
                      "what would be deployed changed since it was approved (" + changed +
                          "); start a new run and have it approved",
@@ -894,7 +969,7 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
     if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
       return std::move(ok).error();
     }
-    return run.Execute(started, *approved);
+    return run.Execute(started, ToPerform(*approved, now.plan));
   });
 }
 
@@ -948,14 +1023,14 @@ Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
       }
       // Approved, perhaps tagging: the change must still be the one decided (and approved).
       const Prepared now = run.Audit("audit-resume");
-      if (now.plan.diff_hash != journaled->diff_hash) {
+      if (const std::string changed = ChangedSinceApproval(*journaled, now.plan);
+          !changed.empty()) {
         return run.End(RunState::kRefused,
-                       "what would be deployed changed since the run was approved (" +
-                           DescribeDiffChange(journaled->diff, now.plan.diff) +
+                       "what would be deployed changed since the run was approved (" + changed +
                            "); start a new run",
                        {{"approvedHash", journaled->diff_hash}, {"diffHash", now.plan.diff_hash}});
       }
-      return run.Execute(started, *journaled, &earlier);
+      return run.Execute(started, ToPerform(*journaled, now.plan), &earlier);
     }
     run.Audit("audit-resume");  // what the target runs now, for the report
     if (state == RunState::kRollingBack || state == RunState::kRevalidating) {

@@ -102,6 +102,8 @@ struct PromotionResult {
   /// What was recorded of the release at the end: "marked bad (api …)", "recorded unverified",
   /// "could NOT be recorded: …"; empty when nothing was to be recorded.
   std::string release_record;
+  /// What the release's note now says, when this run wrote one (unset: nothing was written).
+  std::optional<adapters::git::ReleaseStatus> recorded;
   std::vector<NextStep> next_steps;
   /// "window 'weekend' (…) overridden by ana: INC-4711 …", when the run went through a freeze.
   std::string freeze_override;

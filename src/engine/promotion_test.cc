@@ -104,17 +104,30 @@ class Engine {
     return std::move(prepared).value();
   }
 
-  /// A real run; its dry run, taken just before, must have decided the same.
-  PromotionResult Run(const RunRequest& request) {
-    const Decision planned = DryRun(request).plan.decision;
+  PromotionOptions Options(const RunRequest& request, const std::string& run_id) const {
     PromotionOptions options;
     options.request = request;
-    options.run_id = "run-" + std::to_string(++runs_);
+    options.run_id = run_id;
     options.state_dir = dir_.path() / "state";
     options.run_dir = options.state_dir / "runs" / options.run_id;
     options.report_dir = options.run_dir;
     options.initiator = "ana";
     options.redactor = std::make_shared<Redactor>();
+    return options;
+  }
+
+  /// Resumes run `run_id`, waiting at the gate, as approved by `by` for `hash`.
+  PromotionResult Resume(const std::string& run_id, const std::string& by,
+                         const std::string& hash) {
+    auto result = Promotion(plan_, Options(Request(), run_id)).Resume(world_.Context(), {by}, hash);
+    REQUIRE(result.ok());
+    return std::move(result).value();
+  }
+
+  /// A real run; its dry run, taken just before, must have decided the same.
+  PromotionResult Run(const RunRequest& request) {
+    const Decision planned = DryRun(request).plan.decision;
+    const PromotionOptions options = Options(request, "run-" + std::to_string(++runs_));
     auto result = Promotion(plan_, options).Run(world_.Context());
     REQUIRE(result.ok());
     CHECK(result->plan.decision == planned);
@@ -437,6 +450,63 @@ TEST_CASE("a freeze refuses the run and its dry run alike, and an override is jo
     CHECK(promoted.state == RunState::kPromoted);
     CHECK(Has(promoted.freeze_override, "overridden by ana: INC-1: login is down"));
   }
+}
+
+TEST_CASE("a wave that fails before any image was set ends FailedToStart, not RolledBack",
+          "[engine]") {
+  Engine engine;
+  engine.Ship("web", kWeb + ":v5.2.1");
+  // billing (wave 1, unchanged) passed at the audit, then breaks on its own during the run.
+  engine.world().AnswerInFrom("prod", kBilling + ":v1", "/metrics",
+                              engine.world().Now() + std::chrono::milliseconds(1), 500);
+  const PromotionResult result = engine.Run();
+  CHECK(result.state == RunState::kFailedToStart);
+  CHECK(engine.world().Writes("prod").empty());
+  CHECK(Has(result.summary, "nothing in prod changed"));
+  const auto release = engine.Release(result.tag);
+  REQUIRE(release.note.has_value());
+  CHECK(release.note->status == ReleaseStatus::kNotDeployed);
+}
+
+TEST_CASE("an unreadable release repository refuses the run: bad images cannot be checked",
+          "[engine]") {
+  Engine engine;
+  engine.Ship("billing", kBilling + ":v2");
+  engine.world().Context().releases_repo = engine.dir() / "no-such-repository";
+  const PromotionResult result = engine.Run();
+  CHECK(result.state == RunState::kRefused);
+  CHECK(Has(result.summary, "could not be read, so no image can be checked"));
+  CHECK(engine.world().Writes("prod").empty());
+}
+
+TEST_CASE("a probe that failed before the run does not make the new image bad", "[engine]") {
+  Engine engine;
+  // PROD's billing /metrics fails already (its metrics backend is down); DEV's v2 passes it.
+  engine.world().AnswerIn("prod", kBilling + ":v1", "/metrics", 500);
+  engine.world().AnswerIn("prod", kBilling + ":v2", "/metrics", 500);
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult result = engine.Run();
+  CHECK(result.state == RunState::kRolledBack);
+  REQUIRE(result.failure.has_value());
+  CHECK(result.failure->blame == phases::Blame::kInfrastructure);
+  CHECK(engine.Release(result.tag).note->status == ReleaseStatus::kUnverified);
+}
+
+TEST_CASE("an approved run is refused on resume when the decision changed while it waited",
+          "[engine]") {
+  Engine engine([](plan::Plan& plan) {
+    plan.environments["prod"].approval.required = true;
+    plan.environments["prod"].approval.approvers = {"cto"};
+  });
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult waiting = engine.Run();
+  REQUIRE(waiting.state == RunState::kAwaitingApproval);
+  // Meanwhile web, which the run keeps, lost its home page in PROD.
+  engine.world().AnswerIn("prod", kWeb + ":v5.2.0", "/", 500);
+  const PromotionResult resumed = engine.Resume(waiting.run_id, "cto", waiting.plan.diff_hash);
+  CHECK(resumed.state == RunState::kRefused);
+  CHECK(Has(resumed.summary, "changed since it was approved"));
+  CHECK(engine.world().Writes("prod").empty());
 }
 
 }  // namespace promote::engine

@@ -10,7 +10,7 @@ using S = RunState;
 
 // The whole machine. Deploying ↔ Validating repeats once per wave; a wave that changes nothing
 // is validated all the same (Tagged → Validating, Validating → Validating).
-constexpr std::array<std::pair<RunState, RunState>, 26> kTransitions = {{
+constexpr std::array<std::pair<RunState, RunState>, 27> kTransitions = {{
     {S::kPlanned, S::kAudited},           {S::kPlanned, S::kRefused},  // a pre-audit hook said no
     {S::kAudited, S::kAwaitingApproval},  {S::kAudited, S::kApproved},
     {S::kAudited, S::kRefused},           {S::kAudited, S::kNothingToDo},
@@ -25,6 +25,7 @@ constexpr std::array<std::pair<RunState, RunState>, 26> kTransitions = {{
     {S::kTagged, S::kValidating},         {S::kValidating, S::kValidating},
     {S::kApproved, S::kFailedToStart},  // the tag could not be written
     {S::kTagged, S::kFailedToStart},      {S::kDeploying, S::kFailedToStart},
+    {S::kValidating, S::kFailedToStart},  // a wave failed before any image was set
 }};
 
 }  // namespace

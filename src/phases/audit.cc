@@ -394,6 +394,13 @@ void RefuseWhatTheRunCannotPass(AuditReport& report) {
     report.refusals.push_back(report.target + " lacks required secrets " + names);
   }
   if (report.freeze.refuses()) report.refusals.push_back(report.freeze.refusal);
+  if (!report.releases.repo.empty() && !report.releases.known) {
+    // Without the release notes no image can be told bad: refusing is the only safe answer.
+    report.refusals.push_back("the release repository " + report.releases.repo +
+                              " could not be read, so no image can be checked against the bad "
+                              "releases: " +
+                              report.releases.unknown_reason);
+  }
 }
 
 // The recommendation from the refusals and the changes, with the command to run next.

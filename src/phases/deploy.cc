@@ -126,7 +126,12 @@ bool Deploy::SetImage(Context& context, const ServiceChange& change,
     rollout.command = CommandLine(context, commands);
     // A write that failed may still have landed (a dropped connection): read it back.
     rollout.touched = ChangedSince(cluster, ref, now.image, now.helm_revision);
-    if (rollout.touched) rollout.blame = BlameOfRollout(cluster, ref);
+    // A failed write is no verdict on the image, but helm's write waits for the rollout too:
+    // then the cluster's own deadline may judge it (unless it was already past one before).
+    if (rollout.touched && plan_.FindEnvironment(target_)->driver == plan::Driver::kHelm &&
+        now.rollout != adapters::kube::RolloutState::kDeadlineExceeded) {
+      rollout.blame = BlameOfRollout(cluster, ref);
+    }
     RecordFailed(*context.steps, context.logger, *intent,
                  {{"error", rollout.detail}, {"changed", rollout.touched}});
     return false;
@@ -185,9 +190,11 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
     rollout.command = CommandLine(context, {wait});
     // Only the cluster's own verdict (the progress deadline) judges the image; a wait that ran
     // out of time, or a kubectl that failed, does not.
-    rollout.blame = waited->outcome == RolloutOutcome::kDeadlineExceeded
-                        ? Blame::kRelease
-                        : BlameOfRollout(cluster, ref);
+    // A deadline condition left from before the run is stale: it judges nothing.
+    const bool stale = !already && now->rollout == adapters::kube::RolloutState::kDeadlineExceeded;
+    rollout.blame = waited->outcome == RolloutOutcome::kDeadlineExceeded ? Blame::kRelease
+                    : stale                                              ? Blame::kInfrastructure
+                            : BlameOfRollout(cluster, ref);
     RecordFailed(*context.steps, context.logger, *intent,
                  {{"outcome", OutcomeWord(waited->outcome)}, {"detail", waited->detail}});
     context.logger.warn("[wave {}] {}: {} after {}", wave_, change.service, rollout.detail,

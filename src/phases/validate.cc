@@ -230,7 +230,7 @@ class Soak {
       Fail("only " + std::to_string(result_.consecutive_successes) + " consecutive passes of " +
                std::to_string(successes_needed_) + " needed after soak (" + DurationText(soak_) +
                "); gave up after " + Plural(result_.rounds, "round"),
-           result_.failures > 0);
+           false);  // the clock decided, not a wrong answer
       return true;
     }
     return false;
@@ -249,16 +249,17 @@ class Soak {
     context_.logger.info("validate {} passed: {}", env_.name, result_.reason);
   }
 
-  /// A failed verdict; `judged` when wrong answers decided it. The services judged are those
-  /// whose probes answered wrong in some round, each with its worst answer.
+  /// A failed verdict; `judged` when the failure limit (wrong answers) decided it. The services
+  /// judged are those whose probes answered wrong in the round that exceeded the limit.
   void Fail(std::string reason, bool judged) {
     result_.passed = false;
     result_.judged = judged;
     result_.reason = std::move(reason);
     if (judged) {
       for (size_t i = 0; i < targets_.size() && i < result_.last_round.size(); ++i) {
-        if (failed_rounds_[i] == 0) continue;
+        if (result_.last_round[i].verdict.outcome != ProbeOutcome::kFailed) continue;
         const std::string& service = targets_[i].service;
+        result_.failed_probes[service].push_back(targets_[i].probe.name);
         if (result_.failed_services.count(service)) continue;
         const ProbeResult& probe = result_.last_round[i];
         result_.failed_services[service] = ProbeName(probe) + " " + AnswerText(probe) + " in " +

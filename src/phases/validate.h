@@ -29,8 +29,9 @@
 // - Each round is logged at info level ("validate prod round 3: 16/16 passed").
 // - Waived probes (not golden, failing in the source as well) are not run: the target is judged
 //   only on what the source proved. A golden probe is never waived.
-// - A failure decided by wrong answers is `judged` (a verdict on the images, naming each
-//   failing service); one decided by missing answers, or by the clock, is not.
+// - A failure decided by the failure limit is `judged` (a verdict on the images, naming each
+//   service whose probe answered wrong in the round that exceeded it); one decided by missing
+//   answers, or by the clock (giving up after the soak), is not.
 #pragma once
 
 #include <chrono>
@@ -74,6 +75,8 @@ struct ValidationResult {
   bool judged = false;
   /// On a judged failure: each service whose probes answered wrong, with its worst answer.
   std::map<std::string, std::string> failed_services;
+  /// On a judged failure: per service, the names of its probes that answered wrong.
+  std::map<std::string, std::vector<std::string>> failed_probes;
   /// Probes not run because the source fails them too: "api GET /metrics".
   std::vector<std::string> waived;
 };

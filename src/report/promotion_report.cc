@@ -253,9 +253,11 @@ void RenderNextSteps(std::ostringstream& out, const engine::PromotionResult& res
 void RenderVerdict(std::ostringstream& out, const engine::PromotionResult& result) {
   if (result.failure) {
     out << "\n**Why:** " << OneLine(result.failure->reason) << "\n\n";
+    const bool refused = result.recorded == adapters::git::ReleaseStatus::kBad;
     out << (result.failure->blame == phases::Blame::kRelease
                 ? "**Judged:** the images below answered wrong in " + OneLine(result.audit.target) +
-                      ", so they are refused from now on:\n"
+                      (refused ? ", so they are refused from now on:\n"
+                               : "; they are not recorded as bad (see Release):\n")
                 : std::string("**Not judged:** nothing proved the images bad (a timeout, a "
                               "dropped call, a setup error); a later run may promote them "
                               "without --force.\n"));
@@ -344,6 +346,7 @@ engine::PromotionResult Redacted(const engine::PromotionResult& result, const Re
   out.tag = r.Redact(result.tag);
   out.freeze_override = r.Redact(result.freeze_override);
   out.release_record = r.Redact(result.release_record);
+  out.recorded = result.recorded;
   out.forced = r.Redact(result.forced);
   if (result.failure) {
     out.failure = result.failure;

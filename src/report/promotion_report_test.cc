@@ -172,6 +172,7 @@ PromotionResult RolledBack() {
       phases::Blame::kRelease,
       {{"api", {std::string(kApi) + ":v0.4.31-replacement", std::nullopt}, "login answered 500"}}};
   result.release_record = "prod-2026-02-01 marked bad (api …)";
+  result.recorded = adapters::git::ReleaseStatus::kBad;
   result.next_steps = {{"see the run's releases and how it ended", "promote history prod"},
                        {"then promote again", "promote dev prod"}};
   return result;

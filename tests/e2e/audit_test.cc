@@ -50,7 +50,11 @@ std::string EverythingWritten(const promote::adapters::ProcessResult& run, const
 TEST_CASE("audit of the original incident: PROD login 404, promote DEV", "[e2e][audit]") {
   StandIn standin;
   const fs::path state = standin.dir().parent_path() / "state";
-  const auto run = RunPromote(standin, state, {"audit", "dev", "prod"});
+  // A release repository with no release yet: bad images can be checked, none is known.
+  const fs::path releases = standin.dir().parent_path() / "releases";
+  REQUIRE(standin.Run({"git", "init", "-q", releases.string()}).ok());
+  const auto run =
+      RunPromote(standin, state, {"--releases=" + releases.string(), "audit", "dev", "prod"});
   INFO(run.out << run.err);
   CHECK(run.exit_code == 7);  // target not functional
 
