@@ -221,7 +221,13 @@ class ApiHandler(BaseHTTPRequestHandler):
         u = urllib.parse.urlsplit(self.path)
         rec = {"env": self.cluster.env, "method": self.command, "path": u.path, "query": u.query,
                "verb": verb, "content_type": self.headers.get("Content-Type", ""),
-               "status": status, "ts": time.time()}
+               "status": status, "ts": time.time(),
+               # Who asked: kubectl >= 1.22 names its process and subcommand in these headers, so
+               # a benchmark can count kubectl processes; conn tells TCP connections apart.
+               "kubectlSession": self.headers.get("Kubectl-Session"),
+               "kubectlCommand": self.headers.get("Kubectl-Command"),
+               "userAgent": self.headers.get("User-Agent"),
+               "conn": "%s:%d" % self.client_address[:2]}
         if route is not None:
             rec["resource"] = route.res.plural
             if route.namespace:
