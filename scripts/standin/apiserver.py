@@ -11,7 +11,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import discovery, patch, protobuf
+from . import discovery, negotiation, patch, protobuf
 from .store import ApiError, FieldSelector, LabelSelector, Watcher, not_found, now_rfc3339
 
 WATCH_CAP_SECONDS = 60.0  # no watch lives longer; informers simply re-watch
@@ -275,11 +275,18 @@ class ApiHandler(BaseHTTPRequestHandler):
         try:
             if route is None:
                 code, obj = self._non_resource(u.path)
-            elif verb == "watch":
-                self._record(route, verb, 200)
-                return self._watch(route, q)
             else:
+                # Negotiated before the object is read, as the real server does (406 before 404).
+                target = negotiation.negotiate(self.headers.get("Accept"))
+                if verb == "watch":
+                    if target.kind == "PartialObjectMetadataList":
+                        raise negotiation.not_acceptable(
+                            "standin: a watch streams single objects; ask for as=PartialObjectMetadata")
+                    self._record(route, verb, 200)
+                    return self._watch(route, q, target)
                 code, obj = self._resource(route, verb, q)
+                if code < 400:
+                    obj = negotiation.transform(route.res, target, obj)
         except ApiError as e:
             code, obj = e.code, e.status()
         except Exception as e:  # a bug here must not kill the connection silently
@@ -367,8 +374,6 @@ class ApiHandler(BaseHTTPRequestHandler):
             labels = LabelSelector(q.get("labelSelector"))
             fields = FieldSelector(q.get("fieldSelector"))
             items, rv = store.list(res.plural, route.namespace, labels, fields)
-            if "as=Table" in (self.headers.get("Accept") or ""):
-                return 200, discovery.table(res, items, rv)
             return 200, {"kind": res.kind + "List", "apiVersion": res.api_version,
                          "metadata": {"resourceVersion": rv}, "items": items}
         if verb == "deletecollection":
@@ -396,8 +401,6 @@ class ApiHandler(BaseHTTPRequestHandler):
                     raise not_found(res, route.name)
                 if route.sub == "scale":
                     return 200, self._scale_of(cur)
-                if "as=Table" in (self.headers.get("Accept") or ""):
-                    return 200, discovery.table(res, [cur], cur["metadata"]["resourceVersion"])
                 return 200, cur
             if verb == "delete":
                 if cur is None:
@@ -541,7 +544,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def _watch(self, route, q):
+    def _watch(self, route, q, target):
         store = self.cluster.store
         watcher_labels = LabelSelector(q.get("labelSelector"))
         watcher_fields = FieldSelector(q.get("fieldSelector"))
@@ -579,9 +582,18 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         deadline = time.monotonic() + timeout
+        # as=PartialObjectMetadata: every event carries only its object's metadata. (A Table watch
+        # gets whole objects: the stand-in renders Tables for lists and gets only.)
+        meta_only = target.kind == "PartialObjectMetadata"
+
+        def send(etype, obj):
+            if meta_only and etype != "ERROR":
+                obj = negotiation.partial(obj, target.version)
+            self._chunk((json.dumps({"type": etype, "object": obj}) + "\n").encode())
+
         try:
             for ev in initial:
-                self._chunk((json.dumps(ev) + "\n").encode())
+                send(ev["type"], ev["object"])
             if initial and initial[-1]["type"] == "ERROR":
                 raise StopIteration
             pos = start
@@ -594,7 +606,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                     current = store.rv
                     evs = store.events_after(pos, w)
                 for rv, etype, obj in evs:
-                    self._chunk((json.dumps({"type": etype, "object": obj}) + "\n").encode())
+                    send(etype, obj)
                 pos = current
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()

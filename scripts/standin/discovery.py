@@ -250,13 +250,13 @@ def table_cells(res, obj):
     return [md["name"], age]
 
 
-def table(res, objs, rv):
+def table(res, objs, rv, version="v1"):
     rows = []
     for o in objs:
         md = dict(o.get("metadata", {}))
         md.pop("managedFields", None)
         rows.append({"cells": table_cells(res, o),
-                     "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                     "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/" + version,
                                 "metadata": md}})
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv},
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/" + version, "metadata": {"resourceVersion": rv},
             "columnDefinitions": table_columns(res), "rows": rows}

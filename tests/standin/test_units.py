@@ -5,7 +5,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from standin import controller, patch, protobuf  # noqa: E402
+from standin import controller, discovery, negotiation, patch, protobuf  # noqa: E402
 from standin.store import ApiError, FieldSelector, LabelSelector  # noqa: E402
 from standin.world import World, image_digest, split_image  # noqa: E402
 
@@ -115,6 +115,74 @@ class HashAndWorldTest(unittest.TestCase):
         needs = "ghcr.io/keybuzz/keybuzz-api:v0.4.32-needs-env"
         self.assertEqual(w.route(w.behaviour(needs, "dev"), "POST", "/auth/login")["status"], 200)
         self.assertEqual(w.route(w.behaviour(needs, "prod"), "POST", "/auth/login")["status"], 500)
+
+
+META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+META_ONE = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+
+
+class NegotiationTest(unittest.TestCase):
+    """Accept negotiation as k8s.io/apiserver does it: first servable clause wins, else 406."""
+
+    def kind(self, accept):
+        return negotiation.negotiate(accept).kind
+
+    def assert406(self, fn, *args):
+        with self.assertRaises(ApiError) as e:
+            fn(*args)
+        self.assertEqual((e.exception.code, e.exception.reason), (406, "NotAcceptable"))
+        return e.exception.message
+
+    def test_clauses_in_quality_order_then_as_sent(self):
+        self.assertEqual([(t, s, p.get("as")) for t, s, p in negotiation.parse_accept(
+            "*/*;q=0.8, application/json;as=Table;g=meta.k8s.io;v=v1;q=0.9, application/yaml, text/x;q=0")],
+            [("application", "yaml", None), ("application", "json", "Table"), ("*", "*", None)])
+
+    def test_plain_and_wildcards(self):
+        for accept in ("", "application/json", "*/*", "application/*", "application/vnd.kubernetes.protobuf, */*",
+                       "application/vnd.kubernetes.protobuf,application/json", "application/json;charset=utf-8"):
+            self.assertIsNone(self.kind(accept), accept)
+
+    def test_transforms(self):
+        self.assertEqual(self.kind(META_LIST + ",application/json"), "PartialObjectMetadataList")
+        self.assertEqual(self.kind(META_ONE + ",application/json"), "PartialObjectMetadata")
+        # client-go's metadata client offers protobuf first: served (as JSON) with the transform.
+        self.assertEqual(self.kind("application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;"
+                                   "v=v1," + META_LIST + ",application/json"), "PartialObjectMetadataList")
+        t = negotiation.negotiate("application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+        self.assertEqual((t.kind, t.version), ("Table", "v1beta1"))
+
+    def test_unknown_transforms_are_skipped_then_406(self):
+        for skipped in ("application/json;as=Foo;g=meta.k8s.io;v=v1", META_LIST.replace("v=v1", "v=v9"),
+                        META_LIST.replace("meta.k8s.io", "apps"), "application/json;as=PartialObjectMetadataList",
+                        "application/vnd.kubernetes.protobuf;as=Table;g=meta.k8s.io;v=v1"):
+            self.assertIsNone(self.kind(skipped + ",application/json"), skipped)
+            msg = self.assert406(negotiation.negotiate, skipped)
+            self.assertEqual(msg, "only the following media types are accepted: application/json, "
+                                  "application/yaml, application/vnd.kubernetes.protobuf")
+        self.assert406(negotiation.negotiate, "text/plain")
+
+    def test_transform_keeps_metadata_only(self):
+        res = discovery.lookup("", "v1", "secrets")
+        secret = {"kind": "Secret", "apiVersion": "v1", "type": "Opaque", "data": {"k": "c2VjcmV0"},
+                  "metadata": {"name": "s", "namespace": "n", "labels": {"a": "b"}, "resourceVersion": "7"}}
+        lst = {"kind": "SecretList", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}, "items": [secret]}
+        out = negotiation.transform(res, negotiation.Target("PartialObjectMetadataList"), lst)
+        self.assertEqual(out, {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                               "metadata": {"resourceVersion": "9"},
+                               "items": [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                          "metadata": secret["metadata"]}]})
+        one = negotiation.transform(res, negotiation.Target("PartialObjectMetadata"), secret)
+        self.assertEqual(set(one), {"kind", "apiVersion", "metadata"})
+        self.assertIn("c2VjcmV0", str(secret), "the stored object is untouched")
+        msg = self.assert406(negotiation.transform, res, negotiation.Target("PartialObjectMetadata"), lst)
+        self.assertIn("(*core.SecretList)", msg)
+        deploy = discovery.lookup("apps", "v1", "deployments")
+        msg = self.assert406(negotiation.transform, deploy, negotiation.Target("PartialObjectMetadataList"),
+                             {"kind": "Deployment", "metadata": {"name": "d"}})
+        self.assertIn("not a list (*apps.Deployment)", msg)
+        status = {"kind": "Status", "code": 404}
+        self.assertIs(negotiation.transform(res, negotiation.Target("PartialObjectMetadataList"), status), status)
 
 
 if __name__ == "__main__":
