@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,9 +27,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 // Boost.Process 1.74 is header-only and heavy: it stays in this file, out of process.h.
@@ -288,7 +292,11 @@ struct Child {
 };
 
 /// Launches the program with Boost.Process; on success the returned Child owns our pipe ends.
-Result<Child> Launch(const Command& command, const std::filesystem::path& program) {
+/// With `die_with_parent` the child gets SIGTERM when the thread that launched it ends (or promote
+/// dies): what a background process needs, and why such a process is launched from a thread that
+/// lives exactly as long as it should.
+Result<Child> Launch(const Command& command, const std::filesystem::path& program,
+                     bool die_with_parent = false) {
   auto out_pipe = MakePipe();
   if (!out_pipe) return std::move(out_pipe).error();
   auto err_pipe = MakePipe();
@@ -302,7 +310,12 @@ Result<Child> Launch(const Command& command, const std::filesystem::path& progra
   bp::pipe err(-1, err_pipe->write.release());
   bp::pipe in(in_pipe->read.release(), -1);
 
-  auto child_setup = bp::extend::on_exec_setup([](auto& /*executor*/) {
+  const pid_t parent = ::getpid();
+  auto child_setup = bp::extend::on_exec_setup([parent, die_with_parent](auto& /*executor*/) {
+    if (die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);  // promote died before the prctl: so do we
+    }
     ::setpgid(0, 0);  // own process group: a timeout kills everything the child started
     ::signal(SIGPIPE, SIG_DFL);
     sigset_t none;
@@ -364,6 +377,197 @@ bool HasExited(pid_t pid) {
   return info.si_pid == pid;
 }
 
+/// How much of a background process's output is kept: the start of stdout (where the ready line
+/// is) and the end of stderr (where the reason it died is).
+constexpr std::size_t kBackgroundKeptBytes = 16384;
+
+/// SystemProcessRunner's BackgroundProcess. Its thread launches the child (so PR_SET_PDEATHSIG
+/// ties the child to this object's lifetime, not to whichever thread called Start), drains both
+/// pipes, and on Stop terminates and reaps it.
+class SystemBackgroundProcess final : public BackgroundProcess {
+ public:
+  SystemBackgroundProcess(Command command, std::filesystem::path program, std::string shown,
+                          std::mutex& launch_mutex, std::shared_ptr<spdlog::logger> logger)
+      : command_(std::move(command)),
+        program_(std::move(program)),
+        shown_(std::move(shown)),
+        launch_mutex_(launch_mutex),
+        logger_(std::move(logger)) {}
+  ~SystemBackgroundProcess() override { Stop(); }
+
+  /// Starts the thread and waits until the child was launched (or could not be).
+  Status Begin() {
+    auto wake = MakePipe();
+    if (!wake) return std::move(wake).error();
+    wake_read_ = std::move(wake->read);
+    wake_write_ = std::move(wake->write);
+    SetNonBlocking(wake_read_.get());
+    thread_ = std::thread([this] { Loop(); });
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return launched_ || exited_; });
+    if (launch_error_) return *launch_error_;
+    return Done{};
+  }
+
+  Result<std::string> WaitForLine(const std::string& marker, milliseconds timeout) override {
+    std::unique_lock lock(mutex_);
+    std::string line;
+    auto found = [&] {
+      for (std::size_t begin = 0; begin < out_.size();) {
+        std::size_t end = out_.find('\n', begin);
+        if (end == std::string::npos) break;  // only whole lines
+        if (out_.substr(begin, end - begin).find(marker) != std::string::npos) {
+          line = out_.substr(begin, end - begin);
+          return true;
+        }
+        begin = end + 1;
+      }
+      return false;
+    };
+    const bool ready = changed_.wait_for(lock, timeout, [&] { return found() || exited_; });
+    if (ready && !line.empty()) return line;
+    std::string said = err_.empty() ? out_ : err_;
+    while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+    return Error{
+        ErrorKind::kExternal,
+        "'" + command_.argv.front() + "' " +
+            (exited_ ? ended_
+                     : "said nothing ready within " + std::to_string(timeout.count()) + " ms") +
+            (said.empty() ? "" : ": " + said),
+        "process", "run `" + shown_ + "` by hand to see why it does not start"};
+  }
+
+  bool running() const override {
+    std::lock_guard lock(mutex_);
+    return launched_ && !exited_;
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    if (wake_write_.open()) {
+      const char byte = 's';
+      [[maybe_unused]] ssize_t n = ::write(wake_write_.get(), &byte, 1);
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Keep(std::string& sink, const std::string& more, bool keep_end) {
+    sink += more;
+    if (sink.size() <= kBackgroundKeptBytes) return;
+    if (keep_end) {
+      sink.erase(0, sink.size() - kBackgroundKeptBytes);
+    } else {
+      sink.resize(kBackgroundKeptBytes);
+    }
+  }
+
+  void Finish(std::string ended) {
+    std::lock_guard lock(mutex_);
+    exited_ = true;
+    ended_ = std::move(ended);
+    changed_.notify_all();
+  }
+
+  void Loop() {
+    std::unique_lock launch_lock(launch_mutex_);
+    auto launched = Launch(command_, program_, /*die_with_parent=*/true);
+    launch_lock.unlock();
+    if (!launched) {
+      std::lock_guard lock(mutex_);
+      launch_error_ = std::move(launched).error();
+      exited_ = true;
+      ended_ = "could not be started";
+      changed_.notify_all();
+      return;
+    }
+    Child& child = *launched;
+    child.in.Close();
+    SetNonBlocking(child.out.get());
+    SetNonBlocking(child.err.get());
+    {
+      std::lock_guard lock(mutex_);
+      launched_ = true;
+      changed_.notify_all();
+    }
+    if (logger_) logger_->debug("started in the background (pid {}): {}", child.pid, shown_);
+
+    bool terminating = false;
+    Clock::time_point kill_at{};
+    for (;;) {
+      if (HasExited(child.pid)) break;
+      bool stop = false;
+      {
+        std::lock_guard lock(mutex_);
+        stop = stop_;
+      }
+      const auto now = Clock::now();
+      if (stop && !terminating) {
+        terminating = true;
+        KillGroup(child.pid, SIGTERM);
+        kill_at = now + command_.kill_grace;
+      } else if (terminating && now >= kill_at) {
+        KillGroup(child.pid, SIGKILL);
+      }
+      std::array<pollfd, 4> fds{};
+      std::size_t count = 0;
+      for (Fd* fd : {&child.out, &child.err, &child.pidfd, &wake_read_}) {
+        if (fd->open()) fds[count++] = pollfd{fd->get(), POLLIN, 0};
+      }
+      const int wait = terminating || !child.pidfd.open() ? 20 : 1000;
+      if (::poll(fds.data(), count, wait) < 0 && errno != EINTR) {
+        KillGroup(child.pid, SIGKILL);
+        break;
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        if (fds[i].revents == 0) continue;
+        std::string more;
+        if (fds[i].fd == child.out.get() || fds[i].fd == child.err.get()) {
+          const bool is_out = fds[i].fd == child.out.get();
+          Drain(is_out ? child.out : child.err, more);
+          std::lock_guard lock(mutex_);
+          Keep(is_out ? out_ : err_, more, !is_out);
+          changed_.notify_all();
+        } else if (fds[i].fd == wake_read_.get()) {
+          Drain(wake_read_, more);  // the byte only wakes the loop; stop_ says why
+        }
+      }
+    }
+    KillGroup(child.pid, SIGKILL);  // whatever it left in its group goes with it
+    int wait_status = 0;
+    while (::waitpid(child.pid, &wait_status, 0) < 0 && errno == EINTR) {
+    }
+    ProcessResult ended;
+    ended.status = WIFSIGNALED(wait_status) ? ExitStatus::kSignaled : ExitStatus::kExited;
+    ended.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+    ended.signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
+    if (logger_)
+      logger_->debug("background process {} {}: {}", child.pid, ended.Describe(), shown_);
+    Finish(ended.Describe());
+  }
+
+  Command command_;
+  std::filesystem::path program_;
+  std::string shown_;
+  std::mutex& launch_mutex_;
+  std::shared_ptr<spdlog::logger> logger_;
+  Fd wake_read_;
+  Fd wake_write_;
+  std::thread thread_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool launched_ = false;
+  bool exited_ = false;
+  bool stop_ = false;
+  std::optional<Error> launch_error_;
+  std::string ended_;
+  std::string out_;
+  std::string err_;
+};
 }  // namespace
 
 std::string ProcessResult::Describe() const {
@@ -379,6 +583,28 @@ std::string ProcessResult::Describe() const {
 }
 
 ProcessRunner::~ProcessRunner() = default;
+
+BackgroundProcess::~BackgroundProcess() = default;
+
+Result<std::unique_ptr<BackgroundProcess>> ProcessRunner::Start(const Command& command) {
+  return Error{ErrorKind::kInternal, "this process runner cannot start background processes",
+               command.argv.empty() ? "process" : command.argv.front(),
+               "use the system process runner"};
+}
+
+Result<std::unique_ptr<BackgroundProcess>> SystemProcessRunner::Start(const Command& command) {
+  if (command.argv.empty() || command.argv.front().empty()) {
+    return Error{ErrorKind::kInternal, "cannot start a command with an empty argv", "process",
+                 "this is a bug in promote: please report it"};
+  }
+  const std::string shown = JoinArgv(redactor_->RedactArgv(command.argv));
+  auto program = ResolveProgram(command);
+  if (!program) return std::move(program).error();
+  auto process =
+      std::make_unique<SystemBackgroundProcess>(command, *program, shown, launch_mutex_, logger_);
+  if (auto begun = process->Begin(); !begun) return std::move(begun).error();
+  return std::unique_ptr<BackgroundProcess>(std::move(process));
+}
 
 SystemProcessRunner::SystemProcessRunner(std::shared_ptr<const Redactor> redactor,
                                          std::shared_ptr<spdlog::logger> logger)

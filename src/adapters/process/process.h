@@ -63,6 +63,23 @@ struct ProcessResult {
   std::string Describe() const;
 };
 
+/// A program promote keeps running beside itself while it works (a `kubectl proxy`). A thread of
+/// its own drains its output, so it can never stall on a full pipe; Stop, or the destructor, ends
+/// its whole process group and reaps it. It also dies with promote (PR_SET_PDEATHSIG): a promote
+/// killed with SIGKILL leaves nothing running behind it.
+class BackgroundProcess {
+ public:
+  virtual ~BackgroundProcess();
+  /// The first line of its stdout that contains `marker`, waiting at most `timeout`. An Error
+  /// when it exits first or time runs out; the Error carries the end of what it wrote to stderr.
+  virtual Result<std::string> WaitForLine(const std::string& marker,
+                                          std::chrono::milliseconds timeout) = 0;
+  /// False once it has exited (or been stopped).
+  virtual bool running() const = 0;
+  /// SIGTERM to its process group, SIGKILL after the command's kill_grace; idempotent.
+  virtual void Stop() = 0;
+};
+
 /// Runs commands. An interface so phases and adapters can take a fake where a unit test needs
 /// one. A program that runs and fails is a ProcessResult, not an Error: Error means it could not
 /// be run at all (missing binary, bad working directory, no pipes).
@@ -70,6 +87,9 @@ class ProcessRunner {
  public:
   virtual ~ProcessRunner();
   virtual Result<ProcessResult> Run(const Command& command) = 0;
+  /// Starts `command` in the background (its timeout is ignored: it runs until stopped). Not
+  /// every runner can: the default is an Error, so fakes that never start one need not.
+  virtual Result<std::unique_ptr<BackgroundProcess>> Start(const Command& command);
 };
 
 /// The real runner (Boost.Process): each child gets its own process group, so a timeout kills
@@ -86,6 +106,7 @@ class SystemProcessRunner final : public ProcessRunner {
   ~SystemProcessRunner() override;
 
   Result<ProcessResult> Run(const Command& command) override;
+  Result<std::unique_ptr<BackgroundProcess>> Start(const Command& command) override;
 
  private:
   std::shared_ptr<const Redactor> redactor_;

@@ -3,7 +3,10 @@
 #include "adapters/process/process.h"
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -280,5 +283,96 @@ TEST_CASE("runs from several threads do not disturb each other", "[process]") {
   }
 }
 
+/// A background child that prints its pid on a "ready" line, then sleeps until stopped.
+Command ReadyThenSleep() {
+  return Cmd({"sh", "-c", "echo \"ready pid $$\"; exec sleep 30"});
+}
+
+pid_t PidOfReadyLine(const std::string& line) {
+  return static_cast<pid_t>(std::atoi(line.substr(line.rfind(' ') + 1).c_str()));
+}
+
+TEST_CASE("a background process reports its ready line and Stop ends it", "[process]") {
+  SystemProcessRunner runner(nullptr, nullptr);
+  auto started = runner.Start(ReadyThenSleep());
+  REQUIRE(started.ok());
+  auto line = (*started)->WaitForLine("ready pid", milliseconds(10000));
+  REQUIRE(line.ok());
+  const pid_t pid = PidOfReadyLine(*line);
+  REQUIRE(pid > 0);
+  CHECK((*started)->running());
+  CHECK(::kill(pid, 0) == 0);  // alive until stopped
+  (*started)->Stop();
+  CHECK_FALSE((*started)->running());
+  CHECK(ProcessIsDead(pid));
+  (*started)->Stop();  // idempotent
+}
+
+TEST_CASE("a background process that exits before it is ready is an Error with its stderr",
+          "[process]") {
+  SystemProcessRunner runner(nullptr, nullptr);
+  auto started =
+      runner.Start(Cmd({"sh", "-c", "echo 'cannot listen: address in use' >&2; exit 3"}));
+  REQUIRE(started.ok());
+  auto line = (*started)->WaitForLine("Starting to serve", milliseconds(10000));
+  REQUIRE_FALSE(line.ok());
+  CHECK(line.error().what.find("exited with code 3") != std::string::npos);
+  CHECK(line.error().what.find("cannot listen: address in use") != std::string::npos);
+  CHECK_FALSE((*started)->running());
+}
+
+TEST_CASE("a background process that never says it is ready times out, and is stopped",
+          "[process]") {
+  SystemProcessRunner runner(nullptr, nullptr);
+  auto started = runner.Start(Cmd({"sleep", "30"}));
+  REQUIRE(started.ok());
+  auto line = (*started)->WaitForLine("ready", milliseconds(200));
+  REQUIRE_FALSE(line.ok());
+  CHECK(line.error().what.find("said nothing ready within 200 ms") != std::string::npos);
+  CHECK((*started)->running());
+  started->reset();  // the destructor stops it
+}
+
+TEST_CASE("a missing background program is an Error at Start", "[process]") {
+  SystemProcessRunner runner(nullptr, nullptr);
+  auto started = runner.Start(Cmd({"/nonexistent/kubectl", "proxy"}));
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.error().what.find("/nonexistent/kubectl") != std::string::npos);
+}
+
+TEST_CASE("a background process dies with the promote that started it, even killed", "[process]") {
+  // A child process stands in for promote: it starts the background process and is killed
+  // (SIGKILL, no destructor runs); the background process must not outlive it.
+  std::array<int, 2> fds{};
+  REQUIRE(::pipe(fds.data()) == 0);
+  const pid_t promote = ::fork();
+  REQUIRE(promote >= 0);
+  if (promote == 0) {
+    ::close(fds[0]);
+    SystemProcessRunner runner(nullptr, nullptr);
+    auto started = runner.Start(ReadyThenSleep());
+    std::string line = "0\n";
+    if (started.ok()) {
+      auto ready = (*started)->WaitForLine("ready pid", milliseconds(10000));
+      if (ready.ok()) line = std::to_string(PidOfReadyLine(*ready)) + "\n";
+    }
+    [[maybe_unused]] auto n = ::write(fds[1], line.data(), line.size());
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string said;
+  std::array<char, 64> buffer{};
+  for (ssize_t n; (n = ::read(fds[0], buffer.data(), buffer.size())) > 0;) {
+    said.append(buffer.data(), static_cast<std::size_t>(n));
+    if (said.find('\n') != std::string::npos) break;
+  }
+  ::close(fds[0]);
+  const pid_t background = static_cast<pid_t>(std::atoi(said.c_str()));
+  ::kill(promote, SIGKILL);
+  ::waitpid(promote, nullptr, 0);
+  REQUIRE(background > 0);
+  CHECK(ProcessIsDead(background));
+}
 }  // namespace
 }  // namespace promote::adapters
