@@ -108,7 +108,8 @@ class Cluster {
                                           std::chrono::milliseconds timeout) const = 0;
   virtual Status Deploy(const WorkloadRef& ref, const std::string& image,
                         std::chrono::milliseconds timeout) = 0;
-  /// The exact command WaitRollout runs.
+  /// The command a person runs to watch the same rollout WaitRollout waits for (the report's
+  /// "run this" after a failed wait); WaitRollout itself may read the status another way.
   virtual Command PlanWait(const WorkloadRef& ref, std::chrono::milliseconds deadline) const = 0;
   /// Waits until the rollout completes, fails (progress deadline) or `deadline` passes.
   virtual Result<RolloutResult> WaitRollout(const WorkloadRef& ref,

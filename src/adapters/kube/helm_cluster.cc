@@ -1,9 +1,12 @@
-// Implementation details: helm's own --wait does the waiting for upgrade and rollback, with the
+// Implementation details: the release revision is read from the labels of helm's release Secrets
+// through kubectl's proxy (helm's default secrets driver; another driver falls back to one
+// `helm status` a service). Helm's own --wait does the waiting for upgrade and rollback, with the
 // caller's timeout; WaitRollout then asks kubectl, which is a no-op when helm already waited and
 // the same verdict rules as the kubectl driver otherwise. The image goes in as one --set value:
 // the tag (with its digest when pinned) when the values key names a tag, else the whole reference.
 #include "adapters/kube/helm_cluster.h"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "adapters/kube/lease.h"
@@ -61,15 +64,60 @@ Command HelmCluster::HelmCommand(const WorkloadRef& ref, std::vector<std::string
 Result<WorkloadStatus> HelmCluster::ReadWorkload(const WorkloadRef& ref) {
   auto status = kubectl_.ReadWorkload(ref);
   if (!status || !status->workload_present) return status;
-  auto run = kubectl_.RunChecked(
-      HelmCommand(ref, {"status", ref.helm_release, "-o", "json"}, tooling_.read_timeout),
-      "reading helm release " + ref.helm_release + " in " + ref.ns);
-  if (!run) return std::move(run).error();
-  const auto release = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
-  if (release.is_object() && release.contains("version") && release["version"].is_number()) {
-    status->helm_revision = release["version"].get<int>();
-  }
+  auto revision = ReleaseRevision(ref);
+  if (!revision) return std::move(revision).error();
+  status->helm_revision = *revision;
   return status;
+}
+
+Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) {
+  const std::string doing = "reading helm release " + ref.helm_release + " in " + ref.ns;
+  if (!StoresReleasesInSecrets()) {
+    auto run = kubectl_.RunChecked(
+        HelmCommand(ref, {"status", ref.helm_release, "-o", "json"}, tooling_.read_timeout), doing);
+    if (!run) return std::move(run).error();
+    const auto release = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
+    if (release.is_object() && release.contains("version") && release["version"].is_number()) {
+      return std::optional<int>(release["version"].get<int>());
+    }
+    return std::optional<int>();
+  }
+  // Helm's secrets driver stores revision N of release R as Secret sh.helm.release.v1.R.vN with
+  // labels owner=helm, name=R, version=N. Their labels, read metadata-only, give the revision
+  // `helm status` would print (the highest) without a helm process or the release payload.
+  auto listed = kubectl_.ApiGet(
+      ref,
+      "/api/v1/namespaces/" + EscapeUrl(ref.ns) +
+          "/secrets?labelSelector=" + EscapeUrl("owner=helm,name=" + ref.helm_release),
+      doing, kMetadataListAccept);
+  if (!listed) return std::move(listed).error();
+  const auto list = nlohmann::json::parse(listed->body, nullptr, /*allow_exceptions=*/false);
+  std::optional<int> highest;
+  for (const auto& item :
+       list.is_object() ? list.value("items", nlohmann::json::array()) : nlohmann::json::array()) {
+    const auto labels =
+        item.value("metadata", nlohmann::json::object()).value("labels", nlohmann::json::object());
+    const auto version = labels.find("version");
+    if (version == labels.end() || !version->is_string()) continue;
+    const int number = std::atoi(version->get<std::string>().c_str());
+    if (number > 0 && (!highest || number > *highest)) highest = number;
+  }
+  if (!highest) {
+    return Error{ErrorKind::kExternal, doing + ": no helm release named " + ref.helm_release,
+                 "context " + ref.context + ", namespace " + ref.ns,
+                 "install the release first, or fix the service's helm release name in the plan"};
+  }
+  return highest;
+}
+
+bool HelmCluster::StoresReleasesInSecrets() const {
+  std::string driver;
+  if (auto it = tooling_.env.find("HELM_DRIVER"); it != tooling_.env.end()) {
+    driver = it->second;
+  } else if (const char* set = std::getenv("HELM_DRIVER")) {
+    driver = set;
+  }
+  return driver.empty() || driver == "secret" || driver == "secrets";
 }
 
 Result<std::vector<SecretPresence>> HelmCluster::CheckSecrets(

@@ -6,9 +6,9 @@
 namespace promote::adapters::kube {
 
 /// Rolls out with `helm upgrade --reuse-values --set KEY=TAG --wait` and rolls back with
-/// `helm rollback REVISION --wait`; reads workloads, secrets and rollout state through kubectl
-/// (helm has no view of a Deployment's image or health) plus `helm status -o json` for the
-/// release revision.
+/// `helm rollback REVISION --wait`; reads workloads, secrets and rollout state through kubectl's
+/// proxy (helm has no view of a Deployment's image or health), and the release revision from the
+/// labels of helm's release Secrets.
 class HelmCluster final : public Cluster {
  public:
   HelmCluster(Tooling tooling, ProcessRunner& runner);
@@ -34,6 +34,10 @@ class HelmCluster final : public Cluster {
   /// `helm ARGS… --kube-context X --namespace N [--kubeconfig K]` as a Command.
   Command HelmCommand(const WorkloadRef& ref, std::vector<std::string> args,
                       std::chrono::milliseconds timeout) const;
+  /// The release's latest revision, as `helm status` would say it.
+  Result<std::optional<int>> ReleaseRevision(const WorkloadRef& ref);
+  /// True under helm's default storage (HELM_DRIVER unset or secret[s]).
+  bool StoresReleasesInSecrets() const;
 
   Tooling tooling_;
   KubectlCluster kubectl_;

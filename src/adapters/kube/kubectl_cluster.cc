@@ -1,13 +1,14 @@
-// Implementation details: reads are `kubectl get … -o json --ignore-not-found` (an empty answer
-// means "absent", so a missing workload is a fact, not an error); the rollout verdict follows
-// the rules of `kubectl rollout status` for Deployments; secrets are listed with `-o name`, so
-// their values never reach promote's memory.
+// Implementation details: reads are GETs through the context's ApiProxy (a 404 means "absent", so
+// a missing workload is a fact, not an error); the rollout verdict follows the rules of `kubectl
+// rollout status` for Deployments, polled every kRolloutPollTick; secrets are listed metadata-only,
+// so their values never reach promote's memory.
 #include "adapters/kube/kubectl_cluster.h"
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "adapters/kube/lease.h"
 
@@ -19,6 +20,8 @@ using std::chrono::milliseconds;
 
 // kubectl gets a little longer than the wait it is asked for, so its own message wins the race.
 constexpr milliseconds kWaitGrace{10000};
+// How often a rollout's status is read while waiting for it.
+constexpr milliseconds kRolloutPollTick{200};
 
 std::string Seconds(milliseconds duration) {
   const long long seconds = (duration.count() + 999) / 1000;
@@ -142,34 +145,57 @@ Result<ProcessResult> KubectlCluster::RunChecked(const Command& command, const s
   return run;
 }
 
-Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
-  WorkloadStatus status;
-  const std::string doing =
-      "reading " + WorkloadArg(ref) + " in " + ref.ns + " (" + ref.context + ")";
-  WorkloadRef cluster_scope = ref;
-  cluster_scope.ns.clear();
-  auto ns =
-      RunChecked(KubectlCommand(cluster_scope,
-                                {"get", "namespace", ref.ns, "--ignore-not-found", "-o", "name"},
-                                tooling_.read_timeout),
-                 doing);
-  if (!ns) return std::move(ns).error();
-  status.namespace_present = ns->out.find("namespace/" + ref.ns) != std::string::npos;
-  if (!status.namespace_present) return status;
+Result<ApiResponse> KubectlCluster::ApiGet(const WorkloadRef& ref, const std::string& path,
+                                           const std::string& doing, const std::string& accept) {
+  const std::string kubeconfig =
+      ref.kubeconfig ? ref.kubeconfig->string()
+                     : (tooling_.kubeconfig ? tooling_.kubeconfig->string() : std::string());
+  ApiProxy* proxy = nullptr;
+  {
+    std::lock_guard lock(proxies_mutex_);
+    auto& slot = proxies_[{kubeconfig, ref.context}];
+    if (!slot) {
+      WorkloadRef cluster_scope = ref;
+      cluster_scope.ns.clear();
+      slot = std::make_unique<ApiProxy>(runner_, KubectlCommand(cluster_scope, {}, milliseconds(0)),
+                                        tooling_.read_timeout);
+    }
+    proxy = slot.get();
+  }
+  auto got = proxy->Get(path, accept);
+  if (!got) return std::move(got).error().WithContext(doing);
+  if (got->status < 400 || got->status == 404) return got;
+  // The API server's Status object says why; its message is what kubectl would print.
+  json status = json::parse(got->body, nullptr, /*allow_exceptions=*/false);
+  std::string said = status.is_object() ? StringAt(status, "message") : std::string();
+  if (said.empty()) said = got->body.substr(0, 200);
+  std::string fix = "check the cluster with `kubectl get --raw " + path + "`";
+  if (got->status == 401)
+    fix = "kubectl's credentials for context " + ref.context + " were refused";
+  if (got->status == 403) {
+    fix = "grant get and list on deployments, pods, namespaces and secrets in " +
+          (ref.ns.empty() ? std::string("the plan's namespaces") : ref.ns) + " (RBAC)";
+  }
+  return ExternalError(doing + ": the API server answered " + std::to_string(got->status) +
+                           (said.empty() ? "" : ": " + said),
+                       ref, fix);
+}
 
-  auto got =
-      RunChecked(KubectlCommand(ref, {"get", WorkloadArg(ref), "--ignore-not-found", "-o", "json"},
-                                tooling_.read_timeout),
-                 doing);
-  if (!got) return std::move(got).error();
-  if (got->out.find_first_not_of(" \n") == std::string::npos) return status;
-  auto workload = ParseJson(got->out, doing, ref);
-  if (!workload) return std::move(workload).error();
+namespace {
+
+/// The REST path of `ref`'s workload (deployment, statefulset, daemonset: all apps/v1).
+std::string WorkloadPath(const WorkloadRef& ref) {
+  return "/apis/apps/v1/namespaces/" + EscapeUrl(ref.ns) + "/" + ref.kind + "s/" +
+         EscapeUrl(ref.name);
+}
+
+/// What one workload object says: image, replicas, generations, revision and rollout verdict.
+Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::string& doing,
+                     WorkloadStatus& status) {
   status.workload_present = true;
-
-  const json& meta = workload->value("metadata", json::object());
-  const json& spec = workload->value("spec", json::object());
-  const json& st = workload->value("status", json::object());
+  const json& meta = workload.value("metadata", json::object());
+  const json& spec = workload.value("spec", json::object());
+  const json& st = workload.value("status", json::object());
   status.created = StringAt(meta, "creationTimestamp");
   status.generation = meta.value("generation", 0LL);
   status.observed_generation = st.value("observedGeneration", 0LL);
@@ -192,21 +218,70 @@ Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
                          "set the service's container: in the plan to one of the workload's "
                          "containers");
   }
-  status.rollout = JudgeRollout(*workload, status);
+  status.message.clear();
+  status.rollout = JudgeRollout(workload, status);
+  return Done{};
+}
 
-  // The digest comes from the pods that run the template's image: only when they all agree.
+/// The selector of a workload's pods ("app=api,tier=web"), empty when it has none.
+std::string PodSelector(const json& workload) {
   std::string selector;
-  const json labels = spec.value("selector", json::object()).value("matchLabels", json::object());
+  const json labels = workload.value("spec", json::object())
+                          .value("selector", json::object())
+                          .value("matchLabels", json::object());
   for (const auto& [key, value] : labels.items()) {
+    if (!value.is_string()) continue;
     if (!selector.empty()) selector += ",";
     selector += key + "=" + value.get<std::string>();
   }
+  return selector;
+}
+
+/// kubectl rollout status's words for where a rollout stands.
+std::string RolloutWords(const WorkloadRef& ref, const WorkloadStatus& status) {
+  const std::string name = ref.kind + " \"" + ref.name + "\"";
+  switch (status.rollout) {
+    case RolloutState::kComplete:
+      return name + " successfully rolled out";
+    case RolloutState::kDeadlineExceeded:
+      return name + " exceeded its progress deadline";
+    case RolloutState::kMissing:
+      return name + " not found";
+    case RolloutState::kProgressing:
+      break;
+  }
+  return "Waiting for " + name + " rollout to finish: " + std::to_string(status.available) +
+         " of " + std::to_string(status.desired) + " updated replicas are available";
+}
+
+}  // namespace
+
+Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
+  WorkloadStatus status;
+  const std::string doing =
+      "reading " + WorkloadArg(ref) + " in " + ref.ns + " (" + ref.context + ")";
+  auto ns = ApiGet(ref, "/api/v1/namespaces/" + EscapeUrl(ref.ns), doing);
+  if (!ns) return std::move(ns).error();
+  status.namespace_present = ns->status != 404;
+  if (!status.namespace_present) return status;
+
+  auto got = ApiGet(ref, WorkloadPath(ref), doing);
+  if (!got) return std::move(got).error();
+  if (got->status == 404) return status;
+  auto workload = ParseJson(got->body, doing, ref);
+  if (!workload) return std::move(workload).error();
+  if (auto parsed = ParseWorkload(*workload, ref, doing, status); !parsed) {
+    return std::move(parsed).error();
+  }
+
+  // The digest comes from the pods that run the template's image: only when they all agree.
+  const std::string selector = PodSelector(*workload);
   if (selector.empty()) return status;
-  auto pods = RunChecked(
-      KubectlCommand(ref, {"get", "pods", "-l", selector, "-o", "json"}, tooling_.read_timeout),
+  auto pods = ApiGet(
+      ref, "/api/v1/namespaces/" + EscapeUrl(ref.ns) + "/pods?labelSelector=" + EscapeUrl(selector),
       doing);
   if (!pods) return std::move(pods).error();
-  auto pod_list = ParseJson(pods->out, doing, ref);
+  auto pod_list = ParseJson(pods->body, doing, ref);
   if (!pod_list) return std::move(pod_list).error();
   std::set<std::string> digests;
   for (const auto& pod : pod_list->value("items", json::array())) {
@@ -227,14 +302,22 @@ Result<std::vector<SecretPresence>> KubectlCluster::CheckSecrets(
     const WorkloadRef& where, const std::vector<std::string>& names) {
   std::vector<SecretPresence> found;
   if (names.empty()) return found;
-  auto listed =
-      RunChecked(KubectlCommand(where, {"get", "secrets", "-o", "name"}, tooling_.read_timeout),
-                 "listing secrets in " + where.ns + " (" + where.context + ")");
+  const std::string doing = "listing secrets in " + where.ns + " (" + where.context + ")";
+  // Metadata only: the answer carries names, never data. Annotations are not kept either: one
+  // written by `kubectl apply` (last-applied-configuration) holds the values.
+  auto listed = ApiGet(where, "/api/v1/namespaces/" + EscapeUrl(where.ns) + "/secrets", doing,
+                       kMetadataListAccept);
   if (!listed) return std::move(listed).error();
   std::set<std::string> present;
-  std::istringstream lines(listed->out);
-  for (std::string line; std::getline(lines, line);) present.insert(line);
-  for (const auto& name : names) found.push_back({name, present.count("secret/" + name) > 0});
+  {
+    auto list = ParseJson(listed->body, doing, where);
+    std::fill(listed->body.begin(), listed->body.end(), '\0');
+    if (!list) return std::move(list).error();
+    for (const auto& item : list->value("items", json::array())) {
+      present.insert(StringAt(item.value("metadata", json::object()), "name"));
+    }
+  }
+  for (const auto& name : names) found.push_back({name, present.count(name) > 0});
   return found;
 }
 
@@ -260,23 +343,46 @@ Command KubectlCluster::PlanWait(const WorkloadRef& ref, milliseconds deadline) 
 }
 
 Result<RolloutResult> KubectlCluster::WaitRollout(const WorkloadRef& ref, milliseconds deadline) {
-  auto run = runner_.Run(PlanWait(ref, deadline));
-  if (!run) return std::move(run).error().WithContext("waiting for " + WorkloadArg(ref));
+  const std::string doing = "waiting for " + WorkloadArg(ref) + " in " + ref.ns;
+  const auto give_up = std::chrono::steady_clock::now() + deadline;
   RolloutResult result;
-  const std::string said = run->out + run->err;
-  result.detail = said;
-  while (!result.detail.empty() && result.detail.back() == '\n') result.detail.pop_back();
-  if (run->ok()) {
-    result.outcome = RolloutOutcome::kComplete;
-  } else if (said.find("exceeded its progress deadline") != std::string::npos) {
-    result.outcome = RolloutOutcome::kDeadlineExceeded;
-  } else if (run->status == ExitStatus::kTimedOut ||
-             said.find("timed out waiting") != std::string::npos) {
-    result.outcome = RolloutOutcome::kTimedOut;
-  } else {
-    result.outcome = RolloutOutcome::kFailed;
+  // Bounded by the deadline: one GET per tick, and the stand-in's or a real controller's status
+  // moves in steps of a few hundred milliseconds at best.
+  for (;;) {
+    auto got = ApiGet(ref, WorkloadPath(ref), doing);
+    if (!got) return std::move(got).error();
+    WorkloadStatus status;
+    if (got->status != 404) {
+      auto workload = ParseJson(got->body, doing, ref);
+      if (!workload) return std::move(workload).error();
+      if (auto parsed = ParseWorkload(*workload, ref, doing, status); !parsed) {
+        return std::move(parsed).error();
+      }
+    }
+    result.detail = RolloutWords(ref, status);
+    switch (status.rollout) {
+      case RolloutState::kComplete:
+        result.outcome = RolloutOutcome::kComplete;
+        return result;
+      case RolloutState::kDeadlineExceeded:
+        result.outcome = RolloutOutcome::kDeadlineExceeded;
+        if (!status.message.empty()) result.detail += ": " + status.message;
+        return result;
+      case RolloutState::kMissing:
+        result.outcome = RolloutOutcome::kFailed;
+        return result;
+      case RolloutState::kProgressing:
+        break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= give_up) {
+      result.outcome = RolloutOutcome::kTimedOut;
+      result.detail = "timed out waiting " + Seconds(deadline) + ": " + result.detail;
+      return result;
+    }
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(kRolloutPollTick, give_up - now));
   }
-  return result;
 }
 
 std::vector<Command> KubectlCluster::PlanRollback(const WorkloadRef& ref,

@@ -16,21 +16,13 @@
 #include <string_view>
 #include <thread>
 
+#include "adapters/http/curl_global.h"
 #include "core/version.h"
 
 namespace promote::adapters::probe {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// libcurl's contract: curl_global_init runs once per process before any other curl call, and
-/// older libcurls do not make it thread-safe. A function-local static is initialised exactly
-/// once, thread-safely, the first time a prober is built; this is the one process-wide state in
-/// promote, and it is libcurl's rather than ours. curl_global_cleanup is left to process exit.
-void EnsureCurlInitialised() {
-  static const CURLcode kInitialised = curl_global_init(CURL_GLOBAL_DEFAULT);
-  (void)kInitialised;
-}
 
 /// "Name: value" of a request header as curl wants it; an empty value needs "Name;".
 std::string HeaderLine(const std::string& name, const std::string& value) {
@@ -369,7 +361,7 @@ Prober::~Prober() = default;
 
 HttpProber::HttpProber(std::shared_ptr<spdlog::logger> logger, HttpProberOptions options)
     : logger_(std::move(logger)), options_(options) {
-  EnsureCurlInitialised();
+  adapters::http::EnsureCurlInitialised();
 }
 
 HttpProber::~HttpProber() = default;

@@ -1,6 +1,6 @@
-// The only code that sends HTTP. A Prober runs a batch of plan probes against services' base
-// URLs, concurrently, with each probe's timeout and retries, and returns one result per probe in
-// input order with every attempt kept as evidence. libcurl stays inside prober.cc.
+// The only code that probes services over HTTP. A Prober runs a batch of plan probes against
+// services' base URLs, concurrently, with each probe's timeout and retries, and returns one result
+// per probe in input order with every attempt kept as evidence. libcurl stays inside prober.cc.
 #pragma once
 
 #include <chrono>
