@@ -9,9 +9,11 @@
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "adapters/git/release_repo.h"
+#include "core/parallel.h"
 #include "core/shell_line.h"
 #include "core/time_format.h"
 #include "phases/context.h"
@@ -520,14 +522,25 @@ Audit Audit::OfRestore(const plan::Plan& plan, const std::string& tag,
   return audit;
 }
 
+namespace {
+
+/// Reads of one environment in flight at once: enough to hide each GET's latency, few enough
+/// not to crowd an API server.
+constexpr std::size_t kConcurrentReads = 8;
+
+}  // namespace
+
 EnvironmentObservation Audit::Observe(Context& context, const std::string& env_name) const {
   const plan::Environment& env = *plan_.FindEnvironment(env_name);
   adapters::kube::Cluster& cluster = context.cluster(env_name);
   EnvironmentObservation observation;
   observation.name = env_name;
   observation.context = env.context;
-  for (const auto& service : plan_.services) {
-    ServiceObservation seen;
+  observation.services.resize(plan_.services.size());
+  // Each read is a few GETs through the environment's one kubectl proxy: they overlap.
+  ForEachConcurrently(plan_.services.size(), kConcurrentReads, [&](std::size_t i) {
+    const plan::Service& service = plan_.services[i];
+    ServiceObservation& seen = observation.services[i];
     seen.service = service.name;
     seen.environment = env_name;
     seen.ns = env.NamespaceFor(service.name);
@@ -539,30 +552,40 @@ EnvironmentObservation Audit::Observe(Context& context, const std::string& env_n
       seen.read_error = status.error().what;
       context.logger.warn("audit: {} in {}: {}", service.name, env_name, *seen.read_error);
     }
-    observation.services.push_back(std::move(seen));
-  }
+  });
   // Required secrets may live in any of the environment's service namespaces, each listed once.
   // A namespace that could not be read leaves them unknown, never "missing".
   std::map<std::string, std::vector<std::string>> found;
-  std::set<std::string> listed;
+  std::vector<std::string> namespaces;
   for (const auto& seen : observation.services) {
     if (env.secrets.empty()) break;
     if (seen.read_error) {
       observation.secrets_error = "not checked in " + seen.ns + ": " + *seen.read_error;
       continue;
     }
-    if (!seen.status.namespace_present || !listed.insert(seen.ns).second) continue;
+    if (!seen.status.namespace_present ||
+        std::find(namespaces.begin(), namespaces.end(), seen.ns) != namespaces.end()) {
+      continue;
+    }
+    namespaces.push_back(seen.ns);
+  }
+  std::vector<std::optional<Result<std::vector<adapters::kube::SecretPresence>>>> presences(
+      namespaces.size());
+  ForEachConcurrently(namespaces.size(), kConcurrentReads, [&](std::size_t i) {
     adapters::kube::WorkloadRef where;
     where.context = env.context;
     where.kubeconfig = env.kubeconfig;
-    where.ns = seen.ns;
-    auto presence = cluster.CheckSecrets(where, env.secrets);
+    where.ns = namespaces[i];
+    presences[i] = cluster.CheckSecrets(where, env.secrets);
+  });
+  for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    auto& presence = *presences[i];
     if (!presence) {
       observation.secrets_error = presence.error().what;
       continue;
     }
     for (const auto& secret : *presence) {
-      if (secret.present) found[secret.name].push_back(seen.ns);
+      if (secret.present) found[secret.name].push_back(namespaces[i]);
     }
   }
   for (const auto& name : env.secrets) observation.secrets.push_back({name, found[name]});

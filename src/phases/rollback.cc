@@ -1,6 +1,7 @@
-// Implementation details: services are restored concurrently, like a wave. The previous image
-// is set even when the current one looks right, unless the workload already runs it: a re-run
-// after a crash then only waits. A helm service goes back to its recorded revision.
+// Implementation details: services are restored concurrently, like a wave, at once: what to
+// restore was recorded by the audit, so nothing is read first (setting an image a workload
+// already runs changes nothing, so a re-run after a crash costs one idempotent write). A helm
+// service goes back to its recorded revision.
 #include "phases/rollback.h"
 
 #include <spdlog/logger.h>
@@ -29,14 +30,12 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
   const adapters::kube::RollbackTarget to{change.from_image, change.from_helm_revision};
   const std::string state = "RollingBack";
 
-  auto now = cluster.ReadWorkload(ref);
-  const bool already = now && now->image == change.from_image;
   const auto commands = cluster.PlanRollback(ref, to, budget_);
   std::string line;
   for (const auto& command : commands) {
     line += (line.empty() ? "" : " && ") + ShellLine(context.redactor.RedactArgv(command.argv));
   }
-  if (!already) {
+  {
     nlohmann::json argv = nlohmann::json::array();
     for (const auto& command : commands) argv.push_back(context.redactor.RedactArgv(command.argv));
     auto intent = context.steps->Intent(
@@ -79,7 +78,7 @@ ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) 
                       recorded.error().Format();
     return restored;
   }
-  restored.status = already ? StepStatus::kSkipped : StepStatus::kSucceeded;
+  restored.status = StepStatus::kSucceeded;
   restored.blame = Blame::kNone;
   restored.detail = "back on " + change.from_image;
   return restored;
