@@ -56,19 +56,24 @@ std::string StringAt(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// The rules of `kubectl rollout status` for a Deployment (and close enough for the others).
+// The rules of `kubectl rollout status` for a Deployment (and close enough for the others),
+// in its order: a spec change the controller has not observed yet is progressing, whatever the
+// conditions still say about the previous one (a stale ProgressDeadlineExceeded, right after a
+// rollback's write, would otherwise fail the rollback at once).
 RolloutState JudgeRollout(const json& workload, WorkloadStatus& status) {
   const json& st = workload.value("status", json::object());
+  const bool observed = status.observed_generation >= status.generation;
   for (const auto& condition : st.value("conditions", json::array())) {
     const std::string type = StringAt(condition, "type");
     if (type == "Progressing" || (type == "Available" && status.message.empty())) {
       status.message = StringAt(condition, "message");
     }
-    if (type == "Progressing" && StringAt(condition, "reason") == "ProgressDeadlineExceeded") {
+    if (observed && type == "Progressing" &&
+        StringAt(condition, "reason") == "ProgressDeadlineExceeded") {
       return RolloutState::kDeadlineExceeded;
     }
   }
-  if (status.observed_generation < status.generation) return RolloutState::kProgressing;
+  if (!observed) return RolloutState::kProgressing;
   if (status.updated < status.desired) return RolloutState::kProgressing;
   if (IntAt(st, "replicas") > status.updated) return RolloutState::kProgressing;
   if (status.available < status.updated) return RolloutState::kProgressing;
