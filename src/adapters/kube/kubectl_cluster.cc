@@ -265,14 +265,16 @@ Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
   WorkloadStatus status;
   const std::string doing =
       "reading " + WorkloadArg(ref) + " in " + ref.ns + " (" + ref.context + ")";
-  auto ns = ApiGet(ref, "/api/v1/namespaces/" + EscapeUrl(ref.ns), doing);
-  if (!ns) return std::move(ns).error();
-  status.namespace_present = ns->status != 404;
-  if (!status.namespace_present) return status;
-
+  // The workload first: when it is there, so is its namespace, and that is one GET saved.
   auto got = ApiGet(ref, WorkloadPath(ref), doing);
   if (!got) return std::move(got).error();
-  if (got->status == 404) return status;
+  if (got->status == 404) {
+    auto ns = ApiGet(ref, "/api/v1/namespaces/" + EscapeUrl(ref.ns), doing);
+    if (!ns) return std::move(ns).error();
+    status.namespace_present = ns->status != 404;
+    return status;
+  }
+  status.namespace_present = true;
   auto workload = ParseJson(got->body, doing, ref);
   if (!workload) return std::move(workload).error();
   if (auto parsed = ParseWorkload(*workload, ref, doing, status); !parsed) {
