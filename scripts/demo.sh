@@ -10,7 +10,8 @@ cd "$root"
 build=${PROMOTE_BUILD_DIR:-build}
 
 scripts/bootstrap.sh
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The build type scripts/test.sh uses, so that the two share build/ without rebuilding it.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target promote
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/promote-demo.XXXXXX")

@@ -335,7 +335,10 @@ Result<CronSchedule> ParseCron(std::string_view text) {
   for (chrono::sys_days day = first; day < first + days(28 * 366); day += days(1)) {
     if (schedule->MatchesDay(chrono::year_month_day(day))) return schedule;
   }
-  return CronError("'" + std::string(text) + "' never fires: no month has that day");
+  // Appended, not "'" + std::string(text): GCC 12 at -O3 inlines that operator+ into a false
+  // -Wrestrict error (the known GCC 12 bug of std::string's replace, as in plan/loader.cc).
+  std::string quoted = "'";
+  return CronError(quoted.append(text).append("' never fires: no month has that day"));
 }
 
 std::optional<chrono::local_seconds> ParseLocalDateTime(std::string_view text) {
