@@ -537,6 +537,14 @@ class SystemBackgroundProcess final : public BackgroundProcess {
       }
     }
     KillGroup(child.pid, SIGKILL);  // whatever it left in its group goes with it
+    // What it wrote just before it exited is still in the pipes: keep it (its last words).
+    for (Fd* fd : {&child.out, &child.err}) {
+      if (!fd->open()) continue;
+      std::string more;
+      Drain(*fd, more);
+      std::lock_guard lock(mutex_);
+      Keep(fd == &child.out ? out_ : err_, more, fd == &child.err);
+    }
     int wait_status = 0;
     while (::waitpid(child.pid, &wait_status, 0) < 0 && errno == EINTR) {
     }
