@@ -42,8 +42,8 @@ class FaultSwitch:
     def configure(self, cfg):
         with self.lock:
             self.mode = cfg.get("mode", "off")
-            if self.mode not in ("off", "500", "hang", "drop"):
-                raise ApiError(400, "BadRequest", "fault mode must be off, 500, hang or drop")
+            if self.mode not in ("off", "500", "403", "hang", "drop"):
+                raise ApiError(400, "BadRequest", "fault mode must be off, 500, 403, hang or drop")
             self.rate = float(cfg.get("rate", 1.0))
             self.seed = cfg.get("seed", 0)
             self.rng = random.Random(self.seed)
@@ -260,7 +260,11 @@ class ApiHandler(BaseHTTPRequestHandler):
         fault = self.cluster.faults.pick(self.command, u.path)
         if fault:
             mode, hang = fault
-            self._record(route, verb, 500 if mode == "500" else 0, fault=mode)
+            self._record(route, verb, int(mode) if mode in ("500", "403") else 0, fault=mode)
+            if mode == "403":  # as RBAC answers a verb it does not grant
+                return self._send(403, ApiError(403, "Forbidden", "%s is forbidden: User "
+                                                "\"promote\" cannot %s this resource (standin "
+                                                "fault)" % (u.path, verb)).status())
             if mode == "500":
                 return self._send(500, ApiError(500, "InternalError",
                                                 "an error on the server (\"standin fault\") has prevented the request from succeeding").status())
@@ -374,8 +378,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             labels = LabelSelector(q.get("labelSelector"))
             fields = FieldSelector(q.get("fieldSelector"))
             items, rv = store.list(res.plural, route.namespace, labels, fields)
+            meta = {"resourceVersion": rv}
+            items = self._page(items, q, meta)
             return 200, {"kind": res.kind + "List", "apiVersion": res.api_version,
-                         "metadata": {"resourceVersion": rv}, "items": items}
+                         "metadata": meta, "items": items}
         if verb == "deletecollection":
             self._check_namespace(route)
             labels = LabelSelector(q.get("labelSelector"))
@@ -431,6 +437,30 @@ class ApiHandler(BaseHTTPRequestHandler):
             else:
                 raise ApiError(405, "MethodNotAllowed", "method not allowed")
             return self._update(route, cur, new, dry)
+
+    @staticmethod
+    def _page(items, q, meta):
+        """`limit`/`continue` as the API server pages a list: a page of at most `limit` items in
+        (namespace, name) order, and an opaque token naming where the next page starts."""
+        after = None
+        if q.get("continue"):
+            try:
+                after = tuple(json.loads(base64.urlsafe_b64decode(q["continue"].encode())))
+            except (ValueError, TypeError):
+                raise ApiError(400, "BadRequest", "invalid continue token")
+            items = [o for o in items if (o["metadata"].get("namespace", ""),
+                                          o["metadata"]["name"]) > after]
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise ApiError(400, "BadRequest", "limit must be an integer")
+        if 0 < limit < len(items):
+            last = items[limit - 1]["metadata"]
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps(
+                [last.get("namespace", ""), last["name"]]).encode()).decode()
+            meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
+        return items
 
     def _check_preconditions(self, res, name, cur):
         # DeleteOptions.preconditions (uid, resourceVersion), checked as the API server does: a
