@@ -13,7 +13,6 @@
 #include <set>
 
 #include "adapters/git/release_repo.h"
-#include "core/parallel.h"
 #include "core/shell_line.h"
 #include "core/time_format.h"
 #include "phases/context.h"
@@ -522,37 +521,30 @@ Audit Audit::OfRestore(const plan::Plan& plan, const std::string& tag,
   return audit;
 }
 
-namespace {
-
-/// Reads of one environment in flight at once: enough to hide each GET's latency, few enough
-/// not to crowd an API server.
-constexpr std::size_t kConcurrentReads = 8;
-
-}  // namespace
-
 EnvironmentObservation Audit::Observe(Context& context, const std::string& env_name) const {
   const plan::Environment& env = *plan_.FindEnvironment(env_name);
   adapters::kube::Cluster& cluster = context.cluster(env_name);
   EnvironmentObservation observation;
   observation.name = env_name;
   observation.context = env.context;
-  observation.services.resize(plan_.services.size());
-  // Each read is a few GETs through the environment's one kubectl proxy: they overlap.
-  ForEachConcurrently(plan_.services.size(), kConcurrentReads, [&](std::size_t i) {
+  // One batch: the cluster answers it with a fixed number of lists, whatever the services.
+  std::vector<adapters::kube::WorkloadRef> refs;
+  for (const plan::Service& service : plan_.services) refs.push_back(WorkloadRefFor(env, service));
+  auto statuses = cluster.ReadWorkloads(refs);
+  for (std::size_t i = 0; i < plan_.services.size(); ++i) {
     const plan::Service& service = plan_.services[i];
-    ServiceObservation& seen = observation.services[i];
+    ServiceObservation& seen = observation.services.emplace_back();
     seen.service = service.name;
     seen.environment = env_name;
     seen.ns = env.NamespaceFor(service.name);
     seen.workload = service.workload_kind + "/" + service.workload_name;
-    auto status = cluster.ReadWorkload(WorkloadRefFor(env, service));
-    if (status) {
-      seen.status = std::move(*status);
+    if (statuses[i]) {
+      seen.status = std::move(*statuses[i]);
     } else {
-      seen.read_error = status.error().what;
+      seen.read_error = statuses[i].error().what;
       context.logger.warn("audit: {} in {}: {}", service.name, env_name, *seen.read_error);
     }
-  });
+  }
   // Required secrets may live in any of the environment's service namespaces, each listed once.
   // A namespace that could not be read leaves them unknown, never "missing".
   std::map<std::string, std::vector<std::string>> found;
@@ -569,17 +561,16 @@ EnvironmentObservation Audit::Observe(Context& context, const std::string& env_n
     }
     namespaces.push_back(seen.ns);
   }
-  std::vector<std::optional<Result<std::vector<adapters::kube::SecretPresence>>>> presences(
-      namespaces.size());
-  ForEachConcurrently(namespaces.size(), kConcurrentReads, [&](std::size_t i) {
-    adapters::kube::WorkloadRef where;
+  std::vector<adapters::kube::WorkloadRef> wheres;
+  for (const auto& ns : namespaces) {
+    adapters::kube::WorkloadRef& where = wheres.emplace_back();
     where.context = env.context;
     where.kubeconfig = env.kubeconfig;
-    where.ns = namespaces[i];
-    presences[i] = cluster.CheckSecrets(where, env.secrets);
-  });
+    where.ns = ns;
+  }
+  auto presences = cluster.CheckSecretsIn(wheres, env.secrets);
   for (std::size_t i = 0; i < namespaces.size(); ++i) {
-    auto& presence = *presences[i];
+    auto& presence = presences[i];
     if (!presence) {
       observation.secrets_error = presence.error().what;
       continue;

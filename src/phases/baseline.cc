@@ -46,8 +46,12 @@ Result<BaselineResult> Baseline::Run(Context& context, BaselineMode mode) const 
   const auto now = context.now();
   result.manifest = {plan_.name, env_, env_, run_id_, initiator_, Rfc3339(now), {}};
   const plan::Environment& env = *plan_.FindEnvironment(env_);
-  for (const auto& service : plan_.services) {
-    auto seen = context.cluster(env_).ReadWorkload(WorkloadRefFor(env, service));
+  std::vector<adapters::kube::WorkloadRef> refs;
+  for (const auto& service : plan_.services) refs.push_back(WorkloadRefFor(env, service));
+  auto read = context.cluster(env_).ReadWorkloads(refs);
+  for (std::size_t i = 0; i < plan_.services.size(); ++i) {
+    const plan::Service& service = plan_.services[i];
+    auto& seen = read[i];
     if (!seen)
       return std::move(seen).error().WithContext("reading " + service.name + " in " + env_);
     if (!seen->workload_present) {

@@ -1,17 +1,18 @@
-// Implementation details: each service of a wave rolls out on its own thread (they are
-// independent workloads); for each, the world is read first (already on the new image → Skipped),
-// then the set-image intent is journaled, the image set, the outcome journaled, and the rollout
-// awaited with the plan's rollout timeout. A service counts as touched from the moment its
-// intent is written: after a crash there, rollback must assume the image may have changed.
+// Implementation details: the wave's workloads are read in one batch (already on the new image →
+// Skipped); then each service's set-image intent is journaled, the image set and the outcome
+// journaled, concurrently (independent workloads); then every wait-rollout intent is journaled
+// and the whole wave awaited by one WaitRollouts, with the plan's rollout timeout. A service
+// counts as touched from the moment its intent is written: after a crash there, rollback must
+// assume the image may have changed.
 #include "phases/deploy.h"
 
 #include <spdlog/logger.h>
 
 #include <algorithm>
-#include <future>
 #include <nlohmann/json.hpp>
 
 #include "core/duration.h"
+#include "core/parallel.h"
 #include "core/redactor.h"
 #include "core/shell_line.h"
 #include "phases/context.h"
@@ -124,14 +125,9 @@ bool Deploy::SetImage(Context& context, const ServiceChange& change,
   if (!deployed) {
     rollout.detail = deployed.error().what;  // the command goes beside it, not a generic fix
     rollout.command = CommandLine(context, commands);
-    // A write that failed may still have landed (a dropped connection): read it back.
+    // A write that failed may still have landed (a dropped connection): read it back. Either
+    // way it is no verdict on the image: no write waits for the rollout.
     rollout.touched = ChangedSince(cluster, ref, now.image, now.helm_revision);
-    // A failed write is no verdict on the image, but helm's write waits for the rollout too:
-    // then the cluster's own deadline may judge it (unless it was already past one before).
-    if (rollout.touched && plan_.FindEnvironment(target_)->driver == plan::Driver::kHelm &&
-        now.rollout != adapters::kube::RolloutState::kDeadlineExceeded) {
-      rollout.blame = BlameOfRollout(cluster, ref);
-    }
     RecordFailed(*context.steps, context.logger, *intent,
                  {{"error", rollout.detail}, {"changed", rollout.touched}});
     return false;
@@ -144,45 +140,35 @@ bool Deploy::SetImage(Context& context, const ServiceChange& change,
   return true;
 }
 
-ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) const {
-  ServiceRollout rollout{change, StepStatus::kFailed, false, "", Blame::kInfrastructure, ""};
-  const auto started = context.now();
-  auto elapsed = [&] {
-    return FormatDuration(
-        std::chrono::duration_cast<std::chrono::milliseconds>(context.now() - started));
-  };
-  const plan::Environment& env = *plan_.FindEnvironment(target_);
-  const auto ref = WorkloadRefFor(env, *plan_.FindService(change.service));
-  adapters::kube::Cluster& cluster = context.cluster(target_);
-  const auto timeout = plan_.validate.rollout_timeout;
-  const std::string state = "Deploying";
-
-  auto now = cluster.ReadWorkload(ref);
+bool Deploy::Start(Context& context, const ServiceChange& change,
+                   const Result<adapters::kube::WorkloadStatus>& now,
+                   ServiceRollout& rollout) const {
   if (!now) {
     rollout.detail = now.error().Format();
-    return rollout;
+    return false;
   }
-  const bool already = now->image == change.to_image;
-  if (!already) {
-    if (!SetImage(context, change, *now, rollout)) return rollout;
-  } else {
+  if (now->image == change.to_image) {
     context.logger.info("[wave {}] {}: already on {}", wave_, change.service, change.to_image);
     rollout.touched = true;  // this run (or its earlier life) set it: restore it on rollback
+    return true;
   }
+  return SetImage(context, change, *now, rollout);
+}
 
-  const adapters::Command wait = cluster.PlanWait(ref, timeout);
-  auto intent = context.steps->Intent(state, "wait-rollout", change.service,
-                                      {{"wave", wave_}, {"timeoutMs", timeout.count()}});
-  if (!intent) {
-    rollout.detail = intent.error().Format();
-    return rollout;
-  }
-  auto waited = cluster.WaitRollout(ref, timeout);
+void Deploy::Finish(Context& context, const adapters::kube::WorkloadStatus& before, long intent,
+                    const Result<adapters::kube::RolloutResult>& waited, const std::string& elapsed,
+                    ServiceRollout& rollout) const {
+  const ServiceChange& change = rollout.change;
+  const auto ref =
+      WorkloadRefFor(*plan_.FindEnvironment(target_), *plan_.FindService(change.service));
+  adapters::kube::Cluster& cluster = context.cluster(target_);
+  const bool already = before.image == change.to_image;
+  const adapters::Command wait = cluster.PlanWait(ref, plan_.validate.rollout_timeout);
   if (!waited) {
     rollout.detail = waited.error().Format();
     rollout.command = CommandLine(context, {wait});
-    RecordFailed(*context.steps, context.logger, *intent, {{"error", rollout.detail}});
-    return rollout;
+    RecordFailed(*context.steps, context.logger, intent, {{"error", rollout.detail}});
+    return;
   }
   rollout.detail = std::string("rollout ") + OutcomeWord(waited->outcome) +
                    (waited->detail.empty() ? "" : ": " + waited->detail);
@@ -191,44 +177,78 @@ ServiceRollout Deploy::RollOut(Context& context, const ServiceChange& change) co
     // Only the cluster's own verdict (the progress deadline) judges the image; a wait that ran
     // out of time, or a kubectl that failed, does not.
     // A deadline condition left from before the run is stale: it judges nothing.
-    const bool stale = !already && now->rollout == adapters::kube::RolloutState::kDeadlineExceeded;
+    const bool stale =
+        !already && before.rollout == adapters::kube::RolloutState::kDeadlineExceeded;
     rollout.blame = waited->outcome == RolloutOutcome::kDeadlineExceeded ? Blame::kRelease
                     : stale                                              ? Blame::kInfrastructure
                             : BlameOfRollout(cluster, ref);
-    RecordFailed(*context.steps, context.logger, *intent,
+    RecordFailed(*context.steps, context.logger, intent,
                  {{"outcome", OutcomeWord(waited->outcome)}, {"detail", waited->detail}});
     context.logger.warn("[wave {}] {}: {} after {}", wave_, change.service, rollout.detail,
-                        elapsed());
-    return rollout;
+                        elapsed);
+    return;
   }
-  if (auto done = context.steps->Done(*intent, {{"outcome", "complete"}}); !done) {
+  if (auto done = context.steps->Done(intent, {{"outcome", "complete"}}); !done) {
     rollout.detail = "rolled out, but the journal could not record it: " + done.error().Format();
-    return rollout;
+    return;
   }
   rollout.status = already ? StepStatus::kSkipped : StepStatus::kSucceeded;
   rollout.blame = Blame::kNone;
-  rollout.detail = already ? "already on the new image, rolled out" : "rolled out in " + elapsed();
-  context.logger.info("[wave {}] {}: rolled out in {}", wave_, change.service, elapsed());
-  return rollout;
+  rollout.detail = already ? "already on the new image, rolled out" : "rolled out in " + elapsed;
+  context.logger.info("[wave {}] {}: rolled out in {}", wave_, change.service, elapsed);
 }
 
 WaveRollout Deploy::Run(Context& context) const {
-  std::vector<std::future<ServiceRollout>> running;
+  const auto started = context.now();
+  const plan::Environment& env = *plan_.FindEnvironment(target_);
+  adapters::kube::Cluster& cluster = context.cluster(target_);
+  const auto timeout = plan_.validate.rollout_timeout;
+  std::vector<adapters::kube::WorkloadRef> refs;
+  std::vector<ServiceRollout> rollouts;
   for (const auto& change : changes_) {
-    running.push_back(
-        std::async(std::launch::async, [&, change] { return RollOut(context, change); }));
+    refs.push_back(WorkloadRefFor(env, *plan_.FindService(change.service)));
+    rollouts.push_back({change, StepStatus::kFailed, false, "", Blame::kInfrastructure, ""});
   }
+  // What each workload runs now, in one batch, then the writes, concurrently, each journaled.
+  auto before = cluster.ReadWorkloads(refs);
+  std::vector<char> awaited(changes_.size(), 0);
+  ForEachConcurrently(changes_.size(), kConcurrentWrites, [&](std::size_t i) {
+    awaited[i] = Start(context, changes_[i], before[i], rollouts[i]);
+  });
+  // Then one wait for the whole wave: it costs its slowest rollout.
+  std::vector<std::size_t> waiting;
+  std::vector<long> intents;
+  std::vector<adapters::kube::WorkloadRef> waiting_refs;
+  for (std::size_t i = 0; i < changes_.size(); ++i) {
+    if (!awaited[i]) continue;
+    auto intent = context.steps->Intent("Deploying", "wait-rollout", changes_[i].service,
+                                        {{"wave", wave_}, {"timeoutMs", timeout.count()}});
+    if (!intent) {
+      rollouts[i].detail = intent.error().Format();
+      continue;
+    }
+    waiting.push_back(i);
+    intents.push_back(*intent);
+    waiting_refs.push_back(refs[i]);
+  }
+  auto waited = cluster.WaitRollouts(waiting_refs, timeout);
+  const std::string elapsed = FormatDuration(
+      std::chrono::duration_cast<std::chrono::milliseconds>(context.now() - started));
+  for (std::size_t k = 0; k < waiting.size(); ++k) {
+    const std::size_t i = waiting[k];
+    Finish(context, *before[i], intents[k], waited[k], elapsed, rollouts[i]);
+  }
+
   WaveRollout wave;
   wave.ok = true;
-  for (auto& future : running) {
-    wave.services.push_back(future.get());
-    const auto& rollout = wave.services.back();
+  for (auto& rollout : rollouts) {
     if (rollout.status == StepStatus::kFailed) {
       wave.ok = false;
       wave.reason +=
           (wave.reason.empty() ? "" : "; ") + rollout.change.service + ": " + rollout.detail;
       if (wave.blame != Blame::kRelease) wave.blame = rollout.blame;
     }
+    wave.services.push_back(std::move(rollout));
   }
   return wave;
 }

@@ -67,8 +67,18 @@ class Deploy {
 
   WaveRollout Run(Context& context) const;
 
+  /// Writes of a wave in flight at once: each is a kubectl or helm process.
+  static constexpr std::size_t kConcurrentWrites = 16;
+
  private:
-  ServiceRollout RollOut(Context& context, const ServiceChange& change) const;
+  /// Sets the new image of `change` unless the workload (read as `now`) already runs it; true
+  /// when its rollout is to be awaited, false when `rollout` already says how it failed.
+  bool Start(Context& context, const ServiceChange& change,
+             const Result<adapters::kube::WorkloadStatus>& now, ServiceRollout& rollout) const;
+  /// Judges the awaited rollout of `change` and records it under the journal's `intent`.
+  void Finish(Context& context, const adapters::kube::WorkloadStatus& before, long intent,
+              const Result<adapters::kube::RolloutResult>& waited, const std::string& elapsed,
+              ServiceRollout& rollout) const;
   /// Journals and makes the write of `change` (the workload ran `now`); false when it failed,
   /// with `rollout` saying why, whether it landed, and whose fault it was.
   bool SetImage(Context& context, const ServiceChange& change,

@@ -1,14 +1,15 @@
 // Implementation details: services are restored concurrently, like a wave, at once: what to
 // restore was recorded by the audit, so nothing is read first (setting an image a workload
 // already runs changes nothing, so a re-run after a crash costs one idempotent write). A helm
-// service goes back to its recorded revision.
+// service goes back to its recorded revision. The restored services are then awaited together,
+// by one WaitRollouts.
 #include "phases/rollback.h"
 
 #include <spdlog/logger.h>
 
-#include <future>
 #include <nlohmann/json.hpp>
 
+#include "core/parallel.h"
 #include "core/redactor.h"
 #include "core/shell_line.h"
 #include "phases/context.h"
@@ -22,84 +23,100 @@ Rollback::Rollback(const plan::Plan& plan, std::string target, std::vector<Servi
                    std::chrono::milliseconds budget)
     : plan_(plan), target_(std::move(target)), changes_(std::move(changes)), budget_(budget) {}
 
-ServiceRollout Rollback::Restore(Context& context, const ServiceChange& change) const {
-  ServiceRollout restored{change, StepStatus::kFailed, true, "", Blame::kInfrastructure, ""};
+bool Rollback::Restore(Context& context, const ServiceChange& change,
+                       ServiceRollout& restored) const {
   const plan::Environment& env = *plan_.FindEnvironment(target_);
   const auto ref = WorkloadRefFor(env, *plan_.FindService(change.service));
   adapters::kube::Cluster& cluster = context.cluster(target_);
   const adapters::kube::RollbackTarget to{change.from_image, change.from_helm_revision};
-  const std::string state = "RollingBack";
-
   const auto commands = cluster.PlanRollback(ref, to, budget_);
   std::string line;
+  nlohmann::json argv = nlohmann::json::array();
   for (const auto& command : commands) {
-    line += (line.empty() ? "" : " && ") + ShellLine(context.redactor.RedactArgv(command.argv));
+    const auto redacted = context.redactor.RedactArgv(command.argv);
+    line += (line.empty() ? "" : " && ") + ShellLine(redacted);
+    argv.push_back(redacted);
   }
-  {
-    nlohmann::json argv = nlohmann::json::array();
-    for (const auto& command : commands) argv.push_back(context.redactor.RedactArgv(command.argv));
-    auto intent = context.steps->Intent(
-        state, "restore", change.service,
-        {{"from", change.to_image}, {"to", change.from_image}, {"argv", argv}});
-    if (!intent) {
-      restored.detail = intent.error().Format();
-      return restored;
-    }
-    context.logger.warn("rollback {}: restoring {}", change.service, change.from_image);
-    auto done = cluster.Rollback(ref, to, budget_);
-    if (!done) {
-      restored.detail = done.error().Format();
-      restored.command = line;
-      RecordFailed(*context.steps, context.logger, *intent, {{"error", restored.detail}});
-      return restored;
-    }
-    if (auto recorded = context.steps->Done(*intent, {}); !recorded) {
-      restored.detail =
-          "restored, but the journal could not record it: " + recorded.error().Format();
-      return restored;
-    }
-  }
-  auto intent = context.steps->Intent(state, "wait-restore", change.service,
-                                      {{"timeoutMs", budget_.count()}});
+  auto intent =
+      context.steps->Intent("RollingBack", "restore", change.service,
+                            {{"from", change.to_image}, {"to", change.from_image}, {"argv", argv}});
   if (!intent) {
     restored.detail = intent.error().Format();
-    return restored;
+    return false;
   }
-  auto waited = cluster.WaitRollout(ref, budget_);
-  if (!waited || waited->outcome != adapters::kube::RolloutOutcome::kComplete) {
-    restored.detail = waited ? "rollout of the previous image did not complete: " + waited->detail
-                             : waited.error().Format();
-    restored.command = ShellLine(context.redactor.RedactArgv(cluster.PlanWait(ref, budget_).argv));
+  context.logger.warn("rollback {}: restoring {}", change.service, change.from_image);
+  auto done = cluster.Rollback(ref, to, budget_);
+  if (!done) {
+    restored.detail = done.error().Format();
+    restored.command = line;
     RecordFailed(*context.steps, context.logger, *intent, {{"error", restored.detail}});
-    return restored;
+    return false;
   }
-  if (auto recorded = context.steps->Done(*intent, {{"outcome", "complete"}}); !recorded) {
-    restored.detail = "back on the previous image, but the journal could not record it: " +
-                      recorded.error().Format();
-    return restored;
+  if (auto recorded = context.steps->Done(*intent, {}); !recorded) {
+    restored.detail = "restored, but the journal could not record it: " + recorded.error().Format();
+    return false;
   }
-  restored.status = StepStatus::kSucceeded;
-  restored.blame = Blame::kNone;
-  restored.detail = "back on " + change.from_image;
-  return restored;
+  return true;
 }
 
 RollbackOutcome Rollback::Run(Context& context) const {
-  std::vector<std::future<ServiceRollout>> running;
+  const plan::Environment& env = *plan_.FindEnvironment(target_);
+  adapters::kube::Cluster& cluster = context.cluster(target_);
+  std::vector<ServiceRollout> restored;
   for (const auto& change : changes_) {
-    running.push_back(
-        std::async(std::launch::async, [&, change] { return Restore(context, change); }));
+    restored.push_back({change, StepStatus::kFailed, true, "", Blame::kInfrastructure, ""});
   }
+  // Every restore at once (what to restore was recorded: nothing is read first), then one wait.
+  std::vector<char> written(changes_.size(), 0);
+  ForEachConcurrently(changes_.size(), Deploy::kConcurrentWrites, [&](std::size_t i) {
+    written[i] = Restore(context, changes_[i], restored[i]);
+  });
+  std::vector<std::size_t> waiting;
+  std::vector<long> intents;
+  std::vector<adapters::kube::WorkloadRef> refs;
+  for (std::size_t i = 0; i < changes_.size(); ++i) {
+    if (!written[i]) continue;
+    auto intent = context.steps->Intent("RollingBack", "wait-restore", changes_[i].service,
+                                        {{"timeoutMs", budget_.count()}});
+    if (!intent) {
+      restored[i].detail = intent.error().Format();
+      continue;
+    }
+    waiting.push_back(i);
+    intents.push_back(*intent);
+    refs.push_back(WorkloadRefFor(env, *plan_.FindService(changes_[i].service)));
+  }
+  auto waited = cluster.WaitRollouts(refs, budget_);
+  for (std::size_t k = 0; k < waiting.size(); ++k) {
+    ServiceRollout& service = restored[waiting[k]];
+    const auto& wait = waited[k];
+    if (!wait || wait->outcome != adapters::kube::RolloutOutcome::kComplete) {
+      service.detail = wait ? "rollout of the previous image did not complete: " + wait->detail
+                            : wait.error().Format();
+      service.command =
+          ShellLine(context.redactor.RedactArgv(cluster.PlanWait(refs[k], budget_).argv));
+      RecordFailed(*context.steps, context.logger, intents[k], {{"error", service.detail}});
+      continue;
+    }
+    if (auto recorded = context.steps->Done(intents[k], {{"outcome", "complete"}}); !recorded) {
+      service.detail = "back on the previous image, but the journal could not record it: " +
+                       recorded.error().Format();
+      continue;
+    }
+    service.status = StepStatus::kSucceeded;
+    service.blame = Blame::kNone;
+    service.detail = "back on " + service.change.from_image;
+  }
+
   RollbackOutcome outcome;
   outcome.ok = true;
-  for (auto& future : running) {
-    outcome.services.push_back(future.get());
-    const auto& service = outcome.services.back();
+  for (auto& service : restored) {
     if (service.status == StepStatus::kFailed) {
       outcome.ok = false;
       outcome.reason +=
           (outcome.reason.empty() ? "" : "; ") + service.change.service + ": " + service.detail;
     }
+    outcome.services.push_back(std::move(service));
   }
   return outcome;
 }

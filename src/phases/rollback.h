@@ -27,7 +27,8 @@ class Rollback {
   RollbackOutcome Run(Context& context) const;
 
  private:
-  ServiceRollout Restore(Context& context, const ServiceChange& change) const;
+  /// Journals and makes the restore of `change`; false when it failed, with `restored` saying why.
+  bool Restore(Context& context, const ServiceChange& change, ServiceRollout& restored) const;
 
   const plan::Plan& plan_;
   std::string target_;

@@ -30,6 +30,8 @@ struct Tooling {
   /// Extra environment for the children (HELM_CACHE_HOME and friends in tests).
   std::map<std::string, std::string> env;
   std::chrono::milliseconds read_timeout{30000};
+  /// Objects a page of a list asks for (`limit`); the API server's continue token gives the rest.
+  int list_page_size = 500;
 };
 
 /// Where one service's workload lives in one environment.
@@ -102,6 +104,22 @@ class Cluster {
   /// Presence of each named Secret in `ns` (values never leave the cluster's answer to kubectl).
   virtual Result<std::vector<SecretPresence>> CheckSecrets(
       const WorkloadRef& where, const std::vector<std::string>& names) = 0;
+
+  // Batches: what the audit and a wave ask of one environment at once, one answer per ref in the
+  // order given. The defaults call the single versions, kConcurrentCalls at a time; KubectlCluster
+  // and HelmCluster answer a batch with a fixed number of list requests, whatever its size.
+
+  /// ReadWorkload for each of `refs`.
+  virtual std::vector<Result<WorkloadStatus>> ReadWorkloads(const std::vector<WorkloadRef>& refs);
+  /// CheckSecrets for each namespace of `wheres`.
+  virtual std::vector<Result<std::vector<SecretPresence>>> CheckSecretsIn(
+      const std::vector<WorkloadRef>& wheres, const std::vector<std::string>& names);
+  /// WaitRollout for all of `refs` at once, under one `deadline`: a wave costs its slowest rollout.
+  virtual std::vector<Result<RolloutResult>> WaitRollouts(const std::vector<WorkloadRef>& refs,
+                                                          std::chrono::milliseconds deadline);
+  /// Single calls of a default batch in flight at once: enough to hide each call's latency, few
+  /// enough not to crowd an API server.
+  static constexpr std::size_t kConcurrentCalls = 8;
 
   /// The exact commands Deploy would run: what a dry run prints and the journal records first.
   virtual std::vector<Command> PlanDeploy(const WorkloadRef& ref, const std::string& image,

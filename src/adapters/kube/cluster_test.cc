@@ -2,6 +2,7 @@
 // wait, fail on a progress deadline, roll back.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <functional>
@@ -159,6 +160,118 @@ TEST_CASE("KubectlCluster reads, deploys, waits, fails and rolls back", "[kube][
   }
 }
 
+namespace {
+
+/// The prod service `name` of the stand-in's default world (keybuzz-NAME in keybuzz-NAME-prod).
+WorkloadRef ProdService(const std::string& name) {
+  WorkloadRef ref = ProdApi();
+  ref.ns = "keybuzz-" + name + "-prod";
+  ref.name = "keybuzz-" + name;
+  ref.container = name;
+  return ref;
+}
+
+/// The API requests prod's stand-in logged after the first `mark`, as "verb path".
+std::vector<std::string> RequestsSince(const StandIn& standin, size_t mark) {
+  std::vector<std::string> seen;
+  const auto all = standin.Requests();
+  for (size_t i = mark; i < all.size(); ++i) {
+    if (all[i].value("env", "") != "prod") continue;
+    seen.push_back(all[i].value("verb", "") + " " + all[i].value("path", ""));
+  }
+  return seen;
+}
+
+size_t Count(const std::vector<std::string>& requests, const std::string& prefix) {
+  return std::count_if(requests.begin(), requests.end(),
+                       [&](const std::string& r) { return r.rfind(prefix, 0) == 0; });
+}
+
+}  // namespace
+
+TEST_CASE("KubectlCluster reads and waits for a batch with a fixed number of lists",
+          "[kube][standin]") {
+  StandIn standin({"--rollout-seconds", "0.5", "--deadline-seconds", "3"});
+  SystemProcessRunner runner(nullptr, nullptr);
+  auto tooling = standin.Tooling();
+  // Pages of one object: every list below is followed through its continue tokens.
+  const bool paged = GENERATE(false, true);
+  if (paged) tooling.list_page_size = 1;
+  KubectlCluster cluster(tooling, runner);
+  std::vector<WorkloadRef> refs = {ProdService("api"), ProdService("client"),
+                                   ProdService("website"), ProdService("api"), ProdService("api")};
+  refs[3].name = "no-such-deployment";
+  refs[4].ns = "no-such-namespace";
+  const bool forbidden = GENERATE(false, true);
+  if (forbidden) {
+    // RBAC that grants the namespaces but not the cluster: lists go namespace by namespace.
+    standin.Control("prod", "faults",
+                    R"({"mode":"403","pathRegex":"^/(apis/apps/v1/deployments|api/v1/pods|)"
+                    R"(api/v1/secrets)$"})");
+  }
+  INFO("paged " << paged << ", cluster-wide lists forbidden " << forbidden);
+
+  auto warm = cluster.ReadWorkload(refs[0]);  // starts the proxy: its requests are not counted
+  REQUIRE(warm.ok());
+  const size_t mark = standin.Requests().size();
+  const auto batch = cluster.ReadWorkloads(refs);
+  const auto requests = RequestsSince(standin, mark);
+  REQUIRE(batch.size() == refs.size());
+  for (size_t i = 0; i < refs.size(); ++i) {
+    INFO(refs[i].ns << "/" << refs[i].name);
+    REQUIRE(batch[i].ok());
+    auto one = cluster.ReadWorkload(refs[i]);
+    REQUIRE(one.ok());
+    CHECK(batch[i]->namespace_present == one->namespace_present);
+    CHECK(batch[i]->workload_present == one->workload_present);
+    CHECK(batch[i]->image == one->image);
+    CHECK(batch[i]->digest == one->digest);
+    CHECK(batch[i]->rollout == one->rollout);
+    CHECK(batch[i]->revision == one->revision);
+  }
+  CHECK(batch[0]->digest.has_value());
+  CHECK_FALSE(batch[3]->workload_present);
+  CHECK(batch[3]->namespace_present);
+  CHECK_FALSE(batch[4]->namespace_present);
+  INFO(requests.size() << " requests");
+  CHECK(Count(requests, "get /apis/apps/v1/namespaces/") == 0);  // no GET a workload
+  // Two namespace GETs for the two missing workloads; the lists themselves do not depend on
+  // the number of services unless the cluster-wide list is forbidden.
+  CHECK(Count(requests, "get /api/v1/namespaces/") == 2);
+  if (!forbidden && !paged) CHECK(requests.size() == 4);
+  if (forbidden) CHECK(Count(requests, "list /apis/apps/v1/namespaces/") == 4);
+
+  const std::vector<WorkloadRef> three(refs.begin(), refs.begin() + 3);
+  auto secrets = cluster.CheckSecretsIn(three, {"keybuzz-api-postgres", "no-such-secret"});
+  REQUIRE(secrets.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    REQUIRE(secrets[i].ok());
+    auto one = cluster.CheckSecrets(three[i], {"keybuzz-api-postgres", "no-such-secret"});
+    REQUIRE(one.ok());
+    CHECK((*secrets[i])[0].present == (*one)[0].present);
+    CHECK_FALSE((*secrets[i])[1].present);
+  }
+  CHECK((*secrets[0])[0].present);
+
+  // A wave of three: two roll out, one never becomes ready; one loop judges all three.
+  REQUIRE(cluster.Deploy(three[0], kApiRepo + ":v0.4.31-replacement", seconds(30)).ok());
+  REQUIRE(
+      cluster.Deploy(three[1], "ghcr.io/keybuzz/keybuzz-client:v0.5.33-replacement", seconds(30))
+          .ok());
+  REQUIRE(cluster.Deploy(three[2], kApiRepo + ":v0.4.40-never-ready", seconds(30)).ok());
+  const size_t before_wait = standin.Requests().size();
+  auto waited = cluster.WaitRollouts(three, seconds(60));
+  const auto wait_requests = RequestsSince(standin, before_wait);
+  REQUIRE(waited.size() == 3);
+  REQUIRE(waited[0].ok());
+  REQUIRE(waited[1].ok());
+  REQUIRE(waited[2].ok());
+  CHECK(waited[0]->outcome == RolloutOutcome::kComplete);
+  CHECK(waited[1]->outcome == RolloutOutcome::kComplete);
+  CHECK(waited[2]->outcome == RolloutOutcome::kDeadlineExceeded);
+  CHECK(Count(wait_requests, "get ") == 0);  // lists only, never one GET a workload
+}
+
 TEST_CASE("a kubectl that cannot reach the cluster is an error naming what was read",
           "[kube][standin]") {
   SystemProcessRunner runner(nullptr, nullptr);
@@ -172,7 +285,7 @@ TEST_CASE("a kubectl that cannot reach the cluster is an error naming what was r
   CHECK(read.error().what.find("/nonexistent/kubectl") != std::string::npos);
 }
 
-TEST_CASE("HelmCluster upgrades with --wait, fails on a never-ready image and rolls back",
+TEST_CASE("HelmCluster upgrades, fails on a never-ready image and rolls back, waiting itself",
           "[kube][standin][helm]") {
   StandIn standin({"--rollout-seconds", "0.5", "--deadline-seconds", "3"});
   SystemProcessRunner runner(nullptr, nullptr);
@@ -198,19 +311,47 @@ TEST_CASE("HelmCluster upgrades with --wait, fails on a never-ready image and ro
   REQUIRE(before.ok());
   CHECK(before->image == kApiRepo + ":v0.9.29-contact-fix");
   CHECK(before->helm_revision == 1);
+  {
+    // A batch reads the revisions from one list of helm's release Secrets: the same answer,
+    // and a workload without a release is an error of its own, not of the batch.
+    std::vector<WorkloadRef> batch = {ref, ProdApi(), ref};
+    batch[1].helm_release = "no-such-release";
+    batch[2].ns = "keybuzz-website-prod";
+    batch[2].name = "keybuzz-website";
+    batch[2].container = "website";
+    auto read = cluster.ReadWorkloads(batch);
+    REQUIRE(read.size() == 3);
+    REQUIRE(read[0].ok());
+    CHECK(read[0]->helm_revision == 1);
+    CHECK(read[0]->image == before->image);
+    REQUIRE_FALSE(read[1].ok());
+    CHECK(read[1].error().what.find("no helm release named no-such-release") != std::string::npos);
+    CHECK_FALSE(read[2].ok());
+  }
 
+  // helm returns once the release is recorded; the waiting is promote's own.
   REQUIRE(cluster.Deploy(ref, kApiRepo + ":v0.4.31-replacement", seconds(60)).ok());
+  for (const auto& command : cluster.PlanDeploy(ref, kApiRepo + ":v1", seconds(60))) {
+    CHECK(std::find(command.argv.begin(), command.argv.end(), "--wait") == command.argv.end());
+  }
+  auto rolled = cluster.WaitRollout(ref, seconds(30));
+  REQUIRE(rolled.ok());
+  CHECK(rolled->outcome == RolloutOutcome::kComplete);
   auto upgraded = cluster.ReadWorkload(ref);
   REQUIRE(upgraded.ok());
   CHECK(upgraded->image == kApiRepo + ":v0.4.31-replacement");
   CHECK(upgraded->helm_revision == 2);
   CHECK(upgraded->rollout == RolloutState::kComplete);
 
-  auto failed = cluster.Deploy(ref, kApiRepo + ":v0.4.40-never-ready", seconds(4));
-  REQUIRE_FALSE(failed.ok());
-  CHECK(failed.error().what.find("helm upgrade of tiny") != std::string::npos);
+  REQUIRE(cluster.Deploy(ref, kApiRepo + ":v0.4.40-never-ready", seconds(4)).ok());
+  auto failed = cluster.WaitRollout(ref, seconds(30));
+  REQUIRE(failed.ok());
+  CHECK(failed->outcome == RolloutOutcome::kDeadlineExceeded);
 
   REQUIRE(cluster.Rollback(ref, {upgraded->image, upgraded->helm_revision}, seconds(60)).ok());
+  auto back = cluster.WaitRollout(ref, seconds(30));
+  REQUIRE(back.ok());
+  CHECK(back->outcome == RolloutOutcome::kComplete);
   auto restored = cluster.ReadWorkload(ref);
   REQUIRE(restored.ok());
   CHECK(restored->image == kApiRepo + ":v0.4.31-replacement");

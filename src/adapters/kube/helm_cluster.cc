@@ -1,15 +1,20 @@
 // Implementation details: the release revision is read from the labels of helm's release Secrets
 // through kubectl's proxy (helm's default secrets driver; another driver falls back to one
-// `helm status` a service). Helm's own --wait does the waiting for upgrade and rollback, with the
-// caller's timeout; WaitRollout then asks kubectl, which is a no-op when helm already waited and
-// the same verdict rules as the kubectl driver otherwise. The image goes in as one --set value:
-// the tag (with its digest when pinned) when the values key names a tag, else the whole reference.
+// `helm status` a service). Upgrade and rollback return once helm has recorded the release and
+// applied its manifests; the rollout is then judged like the kubectl driver's, by WaitRollout(s).
+// The image goes in as one --set value: the tag (with its digest when pinned) when the values
+// key names a tag, else the whole reference.
 #include "adapters/kube/helm_cluster.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 
 #include "adapters/kube/lease.h"
+#include "core/parallel.h"
 
 namespace promote::adapters::kube {
 namespace {
@@ -35,6 +40,25 @@ std::string TagValue(const std::string& image) {
 
 bool KeyTakesTag(const std::string& key) {
   return key == "tag" || (key.size() > 4 && key.compare(key.size() - 4, 4, ".tag") == 0);
+}
+
+// A release Secret's labels (owner=helm, name=R, version=N) as (R, N); N is 0 when absent.
+std::pair<std::string, int> ReleaseVersion(const nlohmann::json& secret) {
+  const auto labels =
+      secret.value("metadata", nlohmann::json::object()).value("labels", nlohmann::json::object());
+  const auto name = labels.find("name");
+  const auto version = labels.find("version");
+  if (name == labels.end() || !name->is_string() || version == labels.end() ||
+      !version->is_string()) {
+    return {"", 0};
+  }
+  return {name->get<std::string>(), std::atoi(version->get<std::string>().c_str())};
+}
+
+Error NoRelease(const std::string& doing, const WorkloadRef& ref) {
+  return Error{ErrorKind::kExternal, doing + ": no helm release named " + ref.helm_release,
+               "context " + ref.context + ", namespace " + ref.ns,
+               "install the release first, or fix the service's helm release name in the plan"};
 }
 
 }  // namespace
@@ -95,18 +119,12 @@ Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) 
   std::optional<int> highest;
   for (const auto& item :
        list.is_object() ? list.value("items", nlohmann::json::array()) : nlohmann::json::array()) {
-    const auto labels =
-        item.value("metadata", nlohmann::json::object()).value("labels", nlohmann::json::object());
-    const auto version = labels.find("version");
-    if (version == labels.end() || !version->is_string()) continue;
-    const int number = std::atoi(version->get<std::string>().c_str());
-    if (number > 0 && (!highest || number > *highest)) highest = number;
+    if (const int number = ReleaseVersion(item).second;
+        number > 0 && number > highest.value_or(0)) {
+      highest = number;
+    }
   }
-  if (!highest) {
-    return Error{ErrorKind::kExternal, doing + ": no helm release named " + ref.helm_release,
-                 "context " + ref.context + ", namespace " + ref.ns,
-                 "install the release first, or fix the service's helm release name in the plan"};
-  }
+  if (!highest) return NoRelease(doing, ref);
   return highest;
 }
 
@@ -125,14 +143,77 @@ Result<std::vector<SecretPresence>> HelmCluster::CheckSecrets(
   return kubectl_.CheckSecrets(where, names);
 }
 
+std::vector<Result<WorkloadStatus>> HelmCluster::ReadWorkloads(
+    const std::vector<WorkloadRef>& refs) {
+  auto statuses = kubectl_.ReadWorkloads(refs);
+  std::set<std::string> namespaces;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    if (statuses[i] && statuses[i]->workload_present) namespaces.insert(refs[i].ns);
+  }
+  if (namespaces.empty()) return statuses;
+  if (refs.size() <= KubectlCluster::kObjectReadsUpTo || !StoresReleasesInSecrets()) {
+    std::vector<std::optional<Result<std::optional<int>>>> revisions(refs.size());
+    ForEachConcurrently(refs.size(), kConcurrentCalls, [&](std::size_t i) {
+      if (statuses[i] && statuses[i]->workload_present)
+        revisions[i].emplace(ReleaseRevision(refs[i]));
+    });
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      if (!revisions[i]) continue;
+      if (!*revisions[i]) {
+        statuses[i] = std::move(*revisions[i]).error();
+      } else {
+        statuses[i]->helm_revision = **revisions[i];
+      }
+    }
+    return statuses;
+  }
+  // One metadata list of helm's release Secrets over the batch's namespaces (see ReleaseRevision).
+  std::map<std::pair<std::string, std::string>, int> highest;  // (namespace, release) → revision
+  const std::string doing = "listing helm releases in " + std::to_string(namespaces.size()) +
+                            " namespace(s) (" + refs.front().context + ")";
+  auto listed = kubectl_.List(
+      refs.front(), {"/api/v1", "secrets", "owner=helm", kMetadataListAccept}, namespaces,
+      [&](const nlohmann::json& secret) {
+        const auto [release, version] = ReleaseVersion(secret);
+        const std::string ns =
+            secret.value("metadata", nlohmann::json::object()).value("namespace", "");
+        int& top = highest[{ns, release}];
+        top = std::max(top, version);
+      },
+      doing);
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    if (!statuses[i] || !statuses[i]->workload_present) continue;
+    if (!listed) {
+      statuses[i] = listed.error();
+      continue;
+    }
+    const auto it = highest.find({refs[i].ns, refs[i].helm_release});
+    if (it == highest.end() || it->second <= 0) {
+      statuses[i] = NoRelease(doing, refs[i]);
+    } else {
+      statuses[i]->helm_revision = it->second;
+    }
+  }
+  return statuses;
+}
+
+std::vector<Result<std::vector<SecretPresence>>> HelmCluster::CheckSecretsIn(
+    const std::vector<WorkloadRef>& wheres, const std::vector<std::string>& names) {
+  return kubectl_.CheckSecretsIn(wheres, names);
+}
+
+std::vector<Result<RolloutResult>> HelmCluster::WaitRollouts(const std::vector<WorkloadRef>& refs,
+                                                             milliseconds deadline) {
+  return kubectl_.WaitRollouts(refs, deadline);
+}
+
 std::vector<Command> HelmCluster::PlanDeploy(const WorkloadRef& ref, const std::string& image,
                                              milliseconds timeout) const {
   const std::string value = KeyTakesTag(ref.helm_values_key) ? TagValue(image) : image;
-  return {
-      HelmCommand(ref,
-                  {"upgrade", ref.helm_release, ref.helm_chart, "--reuse-values", "--set",
-                   ref.helm_values_key + "=" + value, "--wait", "--timeout=" + Seconds(timeout)},
-                  timeout + kHelmGrace)};
+  return {HelmCommand(ref,
+                      {"upgrade", ref.helm_release, ref.helm_chart, "--reuse-values", "--set",
+                       ref.helm_values_key + "=" + value, "--timeout=" + Seconds(timeout)},
+                      std::min(timeout, tooling_.read_timeout) + kHelmGrace)};
 }
 
 Status HelmCluster::Deploy(const WorkloadRef& ref, const std::string& image, milliseconds timeout) {
@@ -163,8 +244,8 @@ std::vector<Command> HelmCluster::PlanRollback(const WorkloadRef& ref, const Rol
   if (!target.helm_revision) return kubectl_.PlanRollback(ref, target, timeout);
   return {HelmCommand(ref,
                       {"rollback", ref.helm_release, std::to_string(*target.helm_revision),
-                       "--wait", "--timeout=" + Seconds(timeout)},
-                      timeout + kHelmGrace)};
+                       "--timeout=" + Seconds(timeout)},
+                      std::min(timeout, tooling_.read_timeout) + kHelmGrace)};
 }
 
 Status HelmCluster::Rollback(const WorkloadRef& ref, const RollbackTarget& target,

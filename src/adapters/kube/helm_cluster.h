@@ -5,10 +5,11 @@
 
 namespace promote::adapters::kube {
 
-/// Rolls out with `helm upgrade --reuse-values --set KEY=TAG --wait` and rolls back with
-/// `helm rollback REVISION --wait`; reads workloads, secrets and rollout state through kubectl's
-/// proxy (helm has no view of a Deployment's image or health), and the release revision from the
-/// labels of helm's release Secrets.
+/// Rolls out with `helm upgrade --reuse-values --set KEY=TAG` and rolls back with
+/// `helm rollback REVISION`; reads workloads, secrets and rollout state through kubectl's proxy
+/// (helm has no view of a Deployment's image or health), and the release revision from the
+/// labels of helm's release Secrets. Waiting is WaitRollouts' one loop for a whole wave, not
+/// helm's --wait (one helm process a service, each polling on its own).
 class HelmCluster final : public Cluster {
  public:
   HelmCluster(Tooling tooling, ProcessRunner& runner);
@@ -16,6 +17,11 @@ class HelmCluster final : public Cluster {
   Result<WorkloadStatus> ReadWorkload(const WorkloadRef& ref) override;
   Result<std::vector<SecretPresence>> CheckSecrets(const WorkloadRef& where,
                                                    const std::vector<std::string>& names) override;
+  std::vector<Result<WorkloadStatus>> ReadWorkloads(const std::vector<WorkloadRef>& refs) override;
+  std::vector<Result<std::vector<SecretPresence>>> CheckSecretsIn(
+      const std::vector<WorkloadRef>& wheres, const std::vector<std::string>& names) override;
+  std::vector<Result<RolloutResult>> WaitRollouts(const std::vector<WorkloadRef>& refs,
+                                                  std::chrono::milliseconds deadline) override;
   std::vector<Command> PlanDeploy(const WorkloadRef& ref, const std::string& image,
                                   std::chrono::milliseconds timeout) const override;
   Status Deploy(const WorkloadRef& ref, const std::string& image,

@@ -4,13 +4,17 @@
 // so their values never reach promote's memory.
 #include "adapters/kube/kubectl_cluster.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "adapters/kube/lease.h"
+#include "core/parallel.h"
 
 namespace promote::adapters::kube {
 namespace {
@@ -84,6 +88,46 @@ RolloutState JudgeRollout(const json& workload, WorkloadStatus& status) {
 
 Cluster::~Cluster() = default;
 
+namespace {
+
+/// The answers of a batch, once every slot has one.
+template <typename T>
+std::vector<Result<T>> Unwrap(std::vector<std::optional<Result<T>>>& slots) {
+  std::vector<Result<T>> answers;
+  answers.reserve(slots.size());
+  for (auto& slot : slots) answers.push_back(std::move(*slot));
+  return answers;
+}
+
+/// `call(i)` for i in [0, count), `workers` at a time, as one answer each in order.
+template <typename T, typename Call>
+std::vector<Result<T>> EachConcurrently(std::size_t count, std::size_t workers, const Call& call) {
+  std::vector<std::optional<Result<T>>> slots(count);
+  ForEachConcurrently(count, workers, [&](std::size_t i) { slots[i].emplace(call(i)); });
+  return Unwrap(slots);
+}
+
+}  // namespace
+
+std::vector<Result<WorkloadStatus>> Cluster::ReadWorkloads(const std::vector<WorkloadRef>& refs) {
+  return EachConcurrently<WorkloadStatus>(refs.size(), kConcurrentCalls,
+                                          [&](std::size_t i) { return ReadWorkload(refs[i]); });
+}
+
+std::vector<Result<std::vector<SecretPresence>>> Cluster::CheckSecretsIn(
+    const std::vector<WorkloadRef>& wheres, const std::vector<std::string>& names) {
+  return EachConcurrently<std::vector<SecretPresence>>(
+      wheres.size(), kConcurrentCalls,
+      [&](std::size_t i) { return CheckSecrets(wheres[i], names); });
+}
+
+std::vector<Result<RolloutResult>> Cluster::WaitRollouts(const std::vector<WorkloadRef>& refs,
+                                                         milliseconds deadline) {
+  // All at once: each wait mostly sleeps, and a wave must cost its slowest rollout.
+  return EachConcurrently<RolloutResult>(
+      refs.size(), refs.size(), [&](std::size_t i) { return WaitRollout(refs[i], deadline); });
+}
+
 Result<std::unique_ptr<KubeLease>> Cluster::Lease(const LeaseRef& ref) {
   return Error{ErrorKind::kInternal, "this cluster adapter cannot hold a Lease",
                "context " + ref.context, "use the kubectl or helm driver"};
@@ -112,6 +156,31 @@ std::string ImageTag(const std::string& image) {
   if (at != std::string::npos) return image.substr(at + 1);
   return "latest";
 }
+
+namespace {
+
+/// Which proxy serves `ref`: one per (kubeconfig, context).
+std::pair<std::string, std::string> ProxyKey(const Tooling& tooling, const WorkloadRef& ref) {
+  const std::string kubeconfig =
+      ref.kubeconfig ? ref.kubeconfig->string()
+                     : (tooling.kubeconfig ? tooling.kubeconfig->string() : std::string());
+  return {kubeconfig, ref.context};
+}
+
+/// The indices of `refs` by the proxy that serves them, in order of first appearance.
+std::vector<std::vector<std::size_t>> GroupByProxy(const Tooling& tooling,
+                                                   const std::vector<WorkloadRef>& refs) {
+  std::vector<std::vector<std::size_t>> groups;
+  std::map<std::pair<std::string, std::string>, std::size_t> index;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    auto [it, added] = index.emplace(ProxyKey(tooling, refs[i]), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  return groups;
+}
+
+}  // namespace
 
 KubectlCluster::KubectlCluster(Tooling tooling, ProcessRunner& runner)
     : tooling_(std::move(tooling)), runner_(runner) {}
@@ -151,14 +220,12 @@ Result<ProcessResult> KubectlCluster::RunChecked(const Command& command, const s
 }
 
 Result<ApiResponse> KubectlCluster::ApiGet(const WorkloadRef& ref, const std::string& path,
-                                           const std::string& doing, const std::string& accept) {
-  const std::string kubeconfig =
-      ref.kubeconfig ? ref.kubeconfig->string()
-                     : (tooling_.kubeconfig ? tooling_.kubeconfig->string() : std::string());
+                                           const std::string& doing, const std::string& accept,
+                                           std::initializer_list<long> answers) {
   ApiProxy* proxy = nullptr;
   {
     std::lock_guard lock(proxies_mutex_);
-    auto& slot = proxies_[{kubeconfig, ref.context}];
+    auto& slot = proxies_[ProxyKey(tooling_, ref)];
     if (!slot) {
       WorkloadRef cluster_scope = ref;
       cluster_scope.ns.clear();
@@ -169,7 +236,10 @@ Result<ApiResponse> KubectlCluster::ApiGet(const WorkloadRef& ref, const std::st
   }
   auto got = proxy->Get(path, accept);
   if (!got) return std::move(got).error().WithContext(doing);
-  if (got->status < 400 || got->status == 404) return got;
+  if (got->status < 400 ||
+      std::find(answers.begin(), answers.end(), got->status) != answers.end()) {
+    return got;
+  }
   // The API server's Status object says why; its message is what kubectl would print.
   json status = json::parse(got->body, nullptr, /*allow_exceptions=*/false);
   std::string said = status.is_object() ? StringAt(status, "message") : std::string();
@@ -407,6 +477,327 @@ Status KubectlCluster::Rollback(const WorkloadRef& ref, const RollbackTarget& ta
     if (!run) return std::move(run).error();
   }
   return Done{};
+}
+
+namespace {
+
+// The most pages of one list followed: a bound, far beyond any real cluster at 500 a page.
+constexpr int kMaxListPages = 2000;
+
+/// "deployment", "ns", "name" → one key of ListWorkloads' map.
+std::string ObjectKey(const std::string& kind, const std::string& ns, const std::string& name) {
+  return kind + '/' + ns + '/' + name;
+}
+
+/// What ReadWorkloads keeps of a pod: its labels and, per container, image and imageID.
+struct PodDigests {
+  std::map<std::string, std::string> labels;
+  std::vector<std::array<std::string, 3>> containers;  ///< name, image, imageID
+};
+
+/// Whether `pod` carries every label of `selector` ("app=api,tier=web").
+bool Selects(const std::string& selector, const PodDigests& pod) {
+  std::istringstream terms(selector);
+  for (std::string term; std::getline(terms, term, ',');) {
+    const auto eq = term.find('=');
+    auto it = pod.labels.find(term.substr(0, eq));
+    if (it == pod.labels.end() || it->second != term.substr(eq + 1)) return false;
+  }
+  return true;
+}
+
+/// The digest the pods of `selector` in `pods` report for `container` running `image`, when
+/// they all agree (the rule of ReadWorkload).
+std::optional<std::string> AgreedDigest(const std::vector<PodDigests>& pods,
+                                        const std::string& selector, const std::string& container,
+                                        const std::string& image) {
+  std::set<std::string> digests;
+  for (const auto& pod : pods) {
+    if (!Selects(selector, pod)) continue;
+    for (const auto& [name, running, id] : pod.containers) {
+      if (name != container || running != image) continue;
+      if (const auto at = id.find("@sha256:"); at != std::string::npos) {
+        digests.insert(id.substr(at + 1));
+      }
+    }
+  }
+  if (digests.size() != 1) return std::nullopt;
+  return *digests.begin();
+}
+
+}  // namespace
+
+Status KubectlCluster::List(const WorkloadRef& scope, const ListQuery& query,
+                            const std::set<std::string>& namespaces,
+                            const std::function<void(const json&)>& visit,
+                            const std::string& doing) {
+  std::mutex visiting;
+  // One collection, page by page; a cluster-wide list's 403 is returned as an answer (RBAC may
+  // grant the namespaces only), a namespace's is an Error with the RBAC fix.
+  auto pages = [&](const WorkloadRef& where, const std::string& path) -> Result<long> {
+    std::string token;
+    for (int page = 0; page < kMaxListPages; ++page) {
+      std::string url = path + "?limit=" + std::to_string(std::max(1, tooling_.list_page_size));
+      if (!query.label_selector.empty()) url += "&labelSelector=" + EscapeUrl(query.label_selector);
+      if (!token.empty()) url += "&continue=" + EscapeUrl(token);
+      auto got = where.ns.empty() ? ApiGet(where, url, doing, query.accept, {403, 404})
+                                  : ApiGet(where, url, doing, query.accept);
+      if (!got) return std::move(got).error();
+      if (got->status == 403 || got->status == 404) return got->status;  // 404: no such API
+      json list = json::parse(got->body, nullptr, /*allow_exceptions=*/false);
+      std::fill(got->body.begin(), got->body.end(), '\0');  // it may be a Secret list
+      if (!list.is_object()) {
+        return ExternalError(doing + ": the API server answered something that is not a list",
+                             where, "check the cluster with `kubectl get --raw " + path + "`");
+      }
+      {
+        std::lock_guard lock(visiting);
+        for (const auto& item : list.value("items", json::array())) {
+          const json& meta = item.value("metadata", json::object());
+          if (namespaces.count(StringAt(meta, "namespace"))) visit(item);
+        }
+      }
+      token = StringAt(list.value("metadata", json::object()), "continue");
+      if (token.empty()) return 200L;
+    }
+    return ExternalError(
+        doing + ": the list did not end after " + std::to_string(kMaxListPages) + " pages", where,
+        "check the API server's paging (continue tokens)");
+  };
+  if (namespaces.size() > kNamespaceListsUpTo) {
+    WorkloadRef cluster_scope = scope;
+    cluster_scope.ns.clear();
+    auto all = pages(cluster_scope, query.api + "/" + query.resource);
+    if (!all) return std::move(all).error();
+    if (*all != 403) return Done{};
+  }
+  const std::vector<std::string> each(namespaces.begin(), namespaces.end());
+  std::vector<std::optional<Result<long>>> listed(each.size());
+  ForEachConcurrently(each.size(), kConcurrentCalls, [&](std::size_t i) {
+    WorkloadRef where = scope;
+    where.ns = each[i];
+    listed[i].emplace(
+        pages(where, query.api + "/namespaces/" + EscapeUrl(each[i]) + "/" + query.resource));
+  });
+  for (auto& answer : listed) {
+    if (!*answer) return std::move(*answer).error();
+  }
+  return Done{};
+}
+
+Status KubectlCluster::ListWorkloads(const std::vector<const WorkloadRef*>& refs,
+                                     std::map<std::string, json>& found) {
+  if (refs.empty()) return Done{};
+  std::map<std::string, std::set<std::string>> namespaces_of_kind;
+  for (const WorkloadRef* ref : refs) namespaces_of_kind[ref->kind].insert(ref->ns);
+  for (const auto& [kind, namespaces] : namespaces_of_kind) {
+    const std::string doing = "listing " + kind + "s in " + std::to_string(namespaces.size()) +
+                              " namespace(s) (" + refs.front()->context + ")";
+    auto listed = List(
+        *refs.front(), {"/apis/apps/v1", kind + "s", "", "application/json"}, namespaces,
+        [&, kind = kind](const json& item) {
+          const json& meta = item.value("metadata", json::object());
+          found[ObjectKey(kind, StringAt(meta, "namespace"), StringAt(meta, "name"))] = item;
+        },
+        doing);
+    if (!listed) return std::move(listed).error();
+  }
+  return Done{};
+}
+
+std::vector<Result<WorkloadStatus>> KubectlCluster::ReadWorkloads(
+    const std::vector<WorkloadRef>& refs) {
+  if (refs.size() <= kObjectReadsUpTo) return Cluster::ReadWorkloads(refs);
+  std::vector<std::optional<Result<WorkloadStatus>>> answers(refs.size());
+  for (const auto& group : GroupByProxy(tooling_, refs)) {
+    std::vector<const WorkloadRef*> members;
+    for (std::size_t i : group) members.push_back(&refs[i]);
+    std::map<std::string, json> workloads;
+    if (auto listed = ListWorkloads(members, workloads); !listed) {
+      for (std::size_t i : group) answers[i].emplace(listed.error());
+      continue;
+    }
+    // What each workload says; the pods' digests and missing namespaces come after.
+    std::vector<WorkloadStatus> statuses(refs.size());
+    std::map<std::size_t, std::string> selectors;
+    std::set<std::string> pod_namespaces, missing_namespaces;
+    for (std::size_t i : group) {
+      const WorkloadRef& ref = refs[i];
+      auto it = workloads.find(ObjectKey(ref.kind, ref.ns, ref.name));
+      if (it == workloads.end()) {
+        missing_namespaces.insert(ref.ns);
+        continue;
+      }
+      statuses[i].namespace_present = true;
+      const std::string doing =
+          "reading " + WorkloadArg(ref) + " in " + ref.ns + " (" + ref.context + ")";
+      if (auto parsed = ParseWorkload(it->second, ref, doing, statuses[i]); !parsed) {
+        answers[i].emplace(std::move(parsed).error());
+        continue;
+      }
+      if (auto selector = PodSelector(it->second); !selector.empty()) {
+        selectors[i] = selector;
+        pod_namespaces.insert(ref.ns);
+      }
+    }
+    workloads.clear();
+    std::map<std::string, std::vector<PodDigests>> pods;  // by namespace
+    auto pods_listed = List(
+        *members.front(), {"/api/v1", "pods", "", "application/json"}, pod_namespaces,
+        [&](const json& pod) {
+          PodDigests kept;
+          const json& meta = pod.value("metadata", json::object());
+          const json labels = meta.value("labels", json::object());  // items() needs it alive
+          for (const auto& [key, value] : labels.items()) {
+            if (value.is_string()) kept.labels[key] = value.get<std::string>();
+          }
+          for (const auto& cs :
+               pod.value("status", json::object()).value("containerStatuses", json::array())) {
+            kept.containers.push_back(
+                {StringAt(cs, "name"), StringAt(cs, "image"), StringAt(cs, "imageID")});
+          }
+          pods[StringAt(meta, "namespace")].push_back(std::move(kept));
+        },
+        "listing pods in " + std::to_string(pod_namespaces.size()) + " namespace(s) (" +
+            members.front()->context + ")");
+    // A workload's namespace exists; a missing workload's may not (GET, few and rare).
+    const std::vector<std::string> missing(missing_namespaces.begin(), missing_namespaces.end());
+    std::vector<std::optional<Result<ApiResponse>>> namespace_answers(missing.size());
+    ForEachConcurrently(missing.size(), kConcurrentCalls, [&](std::size_t m) {
+      namespace_answers[m].emplace(ApiGet(*members.front(),
+                                          "/api/v1/namespaces/" + EscapeUrl(missing[m]),
+                                          "reading namespace " + missing[m]));
+    });
+    for (std::size_t i : group) {
+      if (answers[i]) continue;
+      const WorkloadRef& ref = refs[i];
+      WorkloadStatus& status = statuses[i];
+      if (!status.workload_present) {
+        const auto m = std::find(missing.begin(), missing.end(), ref.ns) - missing.begin();
+        auto& ns = *namespace_answers[m];
+        if (!ns) {
+          answers[i].emplace(ns.error());
+          continue;
+        }
+        status.namespace_present = ns->status != 404;
+      } else if (auto selector = selectors.find(i); selector != selectors.end()) {
+        if (!pods_listed) {
+          answers[i].emplace(pods_listed.error());
+          continue;
+        }
+        status.digest = AgreedDigest(pods[ref.ns], selector->second, ref.container, status.image);
+      }
+      answers[i].emplace(std::move(status));
+    }
+  }
+  return Unwrap(answers);
+}
+
+std::vector<Result<std::vector<SecretPresence>>> KubectlCluster::CheckSecretsIn(
+    const std::vector<WorkloadRef>& wheres, const std::vector<std::string>& names) {
+  if (wheres.size() <= kObjectReadsUpTo || names.empty()) {
+    return Cluster::CheckSecretsIn(wheres, names);
+  }
+  std::vector<std::optional<Result<std::vector<SecretPresence>>>> answers(wheres.size());
+  for (const auto& group : GroupByProxy(tooling_, wheres)) {
+    std::set<std::string> namespaces;
+    for (std::size_t i : group) namespaces.insert(wheres[i].ns);
+    std::set<std::pair<std::string, std::string>> present;  // namespace, name
+    // Metadata only, and only the name is kept (see CheckSecrets).
+    auto listed = List(
+        wheres[group.front()], {"/api/v1", "secrets", "", kMetadataListAccept}, namespaces,
+        [&](const json& secret) {
+          const json& meta = secret.value("metadata", json::object());
+          present.emplace(StringAt(meta, "namespace"), StringAt(meta, "name"));
+        },
+        "listing secrets in " + std::to_string(namespaces.size()) + " namespace(s) (" +
+            wheres[group.front()].context + ")");
+    for (std::size_t i : group) {
+      if (!listed) {
+        answers[i].emplace(listed.error());
+        continue;
+      }
+      std::vector<SecretPresence> found;
+      for (const auto& name : names) {
+        found.push_back({name, present.count({wheres[i].ns, name}) > 0});
+      }
+      answers[i].emplace(std::move(found));
+    }
+  }
+  return Unwrap(answers);
+}
+
+std::vector<Result<RolloutResult>> KubectlCluster::WaitRollouts(
+    const std::vector<WorkloadRef>& refs, milliseconds deadline) {
+  if (refs.size() <= kObjectReadsUpTo) return Cluster::WaitRollouts(refs, deadline);
+  const auto give_up = std::chrono::steady_clock::now() + deadline;
+  std::vector<std::optional<Result<RolloutResult>>> answers(refs.size());
+  std::vector<std::string> last_words(refs.size());  // what a timeout reports
+  // One loop for the batch: each tick lists the workloads still rolling (a fixed number of
+  // requests), until each has an outcome or the deadline passes. Bounded by the deadline.
+  for (;;) {
+    std::size_t pending = 0;
+    for (const auto& group : GroupByProxy(tooling_, refs)) {
+      std::vector<const WorkloadRef*> rolling;
+      for (std::size_t i : group) {
+        if (!answers[i]) rolling.push_back(&refs[i]);
+      }
+      if (rolling.empty()) continue;
+      std::map<std::string, json> workloads;
+      auto listed = ListWorkloads(rolling, workloads);
+      for (std::size_t i : group) {
+        if (answers[i]) continue;
+        const WorkloadRef& ref = refs[i];
+        if (!listed) {
+          answers[i].emplace(Error(listed.error()).WithContext("waiting for " + WorkloadArg(ref)));
+          continue;
+        }
+        WorkloadStatus status;
+        if (auto it = workloads.find(ObjectKey(ref.kind, ref.ns, ref.name));
+            it != workloads.end()) {
+          if (auto parsed =
+                  ParseWorkload(it->second, ref, "waiting for " + WorkloadArg(ref), status);
+              !parsed) {
+            answers[i].emplace(std::move(parsed).error());
+            continue;
+          }
+        }
+        RolloutResult result;
+        result.detail = last_words[i] = RolloutWords(ref, status);
+        switch (status.rollout) {
+          case RolloutState::kComplete:
+            result.outcome = RolloutOutcome::kComplete;
+            break;
+          case RolloutState::kDeadlineExceeded:
+            result.outcome = RolloutOutcome::kDeadlineExceeded;
+            if (!status.message.empty()) result.detail += ": " + status.message;
+            break;
+          case RolloutState::kMissing:
+            result.outcome = RolloutOutcome::kFailed;
+            break;
+          case RolloutState::kProgressing:
+            ++pending;
+            continue;
+        }
+        answers[i].emplace(std::move(result));
+      }
+    }
+    if (pending == 0) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= give_up) {
+      for (std::size_t i = 0; i < refs.size(); ++i) {
+        if (answers[i]) continue;
+        RolloutResult result;
+        result.outcome = RolloutOutcome::kTimedOut;
+        result.detail = "timed out waiting " + Seconds(deadline) + ": " + last_words[i];
+        answers[i].emplace(std::move(result));
+      }
+      break;
+    }
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(kRolloutPollTick, give_up - now));
+  }
+  return Unwrap(answers);
 }
 
 }  // namespace promote::adapters::kube
