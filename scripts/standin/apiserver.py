@@ -176,6 +176,7 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "standin-apiserver"
+    disable_nagle_algorithm = True  # as services.py: no delayed-ACK wait between header and body
     cluster = None
     log = None
 
@@ -663,9 +664,11 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return self._send(200, self.cluster.faults.describe())
             if path == "/_standin/images" and self.command == "POST":
                 rt.world.set_image(body["image"], body.get("spec", {}))
+                rt.poke_controllers()
                 return self._send(200, {"ok": True})
             if path == "/_standin/routes" and self.command == "POST":
                 rt.world.set_route_table(body["name"], body.get("routes", []))
+                rt.poke_controllers()
                 return self._send(200, {"ok": True})
             if path == "/_standin/settings" and self.command == "POST":
                 rt.configure(body)

@@ -67,8 +67,13 @@ def _condition(type_, status, reason, message, previous):
 class Controller:
     """Reconciles one cluster's store on a background thread, like kube-controller-manager."""
 
-    def __init__(self, store, world, env, rollout_seconds, deadline_seconds, tick=0.1):
+    def __init__(self, store, world, env, rollout_seconds, deadline_seconds, tick=0.1,
+                 rollout_log=None):
         self.store = store
+        # rollouts.jsonl: when each rollout began and ended (available or past its deadline),
+        # so a benchmark can subtract the rollouts' own time from promote's.
+        self.rollout_log = rollout_log
+        self.rollout_logged = {}  # deployment uid -> (rs name, event) last written
         self.world = world
         self.env = env
         self.rollout_seconds = rollout_seconds
@@ -78,6 +83,10 @@ class Controller:
         self.progress_started = {}  # deployment uid -> (rs name, time its rollout began)
         self.rng = random.Random(hash(env) & 0xFFFF)
         self.stop = threading.Event()
+        # Quiescence: when a pass wrote nothing and every rollout is complete, nothing changes
+        # with time either, so passes sleep until the store changes or poke() says the world did
+        # (an idle 200-service cluster would otherwise spend a core re-reading itself).
+        self.quiet_at_rv = None
         self.thread = threading.Thread(target=self._loop, name="controller-" + env, daemon=True)
 
     def start(self):
@@ -110,14 +119,36 @@ class Controller:
         return replicas if now - self.started.get(key, now) >= self.rollout_seconds else 0
 
     # --- reconcile --------------------------------------------------------------------------
+    def poke(self):
+        """The world changed (an image's behaviour, a route table): the next pass must run."""
+        self.quiet_at_rv = None
+
     def reconcile(self, instant=False):
         now = time.monotonic()
         with self.store.lock:
+            if self.quiet_at_rv is not None and self.quiet_at_rv == self.store.rv:
+                return
+            before = self.store.rv
             for dep in self.store.list("deployments")[0]:
                 self._deployment(dep, now, instant)
             for rs in self.store.list("replicasets")[0]:
                 self._replicaset(rs, now, instant)
             self._collect_garbage()
+            settled = self.store.rv == before and self._settled(now)
+            self.quiet_at_rv = self.store.rv if settled else None
+
+    def _settled(self, now):
+        """Every Deployment complete and every scaled ReplicaSet ready: no change is pending."""
+        for dep in self.store.list("deployments")[0]:
+            conditions = (dep.get("status") or {}).get("conditions", [])
+            if not any(c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
+                       for c in conditions):
+                return False
+        for rs in self.store.list("replicasets")[0]:
+            replicas = rs["spec"].get("replicas", 0)
+            if replicas and self._rs_ready(rs, now) < replicas:
+                return False
+        return True
 
     def _owned_rs(self, dep):
         uid = dep["metadata"]["uid"]
@@ -144,7 +175,8 @@ class Controller:
             new = self.store.replace("replicasets", new)
         rev = _revision(new)
         if self.progress_started.get(uid, (None,))[0] != new["metadata"]["name"]:
-            self.progress_started[uid] = (new["metadata"]["name"], float("-inf") if instant else now)
+            self.progress_started[uid] = (new["metadata"]["name"], float("-inf") if instant else now,
+                                          time.time())
 
         # Scale: the new ReplicaSet to the desired count; old ones down once the new one is ready,
         # and at once if they serve nothing.
@@ -172,9 +204,11 @@ class Controller:
         if complete:
             prog = _condition("Progressing", "True", "NewReplicaSetAvailable",
                               'ReplicaSet "%s" has successfully progressed.' % rsname, prev)
+            self._log_rollout(md, uid, rsname, "available", instant)
         elif elapsed > deadline:
             prog = _condition("Progressing", "False", "ProgressDeadlineExceeded",
                               'ReplicaSet "%s" has timed out progressing.' % rsname, prev)
+            self._log_rollout(md, uid, rsname, "deadline-exceeded", instant)
         else:
             prog = _condition("Progressing", "True", "ReplicaSetUpdated",
                               'ReplicaSet "%s" is progressing.' % rsname, prev)
@@ -190,6 +224,17 @@ class Controller:
         cur["status"] = status
         cur["metadata"].setdefault("annotations", {})[REVISION] = str(rev)
         self.store.replace("deployments", cur, bump_generation=False)
+
+    def _log_rollout(self, md, uid, rsname, event, instant):
+        """One rollouts.jsonl line the first time a rollout reaches `event` (not for seeding)."""
+        seeded = self.progress_started[uid][1] == float("-inf")
+        if instant or seeded or self.rollout_log is None or \
+                self.rollout_logged.get(uid) == (rsname, event):
+            return
+        self.rollout_logged[uid] = (rsname, event)
+        self.rollout_log.write({"ts": time.time(), "began": self.progress_started[uid][2],
+                                "env": self.env, "namespace": md["namespace"], "name": md["name"],
+                                "replicaSet": rsname, "event": event})
 
     def _create_rs(self, dep, h, revision, instant):
         md, spec = dep["metadata"], dep["spec"]

@@ -38,6 +38,12 @@ class Runtime:
         for c in self.clusters.values():
             c.controller.rollout_seconds = self.rollout_seconds
             c.controller.deadline_seconds = self.deadline_seconds
+        self.poke_controllers()
+
+    def poke_controllers(self):
+        """The world or the settings changed: every controller reconciles again."""
+        for c in self.clusters.values():
+            c.controller.poke()
 
     def state(self, env):
         c = self.clusters[env]
@@ -81,10 +87,12 @@ class Runtime:
 
     def start(self, state_dir):
         log = RequestLog(os.path.join(state_dir, "requests.jsonl"))
+        rollouts = RequestLog(os.path.join(state_dir, "rollouts.jsonl"))
         ports = {}
         for env in self.world.environments:
             store = Store(env)
-            controller = Controller(store, self.world, env, self.rollout_seconds, self.deadline_seconds)
+            controller = Controller(store, self.world, env, self.rollout_seconds, self.deadline_seconds,
+                                    rollout_log=rollouts)
             cluster = Cluster(env, store, controller, self)
             self._seed(env, store)
             controller.reconcile(instant=True)

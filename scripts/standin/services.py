@@ -19,6 +19,9 @@ class ServiceHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "standin-service"
+    # TCP_NODELAY, as Go's net/http sets: headers and body are separate writes, and with Nagle
+    # each keep-alive answer waits for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
     runtime = None
     env = None
     deployment = None  # world deployment entry: namespace, name, container, service

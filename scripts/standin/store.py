@@ -162,9 +162,12 @@ class Store:
     def list(self, plural, namespace=None, labels=None, fields=None):
         with self.lock:
             out = []
-            for (p, ns, _), obj in sorted(self.objects.items()):
-                if p != plural or (namespace and ns != namespace):
-                    continue
+            # Filter on the key before sorting: a list of one namespace's ReplicaSets (each probe
+            # asks which image serves) must not sort every object of a 200-service cluster.
+            keys = sorted(k for k in self.objects
+                          if k[0] == plural and (not namespace or k[1] == namespace))
+            for key in keys:
+                obj = self.objects[key]
                 if labels and not labels.matches(obj["metadata"].get("labels")):
                     continue
                 if fields and not fields.matches(obj):
