@@ -208,6 +208,9 @@ class Batch {
       for (const Pending& waiting : pending_) FailWithoutTransfer(waiting.index);
       return std::move(results_);
     }
+    // The multi handle's connection cache is what lets the next probe of a host reuse an idle
+    // keep-alive connection; as many as may be in flight is enough, and bounds open sockets.
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_in_flight_));
     while (!pending_.empty() || !in_flight_.empty()) {
       StartDue(multi);
       int running = 0;
@@ -306,12 +309,13 @@ class Batch {
     const int attempts_allowed = 1 + std::max(0, target.probe.retries);
     result.attempts.push_back({verdict.outcome, status, latency, verdict.reason, verdict.note});
     const int attempt = static_cast<int>(result.attempts.size());
-    if (logger_ != nullptr) {
+    // should_log first: the arguments (and the excerpt) cost more than the line at 1,000 probes.
+    if (logger_ != nullptr && logger_->should_log(spdlog::level::debug)) {
       logger_->debug("probe {} {} {} -> {} ({}) in {} ms, attempt {}/{}", target.service,
                      target.probe.method, result.url,
                      status < 0 ? std::string("no answer") : std::to_string(status), verdict.note,
                      latency.count(), attempt, attempts_allowed);
-      if (!body.empty()) {
+      if (!body.empty() && logger_->should_log(spdlog::level::trace)) {
         logger_->trace("probe {} {} body: {}", target.probe.method, result.url,
                        Excerpt(body, options_.body_excerpt_bytes));
       }

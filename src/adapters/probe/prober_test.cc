@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -351,6 +352,32 @@ TEST_CASE("HttpProber respects its in-flight limit", "[probe]") {
   REQUIRE(results.size() == 6);
   for (const ProbeResult& result : results) CHECK(result.passed());
   CHECK(most_at_once <= 2);
+}
+
+TEST_CASE("HttpProber reuses keep-alive connections across probes", "[probe]") {
+  // Each client connection has its own source port: the ports the server saw are the
+  // connections the prober opened. Without reuse, 60 probes would open 60.
+  std::mutex mutex;
+  std::set<int> ports;
+  int requests = 0;
+  TestServer server([&](httplib::Server& s) {
+    s.set_keep_alive_max_count(1000);  // httplib closes after 5 requests by default
+    s.Get("/ping", [&](const httplib::Request& req, httplib::Response& res) {
+      const std::lock_guard<std::mutex> lock(mutex);
+      ports.insert(req.remote_port);
+      ++requests;
+      res.set_content("pong", "text/plain");
+    });
+  });
+  HttpProberOptions options;
+  options.max_in_flight = 4;
+  const std::vector<ProbeTarget> targets(60, Target(server.url(), MakeProbe("GET", "/ping")));
+  const std::vector<ProbeResult> results = HttpProber(nullptr, options).Run(targets);
+  REQUIRE(results.size() == 60);
+  for (const ProbeResult& result : results) CHECK(result.passed());
+  const std::lock_guard<std::mutex> lock(mutex);
+  CHECK(requests == 60);
+  CHECK(ports.size() <= 4);
 }
 
 TEST_CASE("HttpProber logs each probe without header values or bodies at debug", "[probe]") {
