@@ -592,12 +592,29 @@ AuditReport Audit::Run(Context& context) const {
   report.target = target_;
   report.started_at = Rfc3339(started);
 
-  std::vector<EnvironmentObservation*> probed = {&report.source_env, &report.target_env};
+  // Probes need only the plan, so every probe of the probed environments runs in one batch
+  // while the clusters are read: the audit costs the longer of the two, not their sum.
+  std::vector<std::string> probed = {source_, target_};
+  if (release_) probed = {target_};  // a release's manifest is not a place to probe
+  std::vector<adapters::probe::ProbeTarget> targets;
+  std::vector<std::pair<std::size_t, std::size_t>> owners;  // (probed env, service) per target
+  for (std::size_t e = 0; e < probed.size(); ++e) {
+    const plan::Environment& planned = *plan_.FindEnvironment(probed[e]);
+    for (std::size_t s = 0; s < plan_.services.size(); ++s) {
+      const plan::Service& service = plan_.services[s];
+      const std::string base = BaseUrlFor(context, planned, service.name);
+      for (const auto& probe : service.probes) {
+        targets.push_back({service.name, probed[e], base, probe});
+        owners.emplace_back(e, s);
+      }
+    }
+  }
+  auto probing = std::async(std::launch::async, [&] { return context.prober.Run(targets); });
+
   if (release_) {
     report.restore = true;
     report.target_env = Observe(context, target_);
     report.source_env = ObserveRelease(plan_, source_, *release_);
-    probed = {&report.target_env};
   } else {
     // Both environments are read side by side: each is a separate API server.
     auto source_read = std::async(std::launch::async, [&] { return Observe(context, source_); });
@@ -605,23 +622,12 @@ AuditReport Audit::Run(Context& context) const {
     report.source_env = source_read.get();
   }
 
-  // Every probe of both environments in one concurrent batch.
-  std::vector<adapters::probe::ProbeTarget> targets;
-  std::vector<ServiceObservation*> owners;
-  for (EnvironmentObservation* env : probed) {
-    const plan::Environment& planned = *plan_.FindEnvironment(env->name);
-    for (auto& seen : env->services) {
-      const plan::Service* service = plan_.FindService(seen.service);
-      const std::string base = BaseUrlFor(context, planned, seen.service);
-      for (const auto& probe : service->probes) {
-        targets.push_back({seen.service, env->name, base, probe});
-        owners.push_back(&seen);
-      }
-    }
-  }
-  auto results = context.prober.Run(targets);
-  for (size_t i = 0; i < results.size() && i < owners.size(); ++i) {
-    owners[i]->probes.push_back(std::move(results[i]));
+  // Observe keeps the plan's service order, so (env, service) finds each probe's owner.
+  auto results = probing.get();
+  for (std::size_t i = 0; i < results.size() && i < owners.size(); ++i) {
+    EnvironmentObservation& env =
+        probed[owners[i].first] == target_ ? report.target_env : report.source_env;
+    env.services.at(owners[i].second).probes.push_back(std::move(results[i]));
   }
 
   report.force_reason = request_.force_reason;
