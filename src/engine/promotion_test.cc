@@ -357,6 +357,28 @@ TEST_CASE("a failure before anything changed ends FailedToStart and marks nothin
   CHECK(again.tag != result.tag);
 }
 
+TEST_CASE("new pods that crash-loop judge the image; pods that cannot be pulled do not",
+          "[engine]") {
+  Engine engine;
+  const bool crash = GENERATE(true, false);
+  INFO((crash ? "CrashLoopBackOff" : "ImagePullBackOff"));
+  engine.Ship("billing", kBilling + ":v0.9.0");
+  engine.world().RolloutOfIn("prod", kBilling + ":v0.9.0",
+                             crash ? testing::Rollout::kCrashLoops : testing::Rollout::kCannotPull);
+  const PromotionResult result = engine.Run();
+  REQUIRE(result.state == RunState::kRolledBack);
+  CHECK(engine.world().ImageOf("prod", "billing") == kBilling + ":v1");
+  CHECK(Has(result.summary, crash ? "crash-loop" : "cannot start"));
+  const auto release = engine.Release(result.tag);
+  if (crash) {
+    REQUIRE(release.note.has_value());
+    CHECK(release.note->status == ReleaseStatus::kBad);
+    CHECK(Has(result.release_record, "marked bad"));
+  } else {
+    CHECK_FALSE(Has(result.release_record, "marked bad"));
+  }
+}
+
 TEST_CASE("a restore plans no new tag and never claims to mark its release bad", "[engine]") {
   Engine engine;
   engine.Ship("billing", kBilling + ":v2");

@@ -35,6 +35,10 @@ const char* OutcomeWord(RolloutOutcome outcome) {
       return "timed out";
     case RolloutOutcome::kFailed:
       return "failed";
+    case RolloutOutcome::kCrashLoop:
+      return "failed: the new pods crash-loop";
+    case RolloutOutcome::kPodsCannotStart:
+      return "failed: the new pods cannot start";
   }
   return "unknown";
 }
@@ -174,14 +178,18 @@ void Deploy::Finish(Context& context, const adapters::kube::WorkloadStatus& befo
                    (waited->detail.empty() ? "" : ": " + waited->detail);
   if (waited->outcome != RolloutOutcome::kComplete) {
     rollout.command = CommandLine(context, {wait});
-    // Only the cluster's own verdict (the progress deadline) judges the image; a wait that ran
-    // out of time, or a kubectl that failed, does not.
+    // Only the cluster's own verdicts judge the image: the progress deadline, or new pods that
+    // crash-loop. A wait that ran out of time, a kubectl that failed, or pods that cannot be
+    // pulled or configured in this environment (its registry access, its Secrets) do not.
     // A deadline condition left from before the run is stale: it judges nothing.
     const bool stale =
         !already && before.rollout == adapters::kube::RolloutState::kDeadlineExceeded;
-    rollout.blame = waited->outcome == RolloutOutcome::kDeadlineExceeded ? Blame::kRelease
-                    : stale                                              ? Blame::kInfrastructure
-                            : BlameOfRollout(cluster, ref);
+    const bool judged = waited->outcome == RolloutOutcome::kDeadlineExceeded ||
+                        waited->outcome == RolloutOutcome::kCrashLoop;
+    rollout.blame = judged ? Blame::kRelease
+                    : waited->outcome == RolloutOutcome::kPodsCannotStart || stale
+                        ? Blame::kInfrastructure
+                        : BlameOfRollout(cluster, ref);
     RecordFailed(*context.steps, context.logger, intent,
                  {{"outcome", OutcomeWord(waited->outcome)}, {"detail", waited->detail}});
     context.logger.warn("[wave {}] {}: {} after {}", wave_, change.service, rollout.detail,

@@ -292,7 +292,9 @@ struct FakeWorld::World {
     return TakeFault(owner->first, call, owner->second);
   }
 
-  Rollout RolloutFor(const std::string& image) const {
+  /// How rollouts of `image` end in `env`: RolloutOfIn, else RolloutOf, else they complete.
+  Rollout RolloutFor(const std::string& env, const std::string& image) const {
+    if (auto in = rollouts_in.find({env, image}); in != rollouts_in.end()) return in->second;
     auto it = rollouts.find(image);
     return it == rollouts.end() ? Rollout::kCompletes : it->second;
   }
@@ -339,6 +341,7 @@ struct FakeWorld::World {
     std::chrono::system_clock::time_point since;
     Reply reply;
   };
+  std::map<std::pair<std::string, std::string>, Rollout> rollouts_in;  ///< (env, image)
   std::vector<LaterAnswer> answers_later;
   std::map<std::string, Rollout> rollouts;
   std::map<std::tuple<std::string, Call, std::string>, std::deque<Fault>> faults;
@@ -387,7 +390,7 @@ class FakeWorld::FakeCluster final : public adapters::kube::Cluster {
     // helm status is only asked by the helm driver: kubectl knows nothing of releases.
     if (driver_ == plan::Driver::kHelm) status.helm_revision = workload->helm_revision;
     status.created = "2026-11-01T10:00:00Z";
-    switch (world_.RolloutFor(workload->image)) {
+    switch (world_.RolloutFor(env_, workload->image)) {
       case Rollout::kCompletes:
         status.rollout = RolloutState::kComplete;
         status.message = "ReplicaSet \"" + ref.name + "\" has successfully progressed.";
@@ -400,6 +403,17 @@ class FakeWorld::FakeCluster final : public adapters::kube::Cluster {
         status.rollout = RolloutState::kProgressing;
         status.message = "ReplicaSet \"" + ref.name + "\" is progressing.";
         break;
+      case Rollout::kCrashLoops:
+      case Rollout::kCannotPull: {
+        const bool crash = world_.RolloutFor(env_, workload->image) == Rollout::kCrashLoops;
+        status.rollout = RolloutState::kProgressing;
+        status.message = "ReplicaSet \"" + ref.name + "\" is progressing.";
+        status.stuck = "pod " + ref.name + "-7d9f-x2x4q: " +
+                       (crash ? "CrashLoopBackOff: back-off restarting failed container"
+                              : "ImagePullBackOff: Back-off pulling image");
+        status.crash_looping = crash;
+        break;
+      }
     }
     return status;
   }
@@ -484,7 +498,7 @@ class FakeWorld::FakeCluster final : public adapters::kube::Cluster {
     const World::Workload* workload = world_.PresentAt(ref);
     if (workload == nullptr) return RolloutResult{RolloutOutcome::kFailed, NotFound(ref)};
     const std::string named = Lower(ref.kind) + " \"" + ref.name + "\"";
-    switch (world_.RolloutFor(workload->image)) {
+    switch (world_.RolloutFor(env_, workload->image)) {
       case Rollout::kCompletes:
         return RolloutResult{RolloutOutcome::kComplete, named + " successfully rolled out"};
       case Rollout::kDeadlineExceeded:
@@ -493,6 +507,12 @@ class FakeWorld::FakeCluster final : public adapters::kube::Cluster {
       case Rollout::kNeverDone:
         return RolloutResult{RolloutOutcome::kTimedOut,
                              Said(doing, "timed out waiting for the condition")};
+      case Rollout::kCrashLoops:
+        return RolloutResult{RolloutOutcome::kCrashLoop,
+                             named + ": pod " + ref.name + "-7d9f-x2x4q: CrashLoopBackOff"};
+      case Rollout::kCannotPull:
+        return RolloutResult{RolloutOutcome::kPodsCannotStart,
+                             named + ": pod " + ref.name + "-7d9f-x2x4q: ImagePullBackOff"};
     }
     return RolloutResult{RolloutOutcome::kFailed, "unknown rollout"};
   }
@@ -545,7 +565,7 @@ class FakeWorld::FakeCluster final : public adapters::kube::Cluster {
   /// helm upgrade and rollback run with --wait: an image that does not roll out fails the call
   /// after the release was written (the stand-in's helm says "context deadline exceeded").
   Status AfterHelmWait(bool waited, const Doing& doing, const std::string& image) const {
-    if (!waited || world_.RolloutFor(image) == Rollout::kCompletes) return Done{};
+    if (!waited || world_.RolloutFor(env_, image) == Rollout::kCompletes) return Done{};
     return Exited(doing, Said(doing, "context deadline exceeded"));
   }
 
@@ -723,6 +743,11 @@ void FakeWorld::NoAnswer(const std::string& image, const std::string& path) {
 void FakeWorld::RolloutOf(const std::string& image, Rollout rollout) {
   std::lock_guard lock(world_->mutex);
   world_->rollouts[image] = rollout;
+}
+
+void FakeWorld::RolloutOfIn(const std::string& env, const std::string& image, Rollout rollout) {
+  std::lock_guard lock(world_->mutex);
+  world_->rollouts_in[{env, image}] = rollout;
 }
 
 void FakeWorld::FailNext(const std::string& env, Call call, const std::string& service, Fault fault,

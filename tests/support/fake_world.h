@@ -40,6 +40,8 @@ enum class Rollout {
   kCompletes,
   kDeadlineExceeded,  ///< Progressing=False, ProgressDeadlineExceeded
   kNeverDone,         ///< still progressing: WaitRollout reports RolloutOutcome::kTimedOut
+  kCrashLoops,        ///< its new pod in CrashLoopBackOff: RolloutOutcome::kCrashLoop
+  kCannotPull,        ///< its new pod in ImagePullBackOff: RolloutOutcome::kPodsCannotStart
 };
 
 /// Which adapter call a fault applies to.
@@ -104,6 +106,8 @@ class FakeWorld {
   void NoAnswer(const std::string& image, const std::string& path);
   /// How rollouts of `image` end; kCompletes unless said otherwise.
   void RolloutOf(const std::string& image, Rollout rollout);
+  /// The same in `env` only (an image that crash-loops in PROD and ran fine in DEV).
+  void RolloutOfIn(const std::string& env, const std::string& image, Rollout rollout);
   /// The next `times` calls of `call` on `service` in `env` meet `fault`. Faults queue up in the
   /// order given. A kSecrets fault applies to CheckSecrets in the service's namespace.
   void FailNext(const std::string& env, Call call, const std::string& service, Fault fault,

@@ -72,6 +72,11 @@ struct WorkloadStatus {
   RolloutState rollout = RolloutState::kMissing;
   std::string message;  ///< the Progressing/Available condition's message, for reports
   std::string created;  ///< creationTimestamp
+  /// A pod of the template's image that cannot get going without a change, as "pod NAME:
+  /// REASON: message" (CrashLoopBackOff, ImagePullBackOff, …); empty when none is. Waits end on
+  /// it at once instead of at the progress deadline (600 s by Kubernetes' default).
+  std::string stuck;
+  bool crash_looping = false;  ///< `stuck` is a CrashLoopBackOff: the image's own failure
 };
 
 /// Whether a required Secret exists, by name only.
@@ -87,7 +92,17 @@ struct RollbackTarget {
 };
 
 /// How waiting for a rollout ended (a failure to run kubectl at all is an Error instead).
-enum class RolloutOutcome { kComplete, kDeadlineExceeded, kTimedOut, kFailed };
+/// kCrashLoop: a new pod crashed and is backing off (the image's failure); kPodsCannotStart: a
+/// new pod cannot be pulled or configured (ImagePullBackOff, CreateContainerConfigError: the
+/// environment's). Both end the wait before the progress deadline.
+enum class RolloutOutcome {
+  kComplete,
+  kDeadlineExceeded,
+  kTimedOut,
+  kFailed,
+  kCrashLoop,
+  kPodsCannotStart
+};
 
 /// The result of WaitRollout with what kubectl/helm said, for the report.
 struct RolloutResult {

@@ -272,6 +272,52 @@ TEST_CASE("KubectlCluster reads and waits for a batch with a fixed number of lis
   CHECK(Count(wait_requests, "get ") == 0);  // lists only, never one GET a workload
 }
 
+TEST_CASE("a wait ends when new pods crash-loop or cannot be pulled, not at the deadline",
+          "[kube][standin]") {
+  // A progress deadline far beyond the test: only the pods can end these waits early.
+  StandIn standin({"--rollout-seconds", "0.5", "--deadline-seconds", "120"});
+  SystemProcessRunner runner(nullptr, nullptr);
+  KubectlCluster cluster(standin.Tooling(), runner);
+  const std::string crash = kApiRepo + ":v0.4.41-crash";
+  const std::string unpullable = kApiRepo + ":v0.4.99-not-in-any-registry";
+
+  SECTION("one workload") {
+    REQUIRE(cluster.Deploy(ProdApi(), crash, seconds(30)).ok());
+    auto crashed = cluster.WaitRollout(ProdApi(), seconds(60));
+    REQUIRE(crashed.ok());
+    CHECK(crashed->outcome == RolloutOutcome::kCrashLoop);
+    CHECK(crashed->detail.find("CrashLoopBackOff") != std::string::npos);
+    auto seen = cluster.ReadWorkload(ProdApi());
+    REQUIRE(seen.ok());
+    CHECK(seen->crash_looping);
+    CHECK(seen->stuck.rfind("pod keybuzz-api-", 0) == 0);
+
+    REQUIRE(cluster.Deploy(ProdApi(), unpullable, seconds(30)).ok());
+    auto unpulled = cluster.WaitRollout(ProdApi(), seconds(60));
+    REQUIRE(unpulled.ok());
+    CHECK(unpulled->outcome == RolloutOutcome::kPodsCannotStart);
+    CHECK(unpulled->detail.find("ImagePullBackOff") != std::string::npos);
+  }
+
+  SECTION("a batch: each workload has its own outcome") {
+    const std::vector<WorkloadRef> three = {ProdService("api"), ProdService("client"),
+                                            ProdService("website")};
+    REQUIRE(cluster.Deploy(three[0], crash, seconds(30)).ok());
+    REQUIRE(
+        cluster.Deploy(three[1], "ghcr.io/keybuzz/keybuzz-client:v0.5.33-replacement", seconds(30))
+            .ok());
+    REQUIRE(
+        cluster.Deploy(three[2], "ghcr.io/keybuzz/keybuzz-website:v0.0.0-unpullable", seconds(30))
+            .ok());
+    auto waited = cluster.WaitRollouts(three, seconds(60));
+    REQUIRE(waited.size() == 3);
+    for (const auto& one : waited) REQUIRE(one.ok());
+    CHECK(waited[0]->outcome == RolloutOutcome::kCrashLoop);
+    CHECK(waited[1]->outcome == RolloutOutcome::kComplete);
+    CHECK(waited[2]->outcome == RolloutOutcome::kPodsCannotStart);
+  }
+}
+
 TEST_CASE("a kubectl that cannot reach the cluster is an error naming what was read",
           "[kube][standin]") {
   SystemProcessRunner runner(nullptr, nullptr);

@@ -312,6 +312,76 @@ std::string PodSelector(const json& workload) {
   return selector;
 }
 
+/// What a read keeps of a pod: its name, labels and, per container, image, imageID and why it
+/// is waiting (if it is).
+struct PodFacts {
+  /// One container's status.
+  struct Container {
+    std::string name, image, image_id, waiting_reason, waiting_message;
+  };
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::vector<Container> containers;
+};
+
+PodFacts ReadPod(const json& pod) {
+  PodFacts kept;
+  const json& meta = pod.value("metadata", json::object());
+  kept.name = StringAt(meta, "name");
+  const json labels = meta.value("labels", json::object());  // items() needs it alive
+  for (const auto& [key, value] : labels.items()) {
+    if (value.is_string()) kept.labels[key] = value.get<std::string>();
+  }
+  for (const auto& cs :
+       pod.value("status", json::object()).value("containerStatuses", json::array())) {
+    const json waiting = cs.value("state", json::object()).value("waiting", json::object());
+    kept.containers.push_back({StringAt(cs, "name"), StringAt(cs, "image"), StringAt(cs, "imageID"),
+                               StringAt(waiting, "reason"), StringAt(waiting, "message")});
+  }
+  return kept;
+}
+
+/// Whether `pod` carries every label of `selector` ("app=api,tier=web").
+bool Selects(const std::string& selector, const PodFacts& pod) {
+  std::istringstream terms(selector);
+  for (std::string term; std::getline(terms, term, ',');) {
+    const auto eq = term.find('=');
+    auto it = pod.labels.find(term.substr(0, eq));
+    if (it == pod.labels.end() || it->second != term.substr(eq + 1)) return false;
+  }
+  return true;
+}
+
+/// Waiting reasons a container does not leave without a change to the pod or its environment.
+/// ErrImagePull is not one: it is the first failed pull, retried (ImagePullBackOff follows).
+bool StuckReason(const std::string& reason) {
+  return reason == "CrashLoopBackOff" || reason == "ImagePullBackOff" ||
+         reason == "InvalidImageName" || reason == "ErrImageNeverPull" ||
+         reason == "CreateContainerConfigError" || reason == "CreateContainerError";
+}
+
+/// What the pods of `selector` that run the template's image say of it: the digest, when they
+/// all agree, and the first that is stuck (status.image and status.rollout already read).
+void JudgePods(const std::vector<PodFacts>& pods, const std::string& selector,
+               const std::string& container, WorkloadStatus& status) {
+  std::set<std::string> digests;
+  for (const auto& pod : pods) {
+    if (!Selects(selector, pod)) continue;
+    for (const auto& cs : pod.containers) {
+      if (cs.name != container || cs.image != status.image) continue;
+      if (const auto at = cs.image_id.find("@sha256:"); at != std::string::npos) {
+        digests.insert(cs.image_id.substr(at + 1));
+      }
+      if (status.stuck.empty() && StuckReason(cs.waiting_reason)) {
+        status.stuck = "pod " + pod.name + ": " + cs.waiting_reason +
+                       (cs.waiting_message.empty() ? "" : ": " + cs.waiting_message);
+        status.crash_looping = cs.waiting_reason == "CrashLoopBackOff";
+      }
+    }
+  }
+  if (digests.size() == 1) status.digest = *digests.begin();
+}
+
 /// kubectl rollout status's words for where a rollout stands.
 std::string RolloutWords(const WorkloadRef& ref, const WorkloadStatus& status) {
   const std::string name = ref.kind + " \"" + ref.name + "\"";
@@ -327,6 +397,32 @@ std::string RolloutWords(const WorkloadRef& ref, const WorkloadStatus& status) {
   }
   return "Waiting for " + name + " rollout to finish: " + std::to_string(status.available) +
          " of " + std::to_string(status.desired) + " updated replicas are available";
+}
+
+/// How a wait ends on what was just read of the workload, or nothing while it is still rolling
+/// and no new pod is stuck. `words` is RolloutWords of the same read.
+std::optional<RolloutResult> EndOfWait(const WorkloadStatus& status, const std::string& words) {
+  RolloutResult result;
+  result.detail = words;
+  switch (status.rollout) {
+    case RolloutState::kComplete:
+      result.outcome = RolloutOutcome::kComplete;
+      return result;
+    case RolloutState::kDeadlineExceeded:
+      result.outcome = RolloutOutcome::kDeadlineExceeded;
+      if (!status.message.empty()) result.detail += ": " + status.message;
+      return result;
+    case RolloutState::kMissing:
+      result.outcome = RolloutOutcome::kFailed;
+      return result;
+    case RolloutState::kProgressing:
+      break;
+  }
+  if (status.stuck.empty()) return std::nullopt;
+  result.outcome =
+      status.crash_looping ? RolloutOutcome::kCrashLoop : RolloutOutcome::kPodsCannotStart;
+  result.detail += ": " + status.stuck;
+  return result;
 }
 
 }  // namespace
@@ -360,18 +456,9 @@ Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
   if (!pods) return std::move(pods).error();
   auto pod_list = ParseJson(pods->body, doing, ref);
   if (!pod_list) return std::move(pod_list).error();
-  std::set<std::string> digests;
-  for (const auto& pod : pod_list->value("items", json::array())) {
-    for (const auto& cs :
-         pod.value("status", json::object()).value("containerStatuses", json::array())) {
-      if (StringAt(cs, "name") != ref.container || StringAt(cs, "image") != status.image) continue;
-      const std::string id = StringAt(cs, "imageID");
-      if (const auto at = id.find("@sha256:"); at != std::string::npos) {
-        digests.insert(id.substr(at + 1));
-      }
-    }
-  }
-  if (digests.size() == 1) status.digest = *digests.begin();
+  std::vector<PodFacts> facts;
+  for (const auto& pod : pod_list->value("items", json::array())) facts.push_back(ReadPod(pod));
+  JudgePods(facts, selector, ref.container, status);
   return status;
 }
 
@@ -422,40 +509,18 @@ Command KubectlCluster::PlanWait(const WorkloadRef& ref, milliseconds deadline) 
 Result<RolloutResult> KubectlCluster::WaitRollout(const WorkloadRef& ref, milliseconds deadline) {
   const std::string doing = "waiting for " + WorkloadArg(ref) + " in " + ref.ns;
   const auto give_up = std::chrono::steady_clock::now() + deadline;
-  RolloutResult result;
-  // Bounded by the deadline: one GET per tick, and the stand-in's or a real controller's status
-  // moves in steps of a few hundred milliseconds at best.
+  // Bounded by the deadline: the workload and its pods each tick (the pods say at once when a
+  // new one crash-loops or cannot be pulled), and a controller's status moves in steps of a few
+  // hundred milliseconds at best.
   for (;;) {
-    auto got = ApiGet(ref, WorkloadPath(ref), doing);
-    if (!got) return std::move(got).error();
-    WorkloadStatus status;
-    if (got->status != 404) {
-      auto workload = ParseJson(got->body, doing, ref);
-      if (!workload) return std::move(workload).error();
-      if (auto parsed = ParseWorkload(*workload, ref, doing, status); !parsed) {
-        return std::move(parsed).error();
-      }
-    }
-    result.detail = RolloutWords(ref, status);
-    switch (status.rollout) {
-      case RolloutState::kComplete:
-        result.outcome = RolloutOutcome::kComplete;
-        return result;
-      case RolloutState::kDeadlineExceeded:
-        result.outcome = RolloutOutcome::kDeadlineExceeded;
-        if (!status.message.empty()) result.detail += ": " + status.message;
-        return result;
-      case RolloutState::kMissing:
-        result.outcome = RolloutOutcome::kFailed;
-        return result;
-      case RolloutState::kProgressing:
-        break;
-    }
+    auto read = ReadWorkload(ref);
+    if (!read) return Error(read.error()).WithContext(doing);
+    const std::string words = RolloutWords(ref, *read);
+    if (auto ended = EndOfWait(*read, words)) return *ended;
     const auto now = std::chrono::steady_clock::now();
     if (now >= give_up) {
-      result.outcome = RolloutOutcome::kTimedOut;
-      result.detail = "timed out waiting " + Seconds(deadline) + ": " + result.detail;
-      return result;
+      return RolloutResult{RolloutOutcome::kTimedOut,
+                           "timed out waiting " + Seconds(deadline) + ": " + words};
     }
     std::this_thread::sleep_for(
         std::min<std::chrono::steady_clock::duration>(kRolloutPollTick, give_up - now));
@@ -487,42 +552,6 @@ constexpr int kMaxListPages = 2000;
 /// "deployment", "ns", "name" → one key of ListWorkloads' map.
 std::string ObjectKey(const std::string& kind, const std::string& ns, const std::string& name) {
   return kind + '/' + ns + '/' + name;
-}
-
-/// What ReadWorkloads keeps of a pod: its labels and, per container, image and imageID.
-struct PodDigests {
-  std::map<std::string, std::string> labels;
-  std::vector<std::array<std::string, 3>> containers;  ///< name, image, imageID
-};
-
-/// Whether `pod` carries every label of `selector` ("app=api,tier=web").
-bool Selects(const std::string& selector, const PodDigests& pod) {
-  std::istringstream terms(selector);
-  for (std::string term; std::getline(terms, term, ',');) {
-    const auto eq = term.find('=');
-    auto it = pod.labels.find(term.substr(0, eq));
-    if (it == pod.labels.end() || it->second != term.substr(eq + 1)) return false;
-  }
-  return true;
-}
-
-/// The digest the pods of `selector` in `pods` report for `container` running `image`, when
-/// they all agree (the rule of ReadWorkload).
-std::optional<std::string> AgreedDigest(const std::vector<PodDigests>& pods,
-                                        const std::string& selector, const std::string& container,
-                                        const std::string& image) {
-  std::set<std::string> digests;
-  for (const auto& pod : pods) {
-    if (!Selects(selector, pod)) continue;
-    for (const auto& [name, running, id] : pod.containers) {
-      if (name != container || running != image) continue;
-      if (const auto at = id.find("@sha256:"); at != std::string::npos) {
-        digests.insert(id.substr(at + 1));
-      }
-    }
-  }
-  if (digests.size() != 1) return std::nullopt;
-  return *digests.begin();
 }
 
 }  // namespace
@@ -608,6 +637,11 @@ Status KubectlCluster::ListWorkloads(const std::vector<const WorkloadRef*>& refs
 std::vector<Result<WorkloadStatus>> KubectlCluster::ReadWorkloads(
     const std::vector<WorkloadRef>& refs) {
   if (refs.size() <= kObjectReadsUpTo) return Cluster::ReadWorkloads(refs);
+  return ListedWorkloads(refs);
+}
+
+std::vector<Result<WorkloadStatus>> KubectlCluster::ListedWorkloads(
+    const std::vector<WorkloadRef>& refs) {
   std::vector<std::optional<Result<WorkloadStatus>>> answers(refs.size());
   for (const auto& group : GroupByProxy(tooling_, refs)) {
     std::vector<const WorkloadRef*> members;
@@ -641,22 +675,12 @@ std::vector<Result<WorkloadStatus>> KubectlCluster::ReadWorkloads(
       }
     }
     workloads.clear();
-    std::map<std::string, std::vector<PodDigests>> pods;  // by namespace
+    std::map<std::string, std::vector<PodFacts>> pods;  // by namespace
     auto pods_listed = List(
         *members.front(), {"/api/v1", "pods", "", "application/json"}, pod_namespaces,
         [&](const json& pod) {
-          PodDigests kept;
-          const json& meta = pod.value("metadata", json::object());
-          const json labels = meta.value("labels", json::object());  // items() needs it alive
-          for (const auto& [key, value] : labels.items()) {
-            if (value.is_string()) kept.labels[key] = value.get<std::string>();
-          }
-          for (const auto& cs :
-               pod.value("status", json::object()).value("containerStatuses", json::array())) {
-            kept.containers.push_back(
-                {StringAt(cs, "name"), StringAt(cs, "image"), StringAt(cs, "imageID")});
-          }
-          pods[StringAt(meta, "namespace")].push_back(std::move(kept));
+          pods[StringAt(pod.value("metadata", json::object()), "namespace")].push_back(
+              ReadPod(pod));
         },
         "listing pods in " + std::to_string(pod_namespaces.size()) + " namespace(s) (" +
             members.front()->context + ")");
@@ -685,7 +709,7 @@ std::vector<Result<WorkloadStatus>> KubectlCluster::ReadWorkloads(
           answers[i].emplace(pods_listed.error());
           continue;
         }
-        status.digest = AgreedDigest(pods[ref.ns], selector->second, ref.container, status.image);
+        JudgePods(pods[ref.ns], selector->second, ref.container, status);
       }
       answers[i].emplace(std::move(status));
     }
@@ -733,53 +757,31 @@ std::vector<Result<RolloutResult>> KubectlCluster::WaitRollouts(
   const auto give_up = std::chrono::steady_clock::now() + deadline;
   std::vector<std::optional<Result<RolloutResult>>> answers(refs.size());
   std::vector<std::string> last_words(refs.size());  // what a timeout reports
-  // One loop for the batch: each tick lists the workloads still rolling (a fixed number of
-  // requests), until each has an outcome or the deadline passes. Bounded by the deadline.
+  // One loop for the batch: each tick reads the workloads still rolling and their pods (a fixed
+  // number of lists), until each has an outcome or the deadline passes. Bounded by the deadline.
   for (;;) {
+    std::vector<std::size_t> rolling;
+    std::vector<WorkloadRef> rolling_refs;
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      if (answers[i]) continue;
+      rolling.push_back(i);
+      rolling_refs.push_back(refs[i]);
+    }
+    if (rolling.empty()) break;
+    auto read = ListedWorkloads(rolling_refs);
     std::size_t pending = 0;
-    for (const auto& group : GroupByProxy(tooling_, refs)) {
-      std::vector<const WorkloadRef*> rolling;
-      for (std::size_t i : group) {
-        if (!answers[i]) rolling.push_back(&refs[i]);
+    for (std::size_t k = 0; k < rolling.size(); ++k) {
+      const std::size_t i = rolling[k];
+      const WorkloadRef& ref = refs[i];
+      if (!read[k]) {
+        answers[i].emplace(Error(read[k].error()).WithContext("waiting for " + WorkloadArg(ref)));
+        continue;
       }
-      if (rolling.empty()) continue;
-      std::map<std::string, json> workloads;
-      auto listed = ListWorkloads(rolling, workloads);
-      for (std::size_t i : group) {
-        if (answers[i]) continue;
-        const WorkloadRef& ref = refs[i];
-        if (!listed) {
-          answers[i].emplace(Error(listed.error()).WithContext("waiting for " + WorkloadArg(ref)));
-          continue;
-        }
-        WorkloadStatus status;
-        if (auto it = workloads.find(ObjectKey(ref.kind, ref.ns, ref.name));
-            it != workloads.end()) {
-          if (auto parsed =
-                  ParseWorkload(it->second, ref, "waiting for " + WorkloadArg(ref), status);
-              !parsed) {
-            answers[i].emplace(std::move(parsed).error());
-            continue;
-          }
-        }
-        RolloutResult result;
-        result.detail = last_words[i] = RolloutWords(ref, status);
-        switch (status.rollout) {
-          case RolloutState::kComplete:
-            result.outcome = RolloutOutcome::kComplete;
-            break;
-          case RolloutState::kDeadlineExceeded:
-            result.outcome = RolloutOutcome::kDeadlineExceeded;
-            if (!status.message.empty()) result.detail += ": " + status.message;
-            break;
-          case RolloutState::kMissing:
-            result.outcome = RolloutOutcome::kFailed;
-            break;
-          case RolloutState::kProgressing:
-            ++pending;
-            continue;
-        }
-        answers[i].emplace(std::move(result));
+      last_words[i] = RolloutWords(ref, *read[k]);
+      if (auto ended = EndOfWait(*read[k], last_words[i])) {
+        answers[i].emplace(std::move(*ended));
+      } else {
+        ++pending;
       }
     }
     if (pending == 0) break;
@@ -787,10 +789,9 @@ std::vector<Result<RolloutResult>> KubectlCluster::WaitRollouts(
     if (now >= give_up) {
       for (std::size_t i = 0; i < refs.size(); ++i) {
         if (answers[i]) continue;
-        RolloutResult result;
-        result.outcome = RolloutOutcome::kTimedOut;
-        result.detail = "timed out waiting " + Seconds(deadline) + ": " + last_words[i];
-        answers[i].emplace(std::move(result));
+        answers[i].emplace(
+            RolloutResult{RolloutOutcome::kTimedOut,
+                          "timed out waiting " + Seconds(deadline) + ": " + last_words[i]});
       }
       break;
     }

@@ -82,6 +82,9 @@ class KubectlCluster final : public Cluster {
   /// Lists the workloads of `refs` (one context) into `found`, keyed by kind, namespace and name.
   Status ListWorkloads(const std::vector<const WorkloadRef*>& refs,
                        std::map<std::string, nlohmann::json>& found);
+  /// ReadWorkloads by lists, whatever the batch's size: a wait's batch keeps its fixed number
+  /// of requests a tick as it shrinks.
+  std::vector<Result<WorkloadStatus>> ListedWorkloads(const std::vector<WorkloadRef>& refs);
 
   Tooling tooling_;
   ProcessRunner& runner_;
