@@ -558,8 +558,7 @@ std::string ObjectKey(const std::string& kind, const std::string& ns, const std:
 
 Status KubectlCluster::List(const WorkloadRef& scope, const ListQuery& query,
                             const std::set<std::string>& namespaces,
-                            const std::function<void(const json&)>& visit,
-                            const std::string& doing) {
+                            const std::function<void(json&)>& visit, const std::string& doing) {
   std::mutex visiting;
   // One collection, page by page; a cluster-wide list's 403 is returned as an answer (RBAC may
   // grant the namespaces only), a namespace's is an Error with the RBAC fix.
@@ -573,7 +572,13 @@ Status KubectlCluster::List(const WorkloadRef& scope, const ListQuery& query,
                                   : ApiGet(where, url, doing, query.accept);
       if (!got) return std::move(got).error();
       if (got->status == 403 || got->status == 404) return got->status;  // 404: no such API
-      json list = json::parse(got->body, nullptr, /*allow_exceptions=*/false);
+      const auto keep = [&](int, json::parse_event_t event, json& parsed) {
+        if (event != json::parse_event_t::key) return true;
+        const auto& key = parsed.get_ref<const std::string&>();
+        return key != "managedFields" && std::find(query.drop_keys.begin(), query.drop_keys.end(),
+                                                   key) == query.drop_keys.end();
+      };
+      json list = json::parse(got->body, keep, /*allow_exceptions=*/false);
       std::fill(got->body.begin(), got->body.end(), '\0');  // it may be a Secret list
       if (!list.is_object()) {
         return ExternalError(doing + ": the API server answered something that is not a list",
@@ -581,9 +586,13 @@ Status KubectlCluster::List(const WorkloadRef& scope, const ListQuery& query,
       }
       {
         std::lock_guard lock(visiting);
-        for (const auto& item : list.value("items", json::array())) {
-          const json& meta = item.value("metadata", json::object());
-          if (namespaces.count(StringAt(meta, "namespace"))) visit(item);
+        // visit may take the item (move it out): the page is dropped right after.
+        auto items = list.find("items");
+        if (items != list.end() && items->is_array()) {
+          for (auto& item : *items) {
+            const json& meta = item.value("metadata", json::object());
+            if (namespaces.count(StringAt(meta, "namespace"))) visit(item);
+          }
         }
       }
       token = StringAt(list.value("metadata", json::object()), "continue");
@@ -624,9 +633,10 @@ Status KubectlCluster::ListWorkloads(const std::vector<const WorkloadRef*>& refs
                               " namespace(s) (" + refs.front()->context + ")";
     auto listed = List(
         *refs.front(), {"/apis/apps/v1", kind + "s", "", "application/json"}, namespaces,
-        [&, kind = kind](const json& item) {
+        [&, kind = kind](json& item) {
           const json& meta = item.value("metadata", json::object());
-          found[ObjectKey(kind, StringAt(meta, "namespace"), StringAt(meta, "name"))] = item;
+          found[ObjectKey(kind, StringAt(meta, "namespace"), StringAt(meta, "name"))] =
+              std::move(item);
         },
         doing);
     if (!listed) return std::move(listed).error();
@@ -677,8 +687,8 @@ std::vector<Result<WorkloadStatus>> KubectlCluster::ListedWorkloads(
     workloads.clear();
     std::map<std::string, std::vector<PodFacts>> pods;  // by namespace
     auto pods_listed = List(
-        *members.front(), {"/api/v1", "pods", "", "application/json"}, pod_namespaces,
-        [&](const json& pod) {
+        *members.front(), {"/api/v1", "pods", "", "application/json", {"spec"}}, pod_namespaces,
+        [&](json& pod) {
           pods[StringAt(pod.value("metadata", json::object()), "namespace")].push_back(
               ReadPod(pod));
         },
@@ -730,7 +740,7 @@ std::vector<Result<std::vector<SecretPresence>>> KubectlCluster::CheckSecretsIn(
     // Metadata only, and only the name is kept (see CheckSecrets).
     auto listed = List(
         wheres[group.front()], {"/api/v1", "secrets", "", kMetadataListAccept}, namespaces,
-        [&](const json& secret) {
+        [&](json& secret) {
           const json& meta = secret.value("metadata", json::object());
           present.emplace(StringAt(meta, "namespace"), StringAt(meta, "name"));
         },

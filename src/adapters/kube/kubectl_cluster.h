@@ -22,6 +22,9 @@ struct ListQuery {
   std::string resource;
   std::string label_selector;
   std::string accept = "application/json";
+  /// Keys dropped while a page is parsed, at any depth, besides managedFields (a pod's "spec"):
+  /// a page of 500 objects is parsed whole, so what is never read is never kept.
+  std::vector<std::string> drop_keys = {};
 };
 
 /// Reads workloads and waits for rollouts through one `kubectl proxy` per context (ApiProxy:
@@ -71,7 +74,7 @@ class KubectlCluster final : public Cluster {
   /// called concurrently.
   Status List(const WorkloadRef& scope, const ListQuery& query,
               const std::set<std::string>& namespaces,
-              const std::function<void(const nlohmann::json&)>& visit, const std::string& doing);
+              const std::function<void(nlohmann::json&)>& visit, const std::string& doing);
 
   /// Batches up to this size are read with one GET a workload; larger ones are listed.
   static constexpr std::size_t kObjectReadsUpTo = 2;
