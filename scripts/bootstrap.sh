@@ -18,6 +18,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libgit2-dev nlohmann-json3-dev libspdlog-dev catch2
   libcurl4-openssl-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libhowardhinnant-date-dev
   tzdata
+  curl  # the probe benchmark's baseline (xargs -P8 curl)
 )
 
 missing=()

@@ -6,8 +6,11 @@ DIR/plan.yaml (for promote) and an empty release repository DIR/releases.
 
     scripts/bench/make_world.py --services 50 --waves 5 --dir /tmp/w50 [--bad 3]
 
---bad K makes the new image of service K healthy in DEV but never ready in PROD: a rollout
-that fails, for the failed-promotion benchmark.
+--bad K makes the new image of service K healthy in DEV but failing in PROD (--bad-mode:
+never-ready, ended by the progress deadline; crash, a CrashLoopBackOff): a rollout that fails,
+for the failed-promotion benchmark. --driver helm writes a plan whose services are helm
+releases of CHART (the caller installs them: scale.py does); sidecar DIR/bench.json holds each
+service's wave and the validation's least time, for the benchmarks' floors.
 """
 import argparse
 import json
@@ -26,6 +29,9 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--bad", type=int, action="append", default=[],
                         help="service index whose new image never becomes ready in PROD")
+    parser.add_argument("--bad-mode", choices=["never-ready", "crash"], default="never-ready")
+    parser.add_argument("--driver", choices=["kubectl", "helm"], default="kubectl")
+    parser.add_argument("--chart", help="the chart of every service (--driver helm)")
     parser.add_argument("--rollout-seconds", type=float, default=1.0)
     parser.add_argument("--deadline-seconds", type=float, default=4.0)
     parser.add_argument("--interval", default="1s")
@@ -35,6 +41,8 @@ def main():
     args = parser.parse_args()
     if args.services < 1 or args.waves < 1:
         parser.error("--services and --waves must be at least 1")
+    if args.driver == "helm" and not args.chart:
+        parser.error("--driver helm needs --chart")
 
     routes = {"ok": [
         {"method": "GET", "path": "/health", "status": 200, "body": {"status": "ok"}},
@@ -51,7 +59,7 @@ def main():
         images[f"{repo}:v1"] = {"routes": ["ok"]}
         new = {"routes": ["ok"]}
         if i in args.bad:  # healthy in DEV, so the audit promotes it; never ready in PROD
-            new["env"] = {"prod": {"rollout": "never-ready"}}
+            new["env"] = {"prod": {"rollout": args.bad_mode}}
         images[f"{repo}:v2"] = new
         for env, tag in (("dev", "v2"), ("prod", "v1")):
             ns = f"{name}-{env}"
@@ -82,12 +90,12 @@ def main():
         "environments:",
         "  dev:",
         "    context: dev",
-        "    driver: kubectl",
+        f"    driver: {args.driver}",
         '    namespace: "{service}-dev"',
         '    url: "http://{service}.dev.bench.test"',
         "  prod:",
         "    context: prod",
-        "    driver: kubectl",
+        f"    driver: {args.driver}",
         '    namespace: "{service}-prod"',
         '    url: "http://{service}.prod.bench.test"',
         "    secrets: [app-config]",
@@ -100,6 +108,10 @@ def main():
             "    container: app",
             f"    image: {repo}",
             f"    wave: {wave}",
+        ]
+        if args.driver == "helm":
+            lines.append(f'    helm: {{ release: {name}, chart: "{args.chart}", valuesKey: image.tag }}')
+        lines += [
             "    probes:",
             "      - { name: health, get: /health, expect: 200, golden: true }",
             "      - { name: version, get: /version, expect: 200 }",
@@ -116,6 +128,20 @@ def main():
     ]
     with open(os.path.join(args.dir, "plan.yaml"), "w") as out:
         out.write("\n".join(lines) + "\n")
+    # The validation's least time a wave: the initial delay, then rounds until the soak is over.
+    seconds = {"s": 1, "ms": 0.001, "m": 60}
+    def duration(text):
+        for unit in ("ms", "s", "m"):
+            if text.endswith(unit):
+                return float(text[:-len(unit)]) * seconds[unit]
+        raise SystemExit(f"make_world.py: cannot read duration {text!r}")
+    interval, soak = duration(args.interval), duration(args.soak)
+    rounds = max(-(-soak // interval), 1)  # rounds after the first, until the soak is over
+    with open(os.path.join(args.dir, "bench.json"), "w") as out:
+        json.dump({"services": {name: {"wave": wave, "repository": repo}
+                                for name, repo, wave in services},
+                   "validationFloorSeconds": duration(args.initial_delay) + rounds * interval,
+                   "driver": args.driver}, out, indent=1)
     releases = os.path.join(args.dir, "releases")
     if not os.path.isdir(os.path.join(releases, ".git")):
         subprocess.run(["git", "init", "-q", releases], check=True)
