@@ -357,7 +357,7 @@ TEST_CASE("a failure before anything changed ends FailedToStart and marks nothin
   CHECK(again.tag != result.tag);
 }
 
-TEST_CASE("new pods that crash-loop judge the image; pods that cannot be pulled do not",
+TEST_CASE("new pods that crash-loop judge the image, pods that cannot be pulled do not",
           "[engine]") {
   Engine engine;
   const bool crash = GENERATE(true, false);

@@ -421,7 +421,8 @@ std::optional<RolloutResult> EndOfWait(const WorkloadStatus& status, const std::
   if (status.stuck.empty()) return std::nullopt;
   result.outcome =
       status.crash_looping ? RolloutOutcome::kCrashLoop : RolloutOutcome::kPodsCannotStart;
-  result.detail += ": " + status.stuck;
+  // kubectl's "N of M updated replicas are available" counts the old pods here: the pod says it.
+  result.detail = status.stuck;
   return result;
 }
 
