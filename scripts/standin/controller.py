@@ -328,7 +328,8 @@ class Controller:
                 cs["state"] = {"waiting": {"reason": reason,
                                            "message": 'Back-off pulling image "%s"' % c.get("image")}}
             elif b.rollout == "crash" and running:
-                cs["restartCount"] = int(elapsed // 5)
+                # A seeded pod's rollout began at -inf: count its restarts from a day ago.
+                cs["restartCount"] = int(min(elapsed, 86400.0) // 5)
                 cs["state"] = {"waiting": {"reason": "CrashLoopBackOff",
                                            "message": "back-off restarting failed container"}}
                 cs["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
