@@ -259,8 +259,8 @@ Redactor Redactor::FromEnvironment(const std::vector<std::string>& variable_name
   return redactor;
 }
 
-std::string Redactor::RedactRegistered(std::string_view text) const {
-  if (secrets_.empty()) return std::string(text);
+void Redactor::RedactRegistered(std::string& text) const {
+  if (secrets_.empty()) return;
   /// One occurrence of a registered value; `secret` indexes secrets_.
   struct Match {
     std::size_t begin;
@@ -275,7 +275,7 @@ std::string Redactor::RedactRegistered(std::string_view text) const {
       matches.push_back({pos, pos + value.size(), s});
     }
   }
-  if (matches.empty()) return std::string(text);
+  if (matches.empty()) return;
   // Earliest first; at equal starts the longer (lower index) secret names the merged span.
   std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.secret < b.secret;
@@ -290,24 +290,29 @@ std::string Redactor::RedactRegistered(std::string_view text) const {
     for (++i; i < matches.size() && matches[i].begin < end; ++i) {
       end = std::max(end, matches[i].end);
     }
-    out.append(text.substr(copied, begin - copied));
+    out.append(text, copied, begin - copied);
     out.append(kMarkerOpen).append(name).append(">");
     copied = end;
   }
-  out.append(text.substr(copied));
-  return out;
+  out.append(text, copied);
+  text = std::move(out);
 }
 
 std::string Redactor::Redact(std::string_view text) const {
-  std::string registered = RedactRegistered(text);
-  std::string_view view = registered;
+  std::string out(text);
+  RedactInPlace(out);
+  return out;
+}
+
+void Redactor::RedactInPlace(std::string& text) const {
+  RedactRegistered(text);
   std::vector<Span> spans;
-  FindUrlUserinfo(view, spans);
-  FindAuthorization(view, spans);
-  FindSpacedFlagValue(view, spans);
-  FindKeyValue(view, spans);
-  FindJsonValue(view, spans);
-  return Mask(view, std::move(spans));
+  FindUrlUserinfo(text, spans);
+  FindAuthorization(text, spans);
+  FindSpacedFlagValue(text, spans);
+  FindKeyValue(text, spans);
+  FindJsonValue(text, spans);
+  if (!spans.empty()) text = Mask(text, std::move(spans));
 }
 
 std::vector<std::string> Redactor::RedactArgv(const std::vector<std::string>& argv) const {

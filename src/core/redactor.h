@@ -44,6 +44,9 @@ class Redactor {
   /// Redact(Redact(x)) == Redact(x).
   std::string Redact(std::string_view text) const;
 
+  /// Redact, in place: a large text (a whole report) is copied only where something is replaced.
+  void RedactInPlace(std::string& text) const;
+
   /// Each element redacted, and also the element following a bare sensitive flag (`--token`,
   /// `--password`, …), which is the flag's value in an argv.
   std::vector<std::string> RedactArgv(const std::vector<std::string>& argv) const;
@@ -58,7 +61,7 @@ class Redactor {
     std::string value;
   };
 
-  std::string RedactRegistered(std::string_view text) const;
+  void RedactRegistered(std::string& text) const;
 
   std::vector<Secret> secrets_;  ///< longest value first, so overlapping secrets redact fully
 };

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "adapters/probe/evaluate.h"
 #include "phases/audit.h"
@@ -85,9 +87,13 @@ json ServiceJson(const phases::ServiceObservation& service) {
           {"probes", std::move(probes)}};
 }
 
-json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role) {
+// With with_services false, "services" is an empty array for AuditJsonText to fill in.
+json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role,
+                     bool with_services) {
   json services = json::array();
-  for (const auto& service : env.services) services.push_back(ServiceJson(service));
+  if (with_services) {
+    for (const auto& service : env.services) services.push_back(ServiceJson(service));
+  }
   json secrets = json::array();
   for (const auto& secret : env.secrets) {
     secrets.push_back(
@@ -121,24 +127,7 @@ json ComparisonJson(const phases::ServiceComparison& c) {
       {"waivedProbes", c.waived_probes}};
 }
 
-}  // namespace
-
-const char* RolloutStateName(adapters::kube::RolloutState state) {
-  using adapters::kube::RolloutState;
-  switch (state) {
-    case RolloutState::kComplete:
-      return "complete";
-    case RolloutState::kProgressing:
-      return "progressing";
-    case RolloutState::kDeadlineExceeded:
-      return "deadline-exceeded";
-    case RolloutState::kMissing:
-      return "missing";
-  }
-  return "unknown";
-}
-
-nlohmann::json AuditJson(const phases::AuditReport& report) {
+json AuditDocument(const phases::AuditReport& report, bool with_services) {
   json comparisons = json::array();
   for (const auto& c : report.comparisons) comparisons.push_back(ComparisonJson(c));
   return {
@@ -151,8 +140,8 @@ nlohmann::json AuditJson(const phases::AuditReport& report) {
       {"verdicts",
        {{"source", VerdictJson(report.source, report.source_verdict)},
         {"target", VerdictJson(report.target, report.target_verdict)}}},
-      {"environments", json::array({EnvironmentJson(report.source_env, "source"),
-                                    EnvironmentJson(report.target_env, "target")})},
+      {"environments", json::array({EnvironmentJson(report.source_env, "source", with_services),
+                                    EnvironmentJson(report.target_env, "target", with_services)})},
       {"comparisons", std::move(comparisons)},
       {"drift",
        {{"checked", report.releases.known && !report.NoReleaseYet()},
@@ -179,6 +168,85 @@ nlohmann::json AuditJson(const phases::AuditReport& report) {
       {"targetHealthy", report.TargetHealthy()},
       {"promotionPending", report.PromotionPending()},
   };
+}
+
+std::string Dump(const json& value) {
+  return value.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+// Appends `text` (a dump at depth 0) as it would appear at `indent`: every line but the first
+// gains the indent. A dump has no raw newline inside a string (it escapes them), so each '\n'
+// is a line break of the layout.
+void AppendIndented(std::string& out, const std::string& text, const std::string& indent) {
+  std::size_t copied = 0;
+  for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', nl + 1)) {
+    out.append(text, copied, nl + 1 - copied).append(indent);
+    copied = nl + 1;
+  }
+  out.append(text, copied);
+}
+
+}  // namespace
+
+const char* RolloutStateName(adapters::kube::RolloutState state) {
+  using adapters::kube::RolloutState;
+  switch (state) {
+    case RolloutState::kComplete:
+      return "complete";
+    case RolloutState::kProgressing:
+      return "progressing";
+    case RolloutState::kDeadlineExceeded:
+      return "deadline-exceeded";
+    case RolloutState::kMissing:
+      return "missing";
+  }
+  return "unknown";
+}
+
+nlohmann::json AuditJson(const phases::AuditReport& report) {
+  return AuditDocument(report, true);
+}
+
+std::string AuditJsonText(const phases::AuditReport& report) {
+  // The envelope has an empty "services" array per environment, source then target (keys are
+  // sorted and only an environment has that key; inside a string its quotes would be escaped).
+  static constexpr std::string_view kEmpty = "\"services\": []";
+  const std::string envelope = Dump(AuditDocument(report, false));
+  // Each environment's services as they will appear, so the text is allocated once at its exact
+  // size (growing it by doubling would hold up to three times the text at once).
+  struct Splice {
+    std::size_t at;      ///< where kEmpty is in the envelope
+    std::string indent;  ///< the indentation of its line
+    std::string items;   ///< the array's contents, "" when the environment has no service
+  };
+  std::vector<Splice> splices;
+  std::size_t size = envelope.size() + 1;  // room for the newline a file ends with
+  for (const auto* env : {&report.source_env, &report.target_env}) {
+    const std::size_t from = splices.empty() ? 0 : splices.back().at + kEmpty.size();
+    const std::size_t at = envelope.find(kEmpty, from);
+    if (at == std::string::npos) break;  // cannot happen: AuditDocument writes both
+    const std::size_t line = envelope.rfind('\n', at) + 1;
+    Splice splice{at, envelope.substr(line, at - line), {}};
+    const std::string inner = splice.indent + "  ";
+    for (std::size_t i = 0; i < env->services.size(); ++i) {
+      splice.items.append(i == 0 ? "\n" : ",\n").append(inner);
+      AppendIndented(splice.items, Dump(ServiceJson(env->services[i])), inner);
+    }
+    if (!env->services.empty()) splice.items.append("\n").append(splice.indent);
+    size += splice.items.size();
+    splices.push_back(std::move(splice));
+  }
+  std::string out;
+  out.reserve(size);
+  std::size_t copied = 0;
+  for (Splice& splice : splices) {
+    out.append(envelope, copied, splice.at - copied).append("\"services\": [");
+    out.append(splice.items).append("]");
+    std::string().swap(splice.items);
+    copied = splice.at + kEmpty.size();
+  }
+  out.append(envelope, copied);
+  return out;
 }
 
 }  // namespace promote::report

@@ -136,5 +136,22 @@ TEST_CASE("audit json: rollout state names", "[report]") {
   CHECK(std::string(RolloutStateName(RolloutState::kMissing)) == "missing");
 }
 
+TEST_CASE("audit json: the text written a service at a time is the tree's own dump", "[report]") {
+  auto report = testdata::KeybuzzAudit();
+  REQUIRE(report.source_env.services.size() >= 2);
+  const auto whole = [](const phases::AuditReport& r) {
+    return AuditJson(r).dump(2, ' ', false, json::error_handler_t::replace);
+  };
+  CHECK(AuditJsonText(report) == whole(report));
+  // A string that looks like the key the text is spliced at, and a cut UTF-8 character.
+  report.source_env.services[0].status.message = "\"services\": [] \n done";
+  report.target_env.services[0].probes.at(0).body_excerpt = "caf\xc3";
+  CHECK(AuditJsonText(report) == whole(report));
+  report.target_env.services.clear();  // an environment with no services writes []
+  CHECK(AuditJsonText(report) == whole(report));
+  CHECK(json::parse(AuditJsonText(report)).at("environments").at(1).at("services") ==
+        json::array());
+}
+
 }  // namespace
 }  // namespace promote::report

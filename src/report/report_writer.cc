@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 void RedactInPlace(const Redactor& redactor, std::string& text) {
-  text = redactor.Redact(text);
+  redactor.RedactInPlace(text);
 }
 
 void RedactInPlace(const Redactor& redactor, std::optional<std::string>& text) {
@@ -174,16 +174,19 @@ Status AppendSummary(const fs::path& path, const std::string& markdown) {
 
 Result<ReportPaths> WriteAuditReports(const phases::AuditReport& report, const fs::path& dir,
                                       const Redactor& redactor) {
+  // At 200 services the JSON report is a megabyte: each rendering is redacted in place and let
+  // go as soon as it is written, so promote's peak memory holds one rendering, not all of them.
   const phases::AuditReport clean = Redacted(report, redactor);
-  const std::string markdown = redactor.Redact(RenderAuditMarkdown(clean));
-  // replace, not throw, on invalid UTF-8: a body excerpt may be cut inside a character.
-  const std::string json = redactor.Redact(
-      AuditJson(clean).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  std::string markdown = RenderAuditMarkdown(clean);
+  redactor.RedactInPlace(markdown);
+  // Invalid UTF-8 is replaced, not thrown: a body excerpt may be cut inside a character.
+  std::string json = AuditJsonText(clean);
+  json.push_back('\n');  // into the room AuditJsonText left for it
+  redactor.RedactInPlace(json);
   if (!nlohmann::json::accept(json)) {
     return Error{ErrorKind::kInternal, "redaction broke the JSON report", "report_writer",
                  "report this bug; the Markdown and JUnit reports were not written either"};
   }
-  const std::string junit = redactor.Redact(RenderJUnit(clean));
 
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -192,12 +195,17 @@ Result<ReportPaths> WriteAuditReports(const phases::AuditReport& report, const f
                  dir.string(), "choose a writable directory with --report-dir"};
   }
   ReportPaths paths{dir / "audit.md", dir / "audit.json", dir / "audit.junit.xml"};
-  for (const auto& [path, content] :
-       {std::pair{&paths.markdown, &markdown}, std::pair{&paths.json, &json},
-        std::pair{&paths.junit, &junit}}) {
-    if (Status written = WriteAtomically(*path, *content); !written) {
-      return std::move(written).error();
-    }
+  if (Status written = WriteAtomically(paths.markdown, markdown); !written) {
+    return std::move(written).error();
+  }
+  if (Status written = WriteAtomically(paths.json, json); !written) {
+    return std::move(written).error();
+  }
+  std::string().swap(json);
+  std::string junit = RenderJUnit(clean);
+  redactor.RedactInPlace(junit);
+  if (Status written = WriteAtomically(paths.junit, junit); !written) {
+    return std::move(written).error();
   }
   if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {
     if (Status appended = AppendSummary(summary, markdown); !appended) {
