@@ -153,9 +153,7 @@ std::vector<std::string> Drift(const AuditReport& report) {
   std::vector<std::string> drift;
   if (!report.releases.known || report.releases.releases_of_target == 0) return drift;
   const auto& released = report.releases.released;
-  auto recorded = [&](const std::string& what) {
-    return std::find(released.begin(), released.end(), what) != released.end();
-  };
+  auto recorded = [&](const std::string& what) { return released.count(what) != 0; };
   for (const auto& seen : report.target_env.services) {
     if (!seen.status.workload_present) continue;
     if (!recorded(seen.status.image) && !(seen.status.digest && recorded(*seen.status.digest))) {
@@ -489,9 +487,9 @@ ReleaseFacts ReadReleaseFacts(Context& context, const std::string& target) {
     if (release.manifest.target_env == target) {
       ++facts.releases_of_target;
       for (const auto& [service, image] : release.manifest.services) {
-        facts.released.push_back(image.image);
-        facts.released.push_back(adapters::git::PinnedImage(image));
-        if (image.digest) facts.released.push_back(*image.digest);
+        facts.released.insert(image.image);
+        facts.released.insert(adapters::git::PinnedImage(image));
+        if (image.digest) facts.released.insert(*image.digest);
       }
     }
     if (!release.note || !release.note->bad()) continue;
