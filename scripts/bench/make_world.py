@@ -7,8 +7,9 @@ DIR/plan.yaml (for promote) and an empty release repository DIR/releases.
     scripts/bench/make_world.py --services 50 --waves 5 --dir /tmp/w50 [--bad 3]
 
 --bad K makes the new image of service K healthy in DEV but failing in PROD (--bad-mode:
-never-ready, ended by the progress deadline; crash, a CrashLoopBackOff): a rollout that fails,
-for the failed-promotion benchmark. --driver helm writes a plan whose services are helm
+never-ready, ended by the progress deadline; crash, a CrashLoopBackOff; unhealthy, pods that
+become ready but answer 500 to every probe): a rollout or validation that fails, for the
+failed-promotion benchmark. --driver helm writes a plan whose services are helm
 releases of CHART (the caller installs them: scale.py does); sidecar DIR/bench.json holds each
 service's wave and the validation's least time, for the benchmarks' floors.
 """
@@ -29,7 +30,7 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--bad", type=int, action="append", default=[],
                         help="service index whose new image never becomes ready in PROD")
-    parser.add_argument("--bad-mode", choices=["never-ready", "crash"], default="never-ready")
+    parser.add_argument("--bad-mode", choices=["never-ready", "crash", "unhealthy"], default="never-ready")
     parser.add_argument("--driver", choices=["kubectl", "helm"], default="kubectl")
     parser.add_argument("--chart", help="the chart of every service (--driver helm)")
     parser.add_argument("--rollout-seconds", type=float, default=1.0)
@@ -48,6 +49,8 @@ def main():
         {"method": "GET", "path": "/health", "status": 200, "body": {"status": "ok"}},
         {"method": "GET", "path": "/version", "status": 200, "body": {"version": "x"}},
         {"method": "*", "path": "*", "status": 404, "body": {"error": "not found"}},
+    ], "broken": [
+        {"method": "*", "path": "*", "status": 500, "body": {"error": "internal"}},
     ]}
     images = {}
     envs = {"dev": {"namespaces": [], "deployments": [], "secrets": []},
@@ -58,8 +61,11 @@ def main():
         repo = f"bench.local/{name}"
         images[f"{repo}:v1"] = {"routes": ["ok"]}
         new = {"routes": ["ok"]}
-        if i in args.bad:  # healthy in DEV, so the audit promotes it; never ready in PROD
-            new["env"] = {"prod": {"rollout": args.bad_mode}}
+        if i in args.bad:  # healthy in DEV, so the audit promotes it; failing in PROD
+            if args.bad_mode == "unhealthy":
+                new["env"] = {"prod": {"routes": ["broken"]}}
+            else:
+                new["env"] = {"prod": {"rollout": args.bad_mode}}
         images[f"{repo}:v2"] = new
         for env, tag in (("dev", "v2"), ("prod", "v1")):
             ns = f"{name}-{env}"

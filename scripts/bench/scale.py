@@ -36,6 +36,7 @@ CHART = os.path.join(ROOT, "tests/standin/charts/tiny")
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 VERDICT = re.compile(r"\[warn(ing)?\] (\[wave \d+\] |validate prod failed)")
 ROUND = re.compile(r"validate prod round (\d+): (.*)")
+ROUND_COUNTS = re.compile(r"(\d+)/(\d+) passed")
 LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\]")
 DEFAULT_HELM_TIMEOUT_S = 300.0
 
@@ -148,7 +149,7 @@ def main():
     parser.add_argument("--what", choices=["audit", "promote", "helm-atomic"], default="audit")
     parser.add_argument("--driver", choices=["kubectl", "helm"], default="kubectl")
     parser.add_argument("--bad", type=int, action="append", default=[])
-    parser.add_argument("--bad-mode", choices=["never-ready", "crash"], default="never-ready")
+    parser.add_argument("--bad-mode", choices=["never-ready", "crash", "unhealthy"], default="never-ready")
     parser.add_argument("--helm-timeout", type=float, default=10.0)
     parser.add_argument("--work", help="folder to work in (default: a temporary one, removed)")
     parser.add_argument("--max-kubectl", type=int)
@@ -195,6 +196,13 @@ def main():
             command += ["audit", "dev", "prod"] if args.what == "audit" else ["dev", "prod"]
         started, seconds, code, _, stderr, peak_kb = run_measured(
             command, work, env=world.env, sample_rss=args.what != "helm-atomic")
+        prod_image_after = None
+        if args.what == "helm-atomic":
+            service = f"svc{args.bad[0]:03d}"
+            prod_image_after = subprocess.run(
+                [tool("kubectl"), *world.kube("prod", service), "--context=prod", "get",
+                 f"deployment/{service}", "-o", "jsonpath={.spec.template.spec.containers[0].image}"],
+                env=world.env, capture_output=True, text=True, check=True).stdout.strip()
     finally:
         world.down()
 
@@ -233,7 +241,8 @@ def main():
             verdict = at
             timeline.append({"t": round(at - started, 3), "event": "verdict"})
         elif ROUND.search(line):
-            passed = "passed" in ROUND.search(line).group(2)
+            counts = ROUND_COUNTS.match(ROUND.search(line).group(2))  # "2/2 passed, …"
+            passed = bool(counts) and counts.group(1) == counts.group(2)
             timeline.append({"t": round(at - started, 3),
                              "event": "round passed" if passed else "round failed"})
     timeline.append({"t": round(seconds, 3), "event": "end"})
@@ -243,6 +252,9 @@ def main():
         later = [w["ts"] for w in writes if verdict is not None and w["ts"] >= verdict - 0.001]
         result["verdict_to_rollback_write_s"] = round(min(later) - verdict, 3) if later else None
     if args.what == "helm-atomic":
+        # What helm left PROD running: an image that becomes ready but fails its probes passes
+        # helm's wait, so --atomic has nothing to roll back.
+        result["prod_image_after"] = prod_image_after
         result["helm_timeout_s"] = args.helm_timeout
         result["scaled_to_default_s"] = round(
             seconds - args.helm_timeout + DEFAULT_HELM_TIMEOUT_S, 3)

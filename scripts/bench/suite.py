@@ -334,11 +334,20 @@ def main():
                                       *FAILED, "--bad-mode", "crash", "--driver", "helm")
     cases["failed never-ready"] = case(promote, repeat, "failed promotion, never-ready image",
                                        *FAILED, "--bad-mode", "never-ready")
+    cases["failed unhealthy"] = case(promote, repeat, "failed promotion, ready image failing probes",
+                                     *FAILED, "--bad-mode", "unhealthy")
+    cases["helm atomic unhealthy"] = case(  # an outcome, not a time: once is enough
+        promote, 1, "helm upgrade --atomic, ready image failing probes",
+        "--services", "1", "--bad", "0", "--bad-mode", "unhealthy", "--driver", "helm",
+        "--what", "helm-atomic", warm=False)
+    results["helm atomic unhealthy"] = {
+        "exit": cases["helm atomic unhealthy"]["runs"][-1]["exit"],
+        "prodImageAfter": cases["helm atomic unhealthy"]["runs"][-1]["prod_image_after"]}
     cases["helm atomic"] = case(promote, repeat, "helm upgrade --atomic, crash-looping image",
                                 "--services", "1", "--bad", "0", "--bad-mode", "crash",
                                 "--driver", "helm", "--what", "helm-atomic")
     helm_default = cases["helm atomic"]["scaled_to_default_s"]
-    for key in ("failed crash", "failed crash helm", "failed never-ready"):
+    for key in ("failed crash", "failed crash helm", "failed never-ready", "failed unhealthy"):
         median = cases[key]["seconds"]["median"]
         ratios[f"helm --atomic (default timeout) / {key}"] = round(helm_default / median, 1)
         ratios[f"Flagger decision (60 s) / {key}"] = round(FLAGGER_DECISION_S / median, 1)
@@ -367,6 +376,7 @@ def main():
     results["seconds"] = round(time.time() - started, 1)
     for name, ratio in ratios.items():
         print(f"ratio {name}: {ratio}")
+    print(f"helm --atomic, ready image failing probes: {results['helm atomic unhealthy']}")
     print(f"footprint: {results['footprint']}")
     with open(args.out, "w") as out:
         json.dump(results, out, indent=1)
