@@ -16,6 +16,7 @@
 #include "adapters/git/release_repo.h"
 #include "core/redactor.h"
 #include "core/shell_line.h"
+#include "core/text.h"
 #include "core/time_format.h"
 #include "engine/hook_calls.h"
 #include "engine/journal.h"
@@ -124,12 +125,6 @@ void PushTag(phases::Context& context, Journal& journal, const std::string& tag)
   }
   context.logger.warn("release {} is tagged but not pushed to {}: {}", tag, *remote,
                       pushed.error().Format());
-}
-
-std::string Join(const std::vector<std::string>& parts, const char* separator) {
-  std::string out;
-  for (const auto& part : parts) out += (out.empty() ? "" : separator) + part;
-  return out;
 }
 
 json BadImagesJson(const std::vector<phases::BadImage>& images) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/duration.h"
+#include "core/text.h"
 #include "plan/plan.h"
 
 namespace promote::report {
@@ -12,15 +13,6 @@ namespace {
 
 const char* DriverName(plan::Driver driver) {
   return driver == plan::Driver::kHelm ? "helm" : "kubectl";
-}
-
-std::string Join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
-  }
-  return out;
 }
 
 int GoldenCount(const plan::Service& service) {
