@@ -40,16 +40,19 @@ environments:
 services:
   - name: billing
     workload: deployment/billing
+    image: registry.test/acme/billing
     wave: 1
     probes:
       - { name: charge, post: /charge, expect: 200, golden: true }
       - { name: metrics, get: /metrics, expect: 200 }
   - name: web
     workload: deployment/web
+    image: registry.test/acme/web
     wave: 2
     probes: [ { name: home, get: /, expect: 200, golden: true } ]
   - name: search
     workload: deployment/search
+    image: registry.test/acme/search
     wave: 2
     probes: [ { name: health, get: /health, expect: 200 } ]
 validate: { initialDelay: 0s, interval: 1s, soak: 2s, successes: 2, failureLimit: 1,

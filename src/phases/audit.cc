@@ -13,7 +13,9 @@
 #include <set>
 
 #include "adapters/git/release_repo.h"
+#include "core/image_reference.h"
 #include "core/shell_line.h"
+#include "core/text.h"
 #include "core/time_format.h"
 #include "phases/context.h"
 #include "phases/targets.h"
@@ -314,15 +316,55 @@ std::string AuditReport::Suggest(const std::vector<std::string>& args) const {
 
 namespace {
 
+// Why the source's image must not reach the target, "" when it may: only a valid reference from
+// the repositories the plan names goes, pinned by digest where the target requires one.
+std::string SupplyChainProblem(const AuditReport& report, const plan::Service& service,
+                               const plan::Environment* target, const ServiceComparison& c) {
+  const std::string where = service.name + ": " + report.source + " runs ";
+  auto image = ParseImageReference(c.source_image);
+  if (!image) {
+    return where + "an image promote will not deploy: " + image.error().what + "; fix " +
+           service.name + " in " + report.source;
+  }
+  if (!RepositoryAllowed(*image, service.repositories)) {
+    return where + c.source_image + ", which is not from the repositories the plan allows for " +
+           service.name + " (" + Join(service.repositories, ", ") + "); fix " + report.source +
+           ", or if this repository is yours add it to " + service.name + "'s repositories";
+  }
+  const std::string deploy = c.DeployImage();
+  auto pinned = ParseImageReference(deploy);
+  if (!pinned) {
+    return service.name + ": the digest " + report.source + " reports for " + c.source_image +
+           " does not make a valid reference: " + pinned.error().what;
+  }
+  if (target && target->require_digest && pinned->digest.empty()) {
+    return service.name + ": " + report.target + " requires a digest (requireDigest), but none " +
+           "is known for " + report.source + "'s " + c.source_image +
+           " (its pods report no image ID yet); wait until they run, or deploy it by digest in " +
+           report.source;
+  }
+  return "";
+}
+
 // One service's comparison, with its waived probes; `refusals` gets why it must not go.
 ServiceComparison Compare(const AuditReport& report, const plan::Service& service,
-                          const ServiceObservation& source, const ServiceObservation& target) {
+                          const plan::Environment* target_env, const ServiceObservation& source,
+                          const ServiceObservation& target) {
   ServiceComparison c;
   c.service = service.name;
   c.source_image = source.status.image;
   c.source_digest = source.status.digest;
   c.target_image = target.status.image;
   c.target_digest = target.status.digest;
+  if (source.status.workload_present) {
+    // Checked even when the target already runs it: the release tag would record it as proven.
+    if (std::string problem = SupplyChainProblem(report, service, target_env, c);
+        !problem.empty()) {
+      c.action = ServiceAction::kBlocked;
+      c.reason = std::move(problem);
+      return c;
+    }
+  }
   if (source.status.workload_present && target.status.workload_present &&
       SameRelease(source, target)) {
     c.action = ServiceAction::kUpToDate;
@@ -446,7 +488,8 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
     const ServiceObservation* source = report.source_env.Find(service.name);
     const ServiceObservation* target = report.target_env.Find(service.name);
     if (!source || !target) continue;
-    report.comparisons.push_back(Compare(report, service, *source, *target));
+    report.comparisons.push_back(
+        Compare(report, service, plan.FindEnvironment(report.target), *source, *target));
     const ServiceComparison& c = report.comparisons.back();
     if (c.action == ServiceAction::kBlocked) report.refusals.push_back(c.reason);
     if (c.action == ServiceAction::kPromote) changes.push_back(service.name + " " + c.reason);

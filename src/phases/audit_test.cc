@@ -24,11 +24,13 @@ environments:
 services:
   - name: api
     workload: deployment/api
+    image: registry.test/api
     probes:
       - { name: login, post: /login, expect: { not: 404 }, golden: true }
       - { name: stats, get: /stats, expect: 200 }
   - name: web
     workload: deployment/web
+    image: registry.test/web
     probes: [ { name: home, get: /, expect: 200, golden: true } ]
 )";
 
@@ -51,6 +53,15 @@ ProbeResult Probe(const std::string& name, const std::string& method, const std:
   return probe;
 }
 
+// A well-formed sha256 digest that names service and tag (their bytes in hex, then zeros).
+std::string DigestOf(const std::string& service, const std::string& tag) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : service + tag) hex += {kHex[c >> 4], kHex[c & 15]};
+  hex.resize(64, '0');
+  return "sha256:" + hex;
+}
+
 ServiceObservation Running(const std::string& service, const std::string& env,
                            const std::string& tag, bool login_works) {
   ServiceObservation seen;
@@ -61,7 +72,7 @@ ServiceObservation Running(const std::string& service, const std::string& env,
   seen.status.namespace_present = true;
   seen.status.workload_present = true;
   seen.status.image = "registry.test/" + service + ":" + tag;
-  seen.status.digest = "sha256:" + service + tag;
+  seen.status.digest = DigestOf(service, tag);
   seen.status.rollout = RolloutState::kComplete;
   if (service == "api") {
     seen.probes.push_back(
@@ -104,11 +115,67 @@ TEST_CASE("a broken target and a healthy, newer source: promote", "[audit]") {
   REQUIRE(report.comparisons.size() == 2);
   CHECK(report.comparisons[0].action == ServiceAction::kPromote);
   CHECK(report.comparisons[0].reason == "v1 → v2");
-  CHECK(report.comparisons[0].DeployImage() == "registry.test/api:v2@sha256:apiv2");
+  CHECK(report.comparisons[0].DeployImage() == "registry.test/api:v2@" + DigestOf("api", "v2"));
   CHECK(report.comparisons[1].action == ServiceAction::kUpToDate);
   CHECK(report.recommendation == Recommendation::kPromote);
   // The suggestion carries the invocation's global flags, quoted so it can be pasted.
   CHECK(report.command == "promote --plan=plans/shop.yaml '--kubeconfig=/tmp/my config' dev prod");
+}
+
+TEST_CASE("only images from the plan's repositories are promoted", "[audit][supply-chain]") {
+  auto plan = LoadTestPlan();
+  SECTION("an image from elsewhere is refused, naming service, image and the repositories") {
+    auto report = Situation(false, "v2", true);
+    report.source_env.services[0].status.image = "evil.example/cryptominer:1.0";
+    Conclude(plan, report);
+    CHECK(report.comparisons[0].action == ServiceAction::kBlocked);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+    CHECK_THAT(report.recommendation_reason,
+               Catch::Contains("api: dev runs evil.example/cryptominer:1.0, which is not from the "
+                               "repositories the plan allows for api (registry.test/api)"));
+  }
+  SECTION("already running in the target too: still refused, a release would record it") {
+    auto report = Situation(true, "v1", true);
+    report.source_env.services[1].status.image = "evil.example/web:v1";
+    report.target_env.services[1].status.image = "evil.example/web:v1";
+    Conclude(plan, report);
+    CHECK(report.comparisons[1].action == ServiceAction::kBlocked);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+  }
+  SECTION("a reference that breaks the grammar is refused, saying why") {
+    auto report = Situation(false, "v2", true);
+    report.source_env.services[0].status.image = "registry.test/api:x;y";
+    Conclude(plan, report);
+    CHECK(report.comparisons[0].action == ServiceAction::kBlocked);
+    CHECK_THAT(report.comparisons[0].reason, Catch::Contains("tag 'x;y'"));
+  }
+  SECTION("a digest that does not parse is refused rather than deployed") {
+    auto report = Situation(false, "v2", true);
+    report.source_env.services[0].status.digest = "sha256:not-hex";
+    Conclude(plan, report);
+    CHECK(report.comparisons[0].action == ServiceAction::kBlocked);
+    CHECK_THAT(report.comparisons[0].reason, Catch::Contains("digest"));
+  }
+  SECTION("a pattern the plan declares lets its repositories in") {
+    plan.services[0].repositories.push_back("mirror.test/team/*");
+    auto report = Situation(false, "v2", true);
+    report.source_env.services[0].status.image = "mirror.test/team/api:v2";
+    Conclude(plan, report);
+    CHECK(report.comparisons[0].action == ServiceAction::kPromote);
+    CHECK(report.recommendation == Recommendation::kPromote);
+  }
+  SECTION("requireDigest: no digest known, no promotion") {
+    plan.environments.at("prod").require_digest = true;
+    auto report = Situation(false, "v2", true);
+    report.source_env.services[0].status.digest.reset();
+    Conclude(plan, report);
+    CHECK(report.comparisons[0].action == ServiceAction::kBlocked);
+    CHECK_THAT(report.comparisons[0].reason,
+               Catch::Contains("prod requires a digest (requireDigest)"));
+    report.source_env.services[0].status.digest = DigestOf("api", "v2");
+    Conclude(plan, report);
+    CHECK(report.comparisons[0].action == ServiceAction::kPromote);
+  }
 }
 
 TEST_CASE("an unhealthy source is never recommended", "[audit]") {
@@ -158,24 +225,24 @@ TEST_CASE("a bad image is refused by repository and digest, whatever else change
   report.releases.releases_of_target = 2;
   report.releases.released = {"registry.test/api:v1", "registry.test/web:v1"};
   SECTION("the same digest under another tag is the same image") {
-    report.releases.bad_images = {
-        {"api", "registry.test/api:v2-rc", "sha256:apiv2", "prod-1.2", "login answered 500"}};
+    report.releases.bad_images = {{"api", "registry.test/api:v2-rc", DigestOf("api", "v2"),
+                                   "prod-1.2", "login answered 500"}};
     Conclude(plan, report);
     CHECK(report.recommendation == Recommendation::kDoNotPromote);
-    CHECK(report.recommendation_reason.find(
-              "api registry.test/api:v2-rc@sha256:apiv2 failed in release prod-1.2: login "
-              "answered 500") != std::string::npos);
+    CHECK(report.recommendation_reason.find("api registry.test/api:v2-rc@" + DigestOf("api", "v2") +
+                                            " failed in release prod-1.2: login "
+                                            "answered 500") != std::string::npos);
     REQUIRE(report.comparisons[0].known_bad.has_value());
   }
   SECTION("another digest of the repository is another image") {
-    report.releases.bad_images = {
-        {"api", "registry.test/api:v2", "sha256:other", "prod-1.2", "login answered 500"}};
+    report.releases.bad_images = {{"api", "registry.test/api:v2", "sha256:" + std::string(64, 'f'),
+                                   "prod-1.2", "login answered 500"}};
     Conclude(plan, report);
     CHECK(report.recommendation == Recommendation::kPromote);
   }
   SECTION("--force promotes it and lists it as forced") {
     report.releases.bad_images = {
-        {"api", "registry.test/api:v2", "sha256:apiv2", "prod-1.2", "login answered 500"}};
+        {"api", "registry.test/api:v2", DigestOf("api", "v2"), "prod-1.2", "login answered 500"}};
     report.force_reason = "INC-7";
     Conclude(plan, report);
     CHECK(report.recommendation == Recommendation::kPromote);

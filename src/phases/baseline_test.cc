@@ -21,8 +21,8 @@ environments:
   dev: { context: dev, namespace: "acme-{service}-dev", url: "http://{service}.dev.test" }
   prod: { context: prod, namespace: "acme-{service}-prod", url: "http://{service}.prod.test" }
 services:
-  - { name: billing, workload: deployment/billing, probes: [ { get: /health } ] }
-  - { name: web, workload: deployment/web, probes: [ { get: / } ] }
+  - { name: billing, workload: deployment/billing, image: registry.test/billing, probes: [ { get: /health } ] }
+  - { name: web, workload: deployment/web, image: registry.test/web, probes: [ { get: / } ] }
 )";
 
 struct Installation {

@@ -36,11 +36,13 @@ environments:
 services:
   - name: api
     workload: deployment/api
+    image: registry.test/api
     probes:
       - { name: stats, get: /stats, expect: 200 }
       - { name: login, post: /login, expect: { not: 404 }, golden: true }
   - name: web
     workload: deployment/web
+    image: registry.test/web
     probes: [ { name: home, get: /, expect: 200, golden: true } ]
 )";
 

@@ -22,6 +22,8 @@
 
 #include "core/content_hash.h"
 #include "core/duration.h"
+#include "core/image_reference.h"
+#include "core/text.h"
 #include "plan/freeze.h"
 
 namespace promote::plan {
@@ -92,15 +94,6 @@ std::string Index(const std::string& parent, size_t i) {
   return parent + "[" + std::to_string(i) + "]";
 }
 
-std::string JoinList(const std::vector<std::string>& items, std::string_view separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += separator;
-    out += items[i];
-  }
-  return out;
-}
-
 std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -155,7 +148,7 @@ std::optional<std::string> Suggest(std::string_view got,
 std::string SuggestionFix(std::string_view got, const std::vector<std::string>& candidates,
                           std::string_view what_they_are) {
   if (auto best = Suggest(got, candidates)) return "did you mean '" + *best + "'?";
-  return std::string(what_they_are) + ": " + JoinList(candidates, ", ");
+  return std::string(what_they_are) + ": " + promote::Join(candidates, ", ");
 }
 
 /// How a node reads in "found …": the scalar itself, or what kind of thing it is.
@@ -312,7 +305,8 @@ const std::vector<std::string> kTopKeys = {"apiVersion", "name",         "releas
                                            "validate",   "rollback",     "hooks"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
 const std::vector<std::string> kEnvironmentKeys = {
-    "context", "kubeconfig", "driver", "namespace", "url", "secrets", "approval", "lock", "freeze"};
+    "context", "kubeconfig", "driver", "namespace", "url",
+    "secrets", "approval",   "lock",   "freeze",    "requireDigest"};
 const std::vector<std::string> kLockKeys = {"backend", "namespace", "name", "duration"};
 const std::vector<std::string> kLockBackends = {"file", "lease"};
 const std::vector<std::string> kFreezeKeys = {"timeZone", "windows"};
@@ -320,8 +314,8 @@ const std::vector<std::string> kFreezeWindowKeys = {"name", "schedule", "duratio
                                                     "from", "until",    "reason"};
 const std::vector<std::string> kApprovalKeys = {"required", "approvers", "allowSelfApproval",
                                                 "count"};
-const std::vector<std::string> kServiceKeys = {"name", "workload", "container", "image",
-                                               "helm", "wave",     "probes"};
+const std::vector<std::string> kServiceKeys = {"name", "workload", "container",    "image",
+                                               "helm", "wave",     "repositories", "probes"};
 const std::vector<std::string> kHelmKeys = {"release", "chart", "valuesKey"};
 const std::vector<std::string> kMethodKeys = {"get", "post", "put", "delete", "head", "patch"};
 const std::vector<std::string> kProbeKeys = {
@@ -701,7 +695,15 @@ class SchemaReader {
     if (auto container = map.Get("container")) {
       service.container = Name(*container, NameRule::kDnsLabel, "container name");
     }
-    if (auto image = map.Get("image")) service.image = ReadImage(*image);
+    // Only what the plan names is ever deployed: a service without its repository could be
+    // promoted from anywhere.
+    service.image = ReadImage(Require(map, "image", "ghcr.io/acme/" + service.name));
+    service.repositories = {service.image};
+    if (auto repositories = map.Get("repositories")) {
+      for (const Field& item : List(*repositories, "a list of image repositories or patterns")) {
+        service.repositories.push_back(ReadRepositoryPattern(item));
+      }
+    }
     if (auto helm = map.Get("helm")) service.helm = ReadHelm(*helm, service.name);
     if (auto wave = map.Get("wave")) {
       service.wave = static_cast<int>(
@@ -713,23 +715,41 @@ class SchemaReader {
 
   std::string ReadImage(const Field& field) const {
     const std::string image = ArgText(field, "image");
-    if (HasSpaceOrControl(image)) {
-      Fail(field.mark, field.path + ": image '" + image + "' contains whitespace",
-           "write an image repository like ghcr.io/keybuzz/keybuzz-api");
-    }
-    // A tag is a ':' in the last path component (an earlier one is a registry port).
-    std::string repo = image.substr(0, image.find('@'));
-    const size_t last_slash = repo.rfind('/');
-    const size_t colon = repo.find(':', last_slash == std::string::npos ? 0 : last_slash);
-    if (colon != std::string::npos) repo.resize(colon);
-    if (repo != image) {
+    auto parsed = ParseImageReference(image);
+    if (!parsed) Fail(field.mark, field.path + ": " + parsed.error().what, parsed.error().fix);
+    if (!parsed->tag.empty() || !parsed->digest.empty()) {
       Fail(field.mark,
            field.path + ": expected an image repository without tag or digest, found '" + image +
                "'",
-           "write '" + repo +
+           "write '" + parsed->Repository() +
                "': promote chooses the tag (the one proven in the source environment)");
     }
     return image;
+  }
+
+  // A repository, or one where '*' stands for any characters but '/' (ghcr.io/acme/*).
+  std::string ReadRepositoryPattern(const Field& field) const {
+    const std::string pattern = ArgText(field, "image repository");
+    std::string probe = pattern;  // '*' checked as a letter, so the rest obeys the grammar
+    std::replace(probe.begin(), probe.end(), '*', 'x');
+    auto parsed = ParseImageReference(probe);
+    if (!parsed) {
+      Fail(field.mark, field.path + ": " + parsed.error().what,
+           "write a repository like ghcr.io/acme/api, or ghcr.io/acme/* for every repository "
+           "under ghcr.io/acme");
+    }
+    if (!parsed->tag.empty() || !parsed->digest.empty()) {
+      Fail(field.mark,
+           field.path + ": expected an image repository without tag or digest, found '" + pattern +
+               "'",
+           "list repositories only: the tag is the one proven in the source environment");
+    }
+    if (pattern.find('*') != std::string::npos && pattern.find('*') < pattern.find('/')) {
+      Fail(field.mark, field.path + ": '" + pattern + "' puts a '*' in the registry",
+           "name the registry exactly (ghcr.io/acme/*): a pattern over registries would let any "
+           "registry in");
+    }
+    return pattern;
   }
 
   HelmTarget ReadHelm(const Field& field, const std::string& service_name) const {
@@ -1076,6 +1096,7 @@ class SchemaReader {
     if (auto approval = map.Get("approval")) environment.approval = ReadApproval(*approval);
     if (auto lock = map.Get("lock")) environment.lock = ReadLock(*lock);
     if (auto freeze = map.Get("freeze")) environment.freeze = ReadFreeze(*freeze);
+    if (auto digest = map.Get("requireDigest")) environment.require_digest = Bool(*digest);
     return environment;
   }
 

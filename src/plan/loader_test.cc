@@ -88,7 +88,7 @@ std::string Dump(const Plan& plan) {
     out << "  lock " << (env.lock.backend == LockPolicy::Backend::kLease ? "lease" : "file") << " "
         << env.lock.lease_namespace << " " << env.lock.lease_name << " "
         << env.lock.lease_duration.count() << "\n";
-    out << "  freeze " << env.freeze.time_zone << "\n";
+    out << "  freeze " << env.freeze.time_zone << " requireDigest=" << env.require_digest << "\n";
     for (const FreezeWindow& w : env.freeze.windows) {
       out << "    window " << w.name << " schedule=" << w.schedule
           << " duration=" << w.duration.count()
@@ -100,6 +100,7 @@ std::string Dump(const Plan& plan) {
   for (const Service& s : plan.services) {
     out << "service " << s.name << " " << s.workload_kind << "/" << s.workload_name
         << " container=" << s.container << " image=" << s.image << " wave=" << s.wave << "\n";
+    for (const auto& repository : s.repositories) out << "  repository " << repository << "\n";
     if (s.helm) {
       out << "  helm " << s.helm->release << " " << s.helm->chart << " "
           << ChartSourceName(s.helm->chart_source) << " " << s.helm->values_key << "\n";
@@ -145,6 +146,7 @@ environments:
 services:
   - name: api
     workload: deployment/mini-api
+    image: registry.test/mini-api
     probes:
       - get: /health
 )";
@@ -232,6 +234,10 @@ TEST_CASE("the shop plan's values, shorthands and defaults", "[plan]") {
   const Service& api = plan.services[0];
   CHECK(api.container == "server");
   CHECK(api.image == "registry.shop.test:5000/shop/api");
+  CHECK(api.repositories == std::vector<std::string>{"registry.shop.test:5000/shop/api",
+                                                     "registry.shop.test:5000/mirror/*"});
+  CHECK(prod.require_digest);
+  CHECK_FALSE(plan.environments.at("staging").require_digest);
   REQUIRE(api.helm);
   CHECK(api.helm->values_key == "server.image.tag");
 
@@ -372,7 +378,7 @@ TEST_CASE("rollback errors name the field and say how to fix it", "[plan][rollba
     return loaded.error().Format();
   };
   CHECK_THAT(error_of("rollback: { timeout: 0s }\n"),
-             Catch::Contains("inline.yaml:12:22: rollback.timeout: must be longer than 0") &&
+             Catch::Contains("inline.yaml:13:22: rollback.timeout: must be longer than 0") &&
                  Catch::Contains("give a positive duration"));
   CHECK_THAT(error_of("rollback: { successes: two }\n"),
              Catch::Contains("rollback.successes: expected an integer, found 'two'"));
@@ -520,6 +526,7 @@ environments:
 services:
   - name: api
     workload: deployment/mini-api
+    image: registry.test/mini-api
     helm: { chart: ")" +
          chart + R"(" }
 )";
@@ -606,7 +613,7 @@ TEST_CASE("a missing local helm chart is an invalid plan naming the path looked 
     const Error& error = loaded.error();
     INFO(error.Format());
     CHECK(error.kind == ErrorKind::kInvalidPlan);
-    CHECK(error.where == file.string() + ":10:20");
+    CHECK(error.where == file.string() + ":11:20");
     CHECK(error.what == "services[0].helm.chart: local chart '" + chart +
                             "' not found: looked for " + looked_for);
     CHECK(error.fix ==
@@ -619,7 +626,7 @@ TEST_CASE("ParsePlan reports errors under the given source name", "[plan]") {
   text.replace(text.find("get: /health"), 12, "get: /health\n        timeout: 5 s");
   const Result<Plan> loaded = ParsePlan(text, "inline.yaml");
   REQUIRE_FALSE(loaded.ok());
-  CHECK(loaded.error().where == "inline.yaml:12:18");
+  CHECK(loaded.error().where == "inline.yaml:13:18");
   CHECK(loaded.error().what.rfind("services[0].probes[0].timeout: ", 0) == 0);
 }
 

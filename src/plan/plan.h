@@ -63,6 +63,8 @@ struct Environment {
   ApprovalGate approval;
   LockPolicy lock;
   FreezePolicy freeze;
+  /// Every image deployed here must be pinned by a digest (the source's pods report it).
+  bool require_digest = false;
 
   /// Namespace of `service` in this environment ({service} substituted).
   std::string NamespaceFor(const std::string& service) const;
@@ -126,6 +128,9 @@ struct Service {
   std::string workload_name;
   std::string container;  ///< defaults to the service name
   std::string image;      ///< image repository, e.g. ghcr.io/keybuzz/keybuzz-api
+  /// Where its images may come from: `image` first, then the plan's `repositories` (exact, or
+  /// with '*' for any characters but '/'). An image from anywhere else is never promoted.
+  std::vector<std::string> repositories;
   std::optional<HelmTarget> helm;
   int wave = 1;
   std::vector<Probe> probes;

@@ -536,6 +536,28 @@ TEST_CASE("a run killed while rolling back finishes its rollback on resume",
   CHECK(note.find("failed") != std::string::npos);
 }
 
+TEST_CASE("an image DEV runs from outside the plan's repositories is never promoted",
+          "[e2e][promotion][supply-chain]") {
+  World world;
+  // A healthy image in DEV, so nothing but its origin is wrong with it.
+  const std::string evil = "evil.example/cryptominer:1.0";
+  world.Control("dev", "images",
+                R"({"image":")" + evil +
+                    R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
+  world.ShipToDev(evil);
+  const auto refused = world.Promote();
+  INFO(refused.err);
+  const auto outcome = Outcome(refused);
+  CHECK(outcome["state"] == "Refused");
+  CHECK(refused.exit_code == 1);  // refused before changing anything
+  const std::string summary = outcome["summary"];
+  CHECK_THAT(summary, Catch::Contains("api: dev runs evil.example/cryptominer:1.0, which is not "
+                                      "from the repositories the plan allows for api "
+                                      "(ghcr.io/keybuzz/keybuzz-api)"));
+  CHECK(world.standin().Writes("prod").empty());
+  CHECK(world.Git({"-C", world.releases().string(), "tag"}).empty());
+}
+
 TEST_CASE("a failing pre-deploy hook stops the run with nothing changed",
           "[e2e][promotion][hooks]") {
   World world;

@@ -49,12 +49,14 @@ environments:
 services:
   - name: api
     workload: deployment/shop-api
+    image: reg/api
     helm: { release: shop-api, chart: charts/api }
     probes:
       - { name: health, get: /health, expect: 200, golden: true }
       - { name: login, post: /login, expect: { not: 404 } }
   - name: web
     workload: statefulset/shop-web
+    image: reg/web
     helm: { chart: charts/web }
     wave: 2
     probes: [ { name: home, get: /, expect: 200, bodyContains: Shop } ]
