@@ -20,6 +20,7 @@ enum class ExitCode : int {
   kTargetUnhealthy = 7,   ///< audit/dry run: target not functional, degraded, or drifted
   kWouldBeRefused = 8,    ///< audit/dry run: the run would be refused (nothing would change)
   kFailedToStart = 9,     ///< a step failed before anything in the target changed
+  kInterrupted = 10,      ///< stopped, resumable, nothing lost (journal or state unwritable)
 };
 
 /// The one mapping from an error's kind to the exit code.
@@ -30,6 +31,8 @@ inline ExitCode ExitCodeFor(const Error& error) {
       return ExitCode::kUsage;
     case ErrorKind::kLocked:
       return ExitCode::kLocked;
+    case ErrorKind::kInterrupted:
+      return ExitCode::kInterrupted;
     case ErrorKind::kExternal:
     case ErrorKind::kInternal:
       return ExitCode::kFailed;

@@ -1,4 +1,5 @@
 // promote's entry point: everything, including the exit code, is decided in cli::Main.
+#include <csignal>
 #include <iostream>
 
 #if defined(__GLIBC__)
@@ -18,5 +19,8 @@ int main(int argc, char** argv) {
   // its own mapping, given back to the system the moment it is freed.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
+  // Past the file size limit a write must fail with EFBIG, which promote reports and survives;
+  // the default SIGXFSZ would kill it in the middle of a report or a journal line.
+  std::signal(SIGXFSZ, SIG_IGN);
   return promote::cli::Main(argc, argv, std::cout, std::cerr);
 }

@@ -13,8 +13,11 @@ enum class ErrorKind {
   kUsage,        ///< the command line is wrong (exit 2)
   kInvalidPlan,  ///< the plan file is unreadable or breaks the schema (exit 2)
   kLocked,       ///< another run holds the target environment's lock (exit 4)
-  kExternal,     ///< a process, cluster, repository or network call failed
-  kInternal,     ///< a bug in promote itself
+  /// A run stopped before its end with nothing lost: its journal or state could not be
+  /// written, or its lock was lost. It is resumable (exit 10).
+  kInterrupted,
+  kExternal,  ///< a process, cluster, repository or network call failed
+  kInternal,  ///< a bug in promote itself
 };
 
 /// A failure with what went wrong, where (file:line:col, component) and how to fix it.

@@ -144,6 +144,7 @@ Journal::Journal(Journal&& other) noexcept
       events_(std::move(other.events_)),
       current_state_(std::move(other.current_state_)),
       torn_tail_(std::move(other.torn_tail_)),
+      write_failure_(std::move(other.write_failure_)),
       valid_size_(other.valid_size_),
       tail_cut_(other.tail_cut_) {}
 
@@ -159,6 +160,7 @@ Journal& Journal::operator=(Journal&& other) noexcept {
     events_ = std::move(other.events_);
     current_state_ = std::move(other.current_state_);
     torn_tail_ = std::move(other.torn_tail_);
+    write_failure_ = std::move(other.write_failure_);
     valid_size_ = other.valid_size_;
     tail_cut_ = other.tail_cut_;
   }
@@ -277,21 +279,23 @@ Result<Journal> Journal::Open(const fs::path& run_dir, std::shared_ptr<const Red
 Status Journal::OpenForAppendLocked() {
   if (fd_ < 0) {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd_ < 0) return IoError("cannot open the journal for appending", path_, errno);
+    if (fd_ < 0)
+      return BrokenLocked(IoError("cannot open the journal for appending", path_, errno));
   }
   if (!torn_tail_ || tail_cut_) return promote::Done{};
   // Cut the torn tail off, so that every line of the file stays valid after this append; the
   // torn bytes are kept in a note below. Only the run's lock holder appends, so nobody else can
   // have written since Open: a different size means the file is not what Open read.
   struct stat info {};
-  if (::fstat(fd_, &info) != 0) return IoError("cannot stat the journal", path_, errno);
+  if (::fstat(fd_, &info) != 0)
+    return BrokenLocked(IoError("cannot stat the journal", path_, errno));
   if (static_cast<std::uintmax_t>(info.st_size) != valid_size_ + torn_tail_->size()) {
     return Error{
         ErrorKind::kExternal, "the journal changed since it was opened", path_.string(),
         "is another promote process running this run? see `promote status " + run_id_ + "`"};
   }
   if (::ftruncate(fd_, static_cast<off_t>(valid_size_)) != 0 || ::fdatasync(fd_) != 0) {
-    return IoError("cannot cut the torn last line off the journal", path_, errno);
+    return BrokenLocked(IoError("cannot cut the torn last line off the journal", path_, errno));
   }
   tail_cut_ = true;
   JournalEvent note;
@@ -341,27 +345,34 @@ Result<long> Journal::AppendLocked(JournalEvent event) {
   line += '\n';
 
   // One write(2) of the whole line on an O_APPEND fd: a line is never interleaved with another
-  // and, when the process dies, at most the last line is torn.
-  ssize_t n;
-  do {
-    n = ::write(fd_, line.data(), line.size());
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(line.size())) {
-    const int error = n < 0 ? errno : ENOSPC;
+  // and, when the process dies, at most the last line is torn. A short write (the disk filling
+  // up, the file size limit) is followed by another, whose errno names the real cause.
+  std::size_t done = 0;
+  int error = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (done != line.size()) {
     // Take a partial line back off, so the next append does not land behind it.
-    if (n > 0 && ::ftruncate(fd_, static_cast<off_t>(valid_size_)) != 0) {
-      torn_tail_ = line.substr(0, static_cast<std::size_t>(n));
+    if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(valid_size_)) != 0) {
+      torn_tail_ = line.substr(0, done);
       tail_cut_ = false;
     }
-    return IoError("cannot write to the journal", path_, error);
+    return BrokenLocked(IoError("cannot write to the journal", path_, error));
   }
   valid_size_ += line.size();
   // The line is in the file (if not yet durable): memory follows the file either way.
   const int synced = ::fdatasync(fd_);
-  const int error = errno;
+  error = errno;
   if (written->kind == EventKind::kTransition) current_state_ = written->state;
   events_.push_back(std::move(written).value());
-  if (synced != 0) return IoError("cannot sync the journal", path_, error);
+  if (synced != 0) return BrokenLocked(IoError("cannot sync the journal", path_, error));
   return event.seq;
 }
 
@@ -469,6 +480,17 @@ std::optional<JournalEvent> Journal::LastDone(const std::string& step,
     if (it->kind == EventKind::kDone && it->step == step && it->service == service) return *it;
   }
   return std::nullopt;
+}
+
+Error Journal::BrokenLocked(Error error) {
+  error.kind = ErrorKind::kInterrupted;
+  if (!write_failure_) write_failure_ = error;
+  return error;
+}
+
+std::optional<Error> Journal::write_failure() const {
+  std::lock_guard<std::mutex> lock(*mutex_);
+  return write_failure_;
 }
 
 std::optional<std::string> Journal::torn_tail() const {

@@ -117,6 +117,11 @@ class Journal final : public phases::StepLog {
   /// The torn last line Open ignored, if any (for a warning on resume/status).
   std::optional<std::string> torn_tail() const;
 
+  /// The first write this journal could not make (disk full, file too large, read-only), as an
+  /// ErrorKind::kInterrupted error: the run must stop before its next side effect, since it
+  /// could not journal it, and be resumed once the state folder is writable again.
+  std::optional<Error> write_failure() const;
+
   const std::string& run_id() const { return run_id_; }
   const std::filesystem::path& path() const { return path_; }
 
@@ -125,6 +130,8 @@ class Journal final : public phases::StepLog {
           Clock clock);
 
   Result<long> AppendLocked(JournalEvent event);
+  /// `error` as kInterrupted, remembered as write_failure_ if it is the first.
+  Error BrokenLocked(Error error);
   Status OpenForAppendLocked();
   Result<long> Close(EventKind kind, long intent_seq, nlohmann::json detail);
 
@@ -137,6 +144,7 @@ class Journal final : public phases::StepLog {
   std::vector<JournalEvent> events_;
   std::string current_state_;
   std::optional<std::string> torn_tail_;
+  std::optional<Error> write_failure_;
   std::uintmax_t valid_size_ = 0;  ///< bytes of complete lines: where a torn tail is cut off
   bool tail_cut_ = false;          ///< the torn tail (if any) is already off the file
 };

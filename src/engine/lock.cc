@@ -275,6 +275,12 @@ EnvironmentLock::~EnvironmentLock() {
   static_cast<void>(Release());
 }
 
+void EnvironmentLock::Keep() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+}
+
 Status EnvironmentLock::Release() {
   if (fd_ < 0) return Done{};
   // Ours only if the path is still our file and it still names our run; unlink before close, so

@@ -63,6 +63,9 @@ class EnvironmentLock {
 
   /// Removes the lock file if it is still ours, then lets go of the flock. Idempotent.
   Status Release();
+  /// Lets go of the flock but leaves the file naming this run: other runs are refused (exit 4)
+  /// until `promote resume` of this run takes it back. For a run that stopped half way.
+  void Keep();
 
   bool held() const { return fd_ >= 0; }
   const LockHolder& holder() const { return holder_; }

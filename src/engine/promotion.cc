@@ -441,6 +441,8 @@ class Driver {
       return std::move(ok).error();
     }
     auto rolled = phases::Deploy(plan_, request_.target, wave.number, wave.changes).Run(context);
+    // A step it could not journal was not made; neither is any other from here on.
+    if (auto broken = journal.write_failure()) return *broken;
     for (const auto& service : rolled.services) {
       bool known = false;
       for (const auto& t : touched_) known = known || t.service == service.change.service;
@@ -616,6 +618,7 @@ class Driver {
       auto restored =
           phases::Rollback(plan_, request_.target, touched, plan_.rollback.timeout).Run(context);
       result.restores = restored.services;
+      if (auto broken = journal.write_failure()) return *broken;
       if (!restored.ok) {
         return Stranded(failure, touched, "ROLLBACK FAILED: " + restored.reason);
       }
@@ -893,6 +896,22 @@ Result<Prepared> AuditAndPrepare(const plan::Plan& plan, const RunRequest& reque
   return prepared;
 }
 
+Result<PromotionResult> Promotion::KeptIfInterrupted(Result<PromotionResult> ended,
+                                                     RunLock& lock) const {
+  if (ended || ended.error().kind != ErrorKind::kInterrupted) return ended;
+  // The run could not journal its next step, so it made none: the target may be half changed,
+  // and only this run's journal knows how. Its lock stays, so no other run starts on top of it;
+  // `promote resume` takes it back and finishes or rolls back.
+  lock.Keep();
+  Error error = std::move(ended).error();
+  error.what = "run " + options_.run_id + " stopped, nothing lost: " + error.what;
+  error.fix = "make " + options_.run_dir.parent_path().parent_path().string() +
+              " writable (free space, raise the file size limit, remount read-write), then run "
+              "`promote resume " +
+              options_.run_id + "`; the target keeps its lock until then";
+  return error;
+}
+
 Promotion::Promotion(const plan::Plan& plan, PromotionOptions options, RunObserver* observer)
     : plan_(plan), options_(std::move(options)), observer_(observer) {}
 
@@ -909,7 +928,14 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
   if (!lock) return std::move(lock).error();
   auto journal = Journal::Create(options_.run_dir, options_.run_id, options_.redactor);
   if (!journal) return std::move(journal).error();
-  auto planned = journal->Transition(
+  return KeptIfInterrupted(RunLocked(context, started, *lock, *journal), *lock);
+}
+
+Result<PromotionResult> Promotion::RunLocked(phases::Context& context,
+                                             std::chrono::system_clock::time_point started,
+                                             RunLock& lock, Journal& journal) const {
+  const RunRequest& request = options_.request;
+  auto planned = journal.Transition(
       StateName(RunState::kPlanned),
       {{"plan", std::filesystem::absolute(plan_.source_file).lexically_normal().string()},
        {"source", request.source},
@@ -918,123 +944,135 @@ Result<PromotionResult> Promotion::Run(phases::Context& context) const {
        {"restore", request.restore},
        {"planHash", plan_.content_hash}});
   if (!planned) return std::move(planned).error();
-  Driver run(plan_, options_, observer_, context, *journal, RunState::kPlanned);
-  run.HoldsLock(*lock);
+  Driver run(plan_, options_, observer_, context, journal, RunState::kPlanned);
+  run.HoldsLock(lock);
   return run.AuditAndDecide(started, "audit");
 }
 
 Result<PromotionResult> Promotion::Resume(phases::Context& context,
                                           const std::vector<std::string>& approvers,
                                           const std::string& approved_hash) const {
-  return GuardJournal(options_.run_dir, [&]() -> Result<PromotionResult> {
-    const auto started = context.now();
-    auto lock = LockTarget(plan_, options_, context, started);
-    if (!lock) return std::move(lock).error();
-    auto journal = Journal::Open(options_.run_dir, options_.redactor);
-    if (!journal) return std::move(journal).error();
-    if (journal->CurrentState() != StateName(RunState::kAwaitingApproval)) {
-      return Error{
-          ErrorKind::kUsage,
-          "run " + options_.run_id + " is " + journal->CurrentState() + ", not AwaitingApproval",
-          options_.run_dir.string(),
-          "resume continues an approved run; see `promote status " + options_.run_id + "`"};
-    }
-    const JournaledRun earlier = ReadJournaledRun(*journal);
-    auto approved = JournaledPlan(earlier, options_);
-    if (!approved) return std::move(approved).error();
-    Driver run(plan_, options_, observer_, context, *journal, RunState::kAwaitingApproval);
-    run.HoldsLock(*lock);
-    run.CarryOver(earlier);
-    run.result.plan = *approved;
-    // A freeze that began while the run waited for its approvers stops it too.
-    if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
-      return run.End(RunState::kRefused, frozen, {{"frozen", true}});
-    }
-    // An approval is for that exact change: a fresh audit must still want to deploy it.
-    const Prepared now = run.Audit("audit-resume");
-    RunPlan approved_plan = *approved;
-    approved_plan.diff_hash = approved_hash;
-    if (const std::string changed = ChangedSinceApproval(approved_plan, now.plan);
-        !changed.empty()) {
-      return run.End(RunState::kRefused,
-                     "what would be deployed changed since it was approved (" + changed +
-                         "); start a new run and have it approved",
-                     {{"approvedHash", approved_hash}, {"diffHash", now.plan.diff_hash}});
-    }
-    if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
-      return std::move(ok).error();
-    }
-    return run.Execute(started, ToPerform(*approved, now.plan));
-  });
+  const auto started = context.now();
+  auto lock = LockTarget(plan_, options_, context, started);
+  if (!lock) return std::move(lock).error();
+  return KeptIfInterrupted(
+      GuardJournal(
+          options_.run_dir,
+          [&]() -> Result<PromotionResult> {
+            auto journal = Journal::Open(options_.run_dir, options_.redactor);
+            if (!journal) return std::move(journal).error();
+            if (journal->CurrentState() != StateName(RunState::kAwaitingApproval)) {
+              return Error{
+                  ErrorKind::kUsage,
+                  "run " + options_.run_id + " is " + journal->CurrentState() +
+                      ", not AwaitingApproval",
+                  options_.run_dir.string(),
+                  "resume continues an approved run; see `promote status " + options_.run_id + "`"};
+            }
+            const JournaledRun earlier = ReadJournaledRun(*journal);
+            auto approved = JournaledPlan(earlier, options_);
+            if (!approved) return std::move(approved).error();
+            Driver run(plan_, options_, observer_, context, *journal, RunState::kAwaitingApproval);
+            run.HoldsLock(*lock);
+            run.CarryOver(earlier);
+            run.result.plan = *approved;
+            // A freeze that began while the run waited for its approvers stops it too.
+            if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+              return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+            }
+            // An approval is for that exact change: a fresh audit must still want to deploy it.
+            const Prepared now = run.Audit("audit-resume");
+            RunPlan approved_plan = *approved;
+            approved_plan.diff_hash = approved_hash;
+            if (const std::string changed = ChangedSinceApproval(approved_plan, now.plan);
+                !changed.empty()) {
+              return run.End(RunState::kRefused,
+                             "what would be deployed changed since it was approved (" + changed +
+                                 "); start a new run and have it approved",
+                             {{"approvedHash", approved_hash}, {"diffHash", now.plan.diff_hash}});
+            }
+            if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
+              return std::move(ok).error();
+            }
+            return run.Execute(started, ToPerform(*approved, now.plan));
+          }),
+      *lock);
 }
 
 Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
-  return GuardJournal(options_.run_dir, [&]() -> Result<PromotionResult> {
-    const auto started = context.now();
-    auto lock = LockTarget(plan_, options_, context, started);
-    if (!lock) return std::move(lock).error();
-    auto journal = Journal::Open(options_.run_dir, options_.redactor);
-    if (!journal) return std::move(journal).error();
-    const std::string current = journal->CurrentState();
-    const std::optional<RunState> found = StateFromName(current);
-    const bool known = found.has_value();
-    const RunState state = found.value_or(RunState::kPlanned);
-    if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
-      return Error{ErrorKind::kUsage,
-                   "run " + options_.run_id + " is " + (current.empty() ? "empty" : current) +
-                       (known && IsTerminal(state) ? ": it has ended" : ""),
-                   options_.run_dir.string(),
-                   state == RunState::kAwaitingApproval
-                       ? "approve it first (`promote approve " + options_.run_id + "`)"
-                       : "see `promote status " + options_.run_id + "`"};
-    }
-    const JournaledRun earlier = ReadJournaledRun(*journal);
-    json open = json::array();
-    for (const auto& intent : journal->OpenIntents()) {
-      open.push_back({{"seq", intent.seq}, {"step", intent.step}, {"service", intent.service}});
-    }
-    if (auto noted =
-            journal->Note("resumed after the run stopped in " + current,
-                          {{"openIntents", open}, {"tornTail", journal->torn_tail().has_value()}});
-        !noted) {
-      return std::move(noted).error();
-    }
-    context.logger.info("run {}: resuming from {} ({} step(s) were in flight)", options_.run_id,
-                        current, open.size());
-    Driver run(plan_, options_, observer_, context, *journal, state);
-    run.HoldsLock(*lock);
-    run.CarryOver(earlier);
-    if (state == RunState::kPlanned || state == RunState::kAudited) {
-      // Nothing changed yet: audit again and decide as a fresh run would.
-      return run.AuditAndDecide(started, "audit-resume");
-    }
-    auto journaled = JournaledPlan(earlier, options_);
-    if (!journaled) return std::move(journaled).error();
-    run.result.plan = *journaled;
-    if (state == RunState::kApproved) {
-      // Nothing in the target changed yet: a freeze that began meanwhile stops the run.
-      if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
-        return run.End(RunState::kRefused, frozen, {{"frozen", true}});
-      }
-      // Approved, perhaps tagging: the change must still be the one decided (and approved).
-      const Prepared now = run.Audit("audit-resume");
-      if (const std::string changed = ChangedSinceApproval(*journaled, now.plan);
-          !changed.empty()) {
-        return run.End(RunState::kRefused,
-                       "what would be deployed changed since the run was approved (" + changed +
-                           "); start a new run",
-                       {{"approvedHash", journaled->diff_hash}, {"diffHash", now.plan.diff_hash}});
-      }
-      return run.Execute(started, ToPerform(*journaled, now.plan), &earlier);
-    }
-    run.Audit("audit-resume");  // what the target runs now, for the report
-    if (state == RunState::kRollingBack || state == RunState::kRevalidating) {
-      run.result.tag = earlier.tag;
-      run.result.validations = earlier.validations;
-      return run.RollBack(earlier.failure, earlier.rolling_back);
-    }
-    return run.Execute(started, *journaled, &earlier);
-  });
+  const auto started = context.now();
+  auto lock = LockTarget(plan_, options_, context, started);
+  if (!lock) return std::move(lock).error();
+  return KeptIfInterrupted(
+      GuardJournal(
+          options_.run_dir,
+          [&]() -> Result<PromotionResult> {
+            auto journal = Journal::Open(options_.run_dir, options_.redactor);
+            if (!journal) return std::move(journal).error();
+            const std::string current = journal->CurrentState();
+            const std::optional<RunState> found = StateFromName(current);
+            const bool known = found.has_value();
+            const RunState state = found.value_or(RunState::kPlanned);
+            if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
+              return Error{ErrorKind::kUsage,
+                           "run " + options_.run_id + " is " +
+                               (current.empty() ? "empty" : current) +
+                               (known && IsTerminal(state) ? ": it has ended" : ""),
+                           options_.run_dir.string(),
+                           state == RunState::kAwaitingApproval
+                               ? "approve it first (`promote approve " + options_.run_id + "`)"
+                               : "see `promote status " + options_.run_id + "`"};
+            }
+            const JournaledRun earlier = ReadJournaledRun(*journal);
+            json open = json::array();
+            for (const auto& intent : journal->OpenIntents()) {
+              open.push_back(
+                  {{"seq", intent.seq}, {"step", intent.step}, {"service", intent.service}});
+            }
+            if (auto noted = journal->Note(
+                    "resumed after the run stopped in " + current,
+                    {{"openIntents", open}, {"tornTail", journal->torn_tail().has_value()}});
+                !noted) {
+              return std::move(noted).error();
+            }
+            context.logger.info("run {}: resuming from {} ({} step(s) were in flight)",
+                                options_.run_id, current, open.size());
+            Driver run(plan_, options_, observer_, context, *journal, state);
+            run.HoldsLock(*lock);
+            run.CarryOver(earlier);
+            if (state == RunState::kPlanned || state == RunState::kAudited) {
+              // Nothing changed yet: audit again and decide as a fresh run would.
+              return run.AuditAndDecide(started, "audit-resume");
+            }
+            auto journaled = JournaledPlan(earlier, options_);
+            if (!journaled) return std::move(journaled).error();
+            run.result.plan = *journaled;
+            if (state == RunState::kApproved) {
+              // Nothing in the target changed yet: a freeze that began meanwhile stops the run.
+              if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+                return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+              }
+              // Approved, perhaps tagging: the change must still be the one decided (and approved).
+              const Prepared now = run.Audit("audit-resume");
+              if (const std::string changed = ChangedSinceApproval(*journaled, now.plan);
+                  !changed.empty()) {
+                return run.End(
+                    RunState::kRefused,
+                    "what would be deployed changed since the run was approved (" + changed +
+                        "); start a new run",
+                    {{"approvedHash", journaled->diff_hash}, {"diffHash", now.plan.diff_hash}});
+              }
+              return run.Execute(started, ToPerform(*journaled, now.plan), &earlier);
+            }
+            run.Audit("audit-resume");  // what the target runs now, for the report
+            if (state == RunState::kRollingBack || state == RunState::kRevalidating) {
+              run.result.tag = earlier.tag;
+              run.result.validations = earlier.validations;
+              return run.RollBack(earlier.failure, earlier.rolling_back);
+            }
+            return run.Execute(started, *journaled, &earlier);
+          }),
+      *lock);
 }
 
 }  // namespace promote::engine

@@ -35,6 +35,9 @@ struct Context;
 
 namespace promote::engine {
 
+class Journal;
+class RunLock;
+
 /// What a person asked for: the part of a run's options that the audit and Prepare decide on.
 /// `promote audit`, the dry run and the run all go through AuditAndPrepare with one of these.
 struct RunRequest {
@@ -154,6 +157,14 @@ class Promotion {
   Result<PromotionResult> Continue(phases::Context& context) const;
 
  private:
+  /// Run, once the target is locked and the journal created.
+  Result<PromotionResult> RunLocked(phases::Context& context,
+                                    std::chrono::system_clock::time_point started, RunLock& lock,
+                                    Journal& journal) const;
+  /// `ended`, unless it stopped for want of a journal (ErrorKind::kInterrupted): then the lock
+  /// is kept for `promote resume` and the error says how to go on.
+  Result<PromotionResult> KeptIfInterrupted(Result<PromotionResult> ended, RunLock& lock) const;
+
   const plan::Plan& plan_;
   PromotionOptions options_;
   RunObserver* observer_;

@@ -4,10 +4,14 @@
 // also checks that the dry run (AuditAndPrepare) decided what the run then did.
 #include "engine/promotion.h"
 
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "adapters/git/release_repo.h"
 #include "core/redactor.h"
@@ -532,6 +536,93 @@ TEST_CASE("an approved run is refused on resume when the decision changed while 
   CHECK(resumed.state == RunState::kRefused);
   CHECK(Has(resumed.summary, "changed since it was approved"));
   CHECK(engine.world().Writes("prod").empty());
+}
+
+}  // namespace promote::engine
+
+namespace promote::engine {
+namespace {
+
+/// Caps the size of every file the process writes from the end of the audit on, the way a
+/// full disk or a file size limit would stop the journal; restores the limit when destroyed.
+class FileSizeCapAfterAudit final : public RunObserver {
+ public:
+  FileSizeCapAfterAudit(fs::path journal, std::uintmax_t room)
+      : journal_(std::move(journal)), room_(room) {
+    std::signal(SIGXFSZ, SIG_IGN);  // as promote's main does: EFBIG instead of death
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
+  }
+  ~FileSizeCapAfterAudit() override { ::setrlimit(RLIMIT_FSIZE, &saved_); }
+
+  void Audited(const phases::AuditReport&, const RunPlan*, const std::string& stage) override {
+    if (stage != "audit") return;
+    rlimit cap = saved_;
+    cap.rlim_cur = static_cast<rlim_t>(fs::file_size(journal_) + room_);
+    ::setrlimit(RLIMIT_FSIZE, &cap);
+  }
+  void Ended(const PromotionResult&) override {}
+  void Lift() { ::setrlimit(RLIMIT_FSIZE, &saved_); }
+
+ private:
+  fs::path journal_;
+  std::uintmax_t room_;
+  rlimit saved_{};
+};
+
+}  // namespace
+
+TEST_CASE("a journal that cannot be written stops the run resumable, at every point",
+          "[engine][faults]") {
+  // From no room at all to room for the whole run: each cap stops the run at another line.
+  int mid_deploy = 0;  // stops after some image was set: the case that must lose nothing
+  for (std::uintmax_t room : {0, 300, 600, 1000, 1500, 2000, 3000, 4000, 5000, 6500, 10000}) {
+    INFO("room for " << room << " more bytes");
+    {
+      Engine engine;
+      engine.Ship("billing", kBilling + ":v2");
+      engine.Ship("web", kWeb + ":v6");
+      PromotionOptions options = engine.Options(engine.Request(), "capped");
+      std::optional<Result<PromotionResult>> ended;
+      {
+        FileSizeCapAfterAudit cap(options.run_dir / Journal::kFileName, room);
+        ended.emplace(Promotion(engine.plan(), options, &cap).Run(engine.world().Context()));
+      }
+      if (room == 0) REQUIRE_FALSE(ended->ok());  // not even the Approved line fits
+      if (ended->ok()) {
+        CHECK((*ended)->state == RunState::kPromoted);  // enough room: nothing to stop it
+        continue;
+      }
+      if (!engine.world().Writes("prod").empty()) ++mid_deploy;
+      const Error& error = ended->error();
+      INFO(error.Format());
+      CHECK(error.kind == ErrorKind::kInterrupted);
+      CHECK(Has(error.what, "run capped stopped, nothing lost: "));
+      CHECK(Has(error.what, "File too large"));
+      CHECK(Has(error.fix, "promote resume capped"));
+      // The lock file stays, naming the run: nobody else starts on a half-changed target.
+      CHECK(Has(testing::ReadFile(options.state_dir / "locks" / "prod.lock"), "capped"));
+      // Every image set in PROD had its intent journaled first.
+      auto journal = Journal::Open(options.run_dir, options.redactor);
+      REQUIRE(journal.ok());
+      for (const auto& write : engine.world().Writes("prod")) {
+        bool intended = false;
+        for (const auto& event : journal->events()) {
+          intended = intended || (event.kind == EventKind::kIntent && event.step == "set-image" &&
+                                  event.service == write.service);
+        }
+        CHECK(intended);
+      }
+      // Room again: the resume finishes the run, each image set once.
+      auto resumed = Promotion(engine.plan(), options).Continue(engine.world().Context());
+      REQUIRE(resumed.ok());
+      CHECK(resumed->state == RunState::kPromoted);
+      CHECK(engine.world().ImageOf("prod", "billing").rfind(kBilling + ":v2", 0) == 0);
+      CHECK(engine.world().ImageOf("prod", "web").rfind(kWeb + ":v6", 0) == 0);
+      CHECK(engine.world().Writes("prod").size() == 2);
+      CHECK_FALSE(fs::exists(options.state_dir / "locks" / "prod.lock"));
+    }
+  }
+  CHECK(mid_deploy >= 2);  // with billing set, and with both set (the caps of 3000-5000 bytes)
 }
 
 }  // namespace promote::engine

@@ -52,6 +52,15 @@ Status RunLock::Release() {
   return Done{};
 }
 
+void RunLock::Keep() {
+  if (file_) {
+    file_->Keep();
+    file_.reset();
+    return;
+  }
+  static_cast<void>(Release());
+}
+
 bool RunLock::lost() const {
   return lease_ && lease_->lost();
 }
