@@ -6,10 +6,12 @@
 #include <spdlog/logger.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,22 @@ namespace promote::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// `text` with every run of more than 200 non-space characters cut to its first 200 and "…".
+std::string CutLongWords(const std::string& text) {
+  constexpr std::size_t kLongest = 200;
+  std::string out;
+  std::size_t run = 0;
+  for (char c : text) {
+    run = std::isspace(static_cast<unsigned char>(c)) ? 0 : run + 1;
+    if (run <= kLongest) {
+      out += c;
+    } else if (run == kLongest + 1) {
+      out += "…";
+    }
+  }
+  return out;
+}
 
 Error UsageError(std::string what, std::string fix) {
   return Error{ErrorKind::kUsage, std::move(what), "", std::move(fix)};
@@ -182,7 +200,8 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "Exit codes: 0 ok · 1 failed (rolled back) · 2 bad usage or invalid plan · 3 waiting for "
       "approval · 4 locked by another run · 5 rollback failed · 6 promotion pending (audit, dry "
       "run) · 7 target unhealthy or drifted (audit, dry run) · 8 the run would be refused "
-      "(audit, dry run) · 9 failed to start: nothing changed");
+      "(audit, dry run) · 9 failed to start: nothing changed · 10 stopped, resumable "
+      "(journal or state unwritable): `promote resume RUN`");
 
   GlobalOptions options;
   app.add_option("--plan", options.plan,
@@ -281,8 +300,12 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e, out, err);
-    return code == 0 ? static_cast<int>(ExitCode::kOk) : static_cast<int>(ExitCode::kUsage);
+    if (e.get_exit_code() == 0) return app.exit(e, out, err);  // --help, --version
+    // CLI11 quotes the offending argument whole: a 100 KB one is cut, not echoed back.
+    std::ostringstream message;
+    app.exit(e, message, message);
+    err << CutLongWords(message.str());
+    return static_cast<int>(ExitCode::kUsage);
   }
 
   // Errors are printed through the same redactor as the logs: a secret never reaches stderr.
@@ -303,11 +326,29 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                         "failure was PROD's database\"; who, which images and why are journaled "
                         "and reported");
     }
+    if (!options.reason.empty() && !options.override_freeze && !options.force) {
+      // Said and then ignored, a reason would read as if the run had been allowed something.
+      return UsageError("--reason is only for --override-freeze or --force",
+                        "add the flag the reason is for, or leave --reason out");
+    }
+    if (options.state_dir.empty()) {
+      return UsageError("--state-dir is empty",
+                        "give the folder for runs, journals and locks, or leave the flag out "
+                        "(default .promote)");
+    }
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
     if (status_cmd->parsed()) return RunStatusCommand(options, status_run, redactor, out);
     if (history_cmd->parsed()) {
       if (options.plan.empty()) {
         if (auto path = ResolvePlanPath(""); path) options.plan = path->string();
+      }
+      if (!options.plan.empty()) {
+        // A misspelt environment would list nothing and look like "no releases yet".
+        auto plan = plan::LoadPlan(options.plan);
+        if (!plan) return std::move(plan).error();
+        if (auto ok = RequireEnvironment(*plan, history_env, "history"); !ok) {
+          return std::move(ok).error();
+        }
       }
       return RunHistoryCommand(options, history_env, redactor, out);
     }
@@ -340,7 +381,7 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   }();
 
   if (!result) {
-    err << "promote: " << redactor->Redact(result.error().Format()) << "\n";
+    err << "promote: " << CutLongWords(redactor->Redact(result.error().Format())) << "\n";
     return static_cast<int>(ExitCodeFor(result.error()));
   }
   return static_cast<int>(result->code);

@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -88,6 +90,58 @@ TEST_CASE("bad flags and a missing plan file exit 2", "[cli]") {
   const auto missing = RunPromote({"plan", "check", "/nonexistent/plan.yaml"});
   CHECK(missing.code == 2);
   CHECK(missing.err.find("/nonexistent/plan.yaml") != std::string::npos);
+}
+
+TEST_CASE("a --hooks folder that is not there is a usage error, not a run without hooks",
+          "[cli][hooks]") {
+  for (const std::vector<std::string>& command : {std::vector<std::string>{"dev", "prod"},
+                                                  {"--dry-run", "dev", "prod"},
+                                                  {"audit", "dev", "prod"}}) {
+    std::vector<std::string> args = {"--plan",      KeybuzzPlan(),
+                                     "--hooks",     "/nonexistent/hooks",
+                                     "--state-dir", "/nonexistent/state"};
+    args.insert(args.end(), command.begin(), command.end());
+    const auto run = RunPromote(args);
+    INFO(run.err);
+    CHECK(run.code == 2);
+    CHECK(run.err.find("--hooks /nonexistent/hooks: no such folder") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists("/nonexistent/state"));
+}
+
+TEST_CASE("lenient command lines are usage errors that change nothing", "[cli][bad-input]") {
+  const std::string plan = KeybuzzPlan();
+  const auto check = [](const Invocation& run, const std::string& fragment) {
+    INFO(run.err);
+    CHECK(run.code == 2);
+    CHECK(run.err.find(fragment) != std::string::npos);
+    CHECK(run.err.size() < 2000);
+  };
+  check(RunPromote({"--plan", plan, "--reason", "INC-1", "--dry-run", "dev", "prod"}),
+        "--reason is only for --override-freeze or --force");
+  check(RunPromote({"--plan", plan, "--state-dir", "", "--dry-run", "dev", "prod"}),
+        "--state-dir is empty");
+  check(RunPromote({"--plan", plan, "history", "staging"}),
+        "history environment 'staging' is not in the plan");
+  // A 100 KB argument is cut in the message, whichever way it is wrong.
+  const std::string huge(100 * 1024, 'x');
+  check(RunPromote({"--no-such-flag=" + huge}), "…");
+  check(RunPromote({"--plan", plan, "--dry-run", "dev", huge}), "…");
+
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("promote-cli-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "endpoints.json") << R"({"prod": {"api": "file:///etc/passwd"}})";
+  check(RunPromote({"--plan", plan, "--endpoints", (dir / "endpoints.json").string(), "--state-dir",
+                    (dir / "state").string(), "--dry-run", "dev", "prod"}),
+        "'prod.api' is not an http:// or https:// URL: 'file:///etc/passwd'");
+  {
+    std::ofstream binary(dir / "plan.yaml", std::ios::binary);
+    for (int i = 0; i < 4096; ++i) binary.put(static_cast<char>(i % 7 == 0 ? 0 : 'a' + i % 26));
+  }
+  check(RunPromote({"plan", "check", (dir / "plan.yaml").string()}), "not a text file");
+  CHECK_FALSE(std::filesystem::exists(dir / "state"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("every way a run or a dry run ends has its documented exit code", "[cli]") {

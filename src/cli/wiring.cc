@@ -29,7 +29,14 @@ Result<std::map<std::string, std::map<std::string, std::string>>> LoadEndpoints(
   for (const auto& [env, services] : doc.items()) {
     if (!services.is_object()) return fail("'" + env + "' is not an object of service → URL");
     for (const auto& [service, url] : services.items()) {
-      if (url.is_string()) endpoints[env][service] = url.get<std::string>();
+      // Probes go only where a URL says http(s): a file:// or gopher:// would reach libcurl.
+      const std::string text = url.is_string() ? url.get<std::string>() : std::string();
+      if (text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0) {
+        return fail(
+            "'" + env + "." + service + "' is not an http:// or https:// URL: " +
+            (url.is_string() ? "'" + text.substr(0, 200) + "'" : url.dump().substr(0, 200)));
+      }
+      endpoints[env][service] = text;
     }
   }
   return endpoints;
@@ -76,6 +83,19 @@ engine::RunRequest RequestFrom(const GlobalOptions& options, const plan::Plan& p
 Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, const plan::Plan& plan,
                                                std::shared_ptr<const Redactor> redactor,
                                                std::shared_ptr<spdlog::logger> logger) {
+  if (options.hooks) {
+    // A mistyped folder would otherwise mean "no hooks": a gating pre-deploy silently skipped.
+    std::error_code ec;
+    if (!std::filesystem::is_directory(*options.hooks, ec)) {
+      return Error{
+          ErrorKind::kUsage,
+          "--hooks " + options.hooks->string() +
+              (std::filesystem::exists(*options.hooks, ec) ? ": not a folder" : ": no such folder"),
+          "",
+          "give the folder that holds the hook executables, or leave --hooks out to "
+          "use hooks/ beside the plan (a run without that folder has no hooks)"};
+    }
+  }
   std::unique_ptr<Wiring> wiring(new Wiring());
   wiring->redactor_ = redactor;
   wiring->logger_ = logger;

@@ -6,6 +6,7 @@
 // field is looked at, so a misspelt key is reported as such and not as a missing field.
 #include "plan/loader.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -1418,14 +1419,35 @@ class SchemaReader {
     return policy;
   }
 
+  // A listed hook that cannot run would stop (a gate) or be skipped at run time: say it now.
+  void CheckHook(const Field& field, const std::string& hook) const {
+    const fs::path written(hook);
+    const fs::path path =
+        (written.is_absolute() ? written : plan_folder_ / written).lexically_normal();
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    std::string why;
+    if (!fs::exists(status)) {
+      why = "not found: looked for " + path.string();
+    } else if (!fs::is_regular_file(status)) {
+      why = "is not a file: " + path.string();
+    } else if (::access(path.c_str(), X_OK) != 0) {
+      why = "is not executable: " + path.string();
+    }
+    if (why.empty()) return;
+    Fail(field.mark, field.path + ": hook '" + hook + "' " + why,
+         "create it there and chmod +x it, or give a path relative to the plan's folder " +
+             plan_folder_.string());
+  }
+
   std::map<std::string, std::vector<std::string>> ReadHooks(const Field& field) const {
     const MapView map = Map(field, kHookKeys, "a map of phase boundary to hook list");
     std::map<std::string, std::vector<std::string>> hooks;
     for (const Entry& entry : map.entries()) {
       std::vector<std::string>& list = hooks[entry.key];
-      for (const Field& item : List(entry.value, "a list of hook executables")) {
-        list.push_back(ArgText(item, "hook"));
-      }
+      const std::vector<Field> items = List(entry.value, "a list of hook executables");
+      for (const Field& item : items) list.push_back(ArgText(item, "hook"));
+      for (std::size_t i = 0; i < items.size(); ++i) CheckHook(items[i], list[i]);
     }
     return hooks;
   }
@@ -1437,6 +1459,19 @@ class SchemaReader {
 }  // namespace
 
 Result<Plan> ParsePlan(const std::string& text, const std::string& source_name) {
+  // A binary file would read as thousands of YAML documents: say what it is instead.
+  if (const auto nul = text.find('\0'); nul != std::string::npos) {
+    return Error{ErrorKind::kInvalidPlan,
+                 "not a text file: byte " + std::to_string(nul) + " is NUL", source_name,
+                 "give a YAML or JSON plan (plans/NAME.yaml); is this the right path?"};
+  }
+  constexpr std::size_t kLargestPlan = 4 * 1024 * 1024;
+  if (text.size() > kLargestPlan) {
+    return Error{ErrorKind::kInvalidPlan,
+                 "the plan is " + std::to_string(text.size()) + " bytes; the largest read is " +
+                     std::to_string(kLargestPlan),
+                 source_name, "is this the right file? a plan of 200 services is under 100 KB"};
+  }
   SchemaReader reader(source_name);
   try {
     std::vector<YAML::Node> documents;

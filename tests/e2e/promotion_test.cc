@@ -55,6 +55,7 @@ class World {
     plan = Replace(plan, "successes: 3", "successes: 2");
     plan_ = root_ / "plan.yaml";
     std::ofstream(plan_) << plan;
+    fs::create_directories(hooks());
     Git({"init", "-q", releases().string()});
     Git({"-C", releases().string(), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
          "-q", "--allow-empty", "-m", "releases"});
@@ -113,7 +114,7 @@ class World {
     plan_ = to;
   }
 
-  /// The hooks folder the runs use (absent until a hook is installed).
+  /// The hooks folder the runs use (empty until a hook is installed).
   fs::path hooks() const { return root_ / "hooks"; }
 
   /// Installs the shipped hooks/examples/`example` as this world's `point` hook (a symlink, as
