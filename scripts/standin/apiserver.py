@@ -52,13 +52,15 @@ class FaultSwitch:
             self.path_re = re.compile(cfg.get("pathRegex", ""))
             # The first `skip` matching requests pass: "let the deploy through, fail the rollback".
             self.skip = int(cfg.get("skip", 0))
+            # Then at most `times` matching requests fault (-1: no limit): "two 500s, then fine".
+            self.times = int(cfg.get("times", -1))
             self.hits = 0
 
     def describe(self):
         with self.lock:
             return {"mode": self.mode, "rate": self.rate, "seed": self.seed, "hits": self.hits,
                     "hangSeconds": self.hang_seconds, "methods": sorted(self.methods),
-                    "pathRegex": self.path_re.pattern, "skip": self.skip}
+                    "pathRegex": self.path_re.pattern, "skip": self.skip, "times": self.times}
 
     def pick(self, method, path):
         """The fault to inject for this request, or None."""
@@ -70,8 +72,10 @@ class FaultSwitch:
             if self.skip > 0:
                 self.skip -= 1
                 return None
-            if self.rng.random() >= self.rate:
+            if self.times == 0 or self.rng.random() >= self.rate:
                 return None
+            if self.times > 0:
+                self.times -= 1
             self.hits += 1
             return self.mode, self.hang_seconds
 

@@ -58,6 +58,16 @@ Result<std::filesystem::path> MakeSocketFolder() {
 }
 
 /// Whether a curl failure means nothing was listening (the proxy died), not a slow answer.
+/// Reads repeated after a transient failure: 100, 200 and 400 ms apart, 0.7 s in all.
+constexpr int kReadRetries = 3;
+constexpr std::chrono::milliseconds kFirstRetryPause{100};
+
+/// Statuses an API server gives for a moment and then not: too many requests, and the 5xx of
+/// a restarting server or a failing load balancer in front of it.
+bool TransientStatus(long status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
 bool NobodyListening(CURLcode code) {
   return code == CURLE_COULDNT_CONNECT || code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
          code == CURLE_RECV_ERROR;
@@ -132,6 +142,7 @@ Result<std::string> ApiProxy::Socket() {
 }
 
 Result<ApiResponse> ApiProxy::Get(const std::string& path, const std::string& accept) {
+  int retries = 0;
   for (int attempt = 0;; ++attempt) {
     auto socket = Socket();
     if (!socket) return std::move(socket).error();
@@ -167,6 +178,21 @@ Result<ApiResponse> ApiProxy::Get(const std::string& path, const std::string& ac
           "GET {} → {} in {} ms", path, code == CURLE_OK ? response.status : -1L,
           std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started)
               .count());
+    }
+    // An API server that is restarting, overloaded or behind a failing load balancer answers
+    // 429/5xx for a moment: a read is safe to repeat, a few times with a growing pause.
+    const bool transient = code == CURLE_OK
+                               ? TransientStatus(response.status)
+                               : code == CURLE_COULDNT_CONNECT || code == CURLE_GOT_NOTHING ||
+                                     code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR;
+    if (transient && retries < kReadRetries) {
+      if (logger_)
+        logger_->debug("GET {}: transient failure, retry {} of {}", path, retries + 1,
+                       kReadRetries);
+      std::this_thread::sleep_for(kFirstRetryPause * (1 << retries));
+      ++retries;
+      --attempt;  // a retry is not a restart of the proxy
+      continue;
     }
     if (code == CURLE_OK) return response;
     // A proxy that just died may not be reaped yet: give its thread a moment to see the exit.

@@ -99,6 +99,35 @@ TEST_CASE("ApiProxy serves many reads from one kubectl proxy on a private socket
   CHECK_FALSE(std::filesystem::exists(socket_folder));
 }
 
+TEST_CASE("ApiProxy repeats a read that met a transient 5xx, a bounded number of times",
+          "[kube][standin][faults]") {
+  StandIn standin;
+  SystemProcessRunner runner(nullptr, nullptr);
+  ApiProxy proxy(runner, KubectlFor(standin, "prod"), milliseconds(10000));
+  const std::string path = "/api/v1/namespaces/keybuzz-api-prod";
+  // Two 500s, then the server is fine again: the read succeeds on its third try.
+  standin.Control(
+      "prod", "faults",
+      R"({"mode":"500","pathRegex":"^/api/v1/namespaces/keybuzz-api-prod$","times":2})");
+  auto read = proxy.Get(path);
+  REQUIRE(read.ok());
+  CHECK(read->status == 200);
+  // A server that keeps failing: 1 try and 3 retries, then its answer is the caller's to judge.
+  standin.Control(
+      "prod", "faults",
+      R"({"mode":"500","pathRegex":"^/api/v1/namespaces/keybuzz-api-prod$","times":10})");
+  auto failing = proxy.Get(path);
+  REQUIRE(failing.ok());
+  CHECK(failing->status == 500);
+  standin.Control("prod", "faults", R"({"mode":"off"})");
+  int faulted = 0;
+  for (const auto& request : standin.Requests()) {
+    faulted += request.value("path", "") == path && request.contains("fault") &&
+               !request["fault"].is_null();
+  }
+  CHECK(faulted == 2 + 4);
+}
+
 TEST_CASE("ApiProxy starts kubectl proxy again when it dies, a bounded number of times",
           "[kube][standin]") {
   StandIn standin;
