@@ -132,13 +132,8 @@ std::string Tag(const std::string& image) {
 
 // The repository part of an image reference: "ghcr.io/x/api:v1@sha256:…" → "ghcr.io/x/api".
 std::string Repository(const std::string& image) {
-  std::string name = image.substr(0, image.find('@'));
-  const auto slash = name.rfind('/');
-  const auto colon = name.rfind(':');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    name.resize(colon);
-  }
-  return name;
+  auto ref = ParseImageReference(image);
+  return ref ? ref->Repository() : image;
 }
 
 // Whether `image`/`digest` is the very image `bad` names: same repository and digest when both

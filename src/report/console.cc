@@ -5,6 +5,7 @@
 
 #include "adapters/kube/cluster.h"
 #include "core/duration.h"
+#include "core/image_reference.h"
 #include "core/redactor.h"
 #include "core/shell_line.h"
 #include "engine/run_plan.h"
@@ -12,6 +13,18 @@
 
 namespace promote::report {
 namespace {
+
+// The tag alone when both images come from one repository, else repository and tag: a change
+// of registry (a mirror, or an image from elsewhere) must show in the one-line summary.
+std::string Version(const std::string& image, const std::string& other) {
+  auto ref = ParseImageReference(image);
+  auto other_ref = ParseImageReference(other);
+  const std::string tag = adapters::kube::ImageTag(image);
+  if (image.empty() || !ref || (other_ref && ref->Repository() == other_ref->Repository())) {
+    return tag;
+  }
+  return ref->Repository() + ":" + tag;
+}
 
 std::string Upper(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -31,9 +44,10 @@ std::string RenderAuditSummary(const phases::AuditReport& report) {
     out << "\n";
   }
   for (const auto& comparison : report.comparisons) {
-    out << "  " << comparison.service << ": " << adapters::kube::ImageTag(comparison.target_image)
-        << " in " << report.target << ", " << adapters::kube::ImageTag(comparison.source_image)
-        << " in " << report.source << " → " << phases::ServiceActionName(comparison.action);
+    out << "  " << comparison.service << ": "
+        << Version(comparison.target_image, comparison.source_image) << " in " << report.target
+        << ", " << Version(comparison.source_image, comparison.target_image) << " in "
+        << report.source << " → " << phases::ServiceActionName(comparison.action);
     if (comparison.action == phases::ServiceAction::kBlocked)
       out << " (" << comparison.reason << ")";
     out << "\n";

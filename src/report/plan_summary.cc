@@ -80,6 +80,7 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
     out << "  " << name << ": context " << env.context << ", driver " << DriverName(env.driver)
         << ", " << DescribeGate(env.approval);
     if (!env.secrets.empty()) out << ", requires secrets " << Join(env.secrets, ", ");
+    if (env.require_digest) out << ", requires image digests";
     out << "\n";
   }
   const auto waves = plan.Waves();
@@ -92,6 +93,13 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
       out << "    " << service->name << ": " << service->workload_kind << "/"
           << service->workload_name << " container " << service->container;
       if (!service->image.empty()) out << ", image " << service->image;
+      if (service->repositories.size() > 1) {
+        out << " (also from "
+            << Join(std::vector<std::string>(service->repositories.begin() + 1,
+                                             service->repositories.end()),
+                    ", ")
+            << ")";
+      }
       out << ", " << service->probes.size() << (service->probes.size() == 1 ? " probe" : " probes")
           << " (" << GoldenCount(*service) << " golden)\n";
       for (const auto& [env_name, env] : plan.environments) {
@@ -129,6 +137,7 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
         {"context", env.context},
         {"driver", DriverName(env.driver)},
         {"secrets", env.secrets},
+        {"requireDigest", env.require_digest},
         {"approval",
          {{"required", env.approval.required},
           {"approvers", env.approval.approvers},
@@ -161,6 +170,7 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
                         {"workload", service.workload_kind + "/" + service.workload_name},
                         {"container", service.container},
                         {"image", service.image},
+                        {"repositories", service.repositories},
                         {"wave", service.wave},
                         {"namespaces", namespaces},
                         {"probes", probes},
