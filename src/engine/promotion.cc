@@ -326,7 +326,7 @@ class Driver {
     std::string tag = resumed && !resumed->tag_intent.empty() ? resumed->tag_intent : run.tag.name;
     if (context.releases_repo && (!resumed || resumed->tag_intent.empty())) {
       if (auto repo = adapters::git::ReleaseRepo::Open(*context.releases_repo)) {
-        if (auto free = repo->NextFreeName(tag)) tag = *free;
+        if (auto free = repo->NextFreeName(tag, context.releases_remote)) tag = *free;
       }
     }
     const auto manifest = ManifestFor(plan_, result.audit, options_, Rfc3339(started));

@@ -521,6 +521,16 @@ ReleaseFacts ReadReleaseFacts(Context& context, const std::string& target) {
   }
   facts.known = true;
   facts.tag_names = std::move(*names);
+  if (context.releases_remote) {
+    // The next release's name must be free where it is pushed too: another runner may have
+    // tagged today already. Unreachable, the push will say so; the name is chosen locally.
+    if (auto theirs = repo->RemoteTagNames(*context.releases_remote)) {
+      facts.tag_names.insert(facts.tag_names.end(), theirs->begin(), theirs->end());
+    } else {
+      context.logger.warn("audit: the tags of remote {} are unknown: {}", *context.releases_remote,
+                          theirs.error().Format());
+    }
+  }
   for (const auto& release : *releases) {
     if (release.manifest.target_env == target) {
       ++facts.releases_of_target;

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 namespace promote::adapters::git {
@@ -365,10 +367,50 @@ Result<std::vector<std::string>> ReleaseRepo::TagNames() const {
   return out;
 }
 
-Result<std::string> ReleaseRepo::NextFreeName(const std::string& base) const {
+Result<std::vector<std::string>> ReleaseRepo::RemoteTagNames(const std::string& remote_name) const {
+  git_remote* raw_remote = nullptr;
+  if (git_remote_lookup(&raw_remote, repo_, remote_name.c_str()) < 0) {
+    return GitError(path_, "finding remote '" + remote_name + "'",
+                    "add it: git -C " + path_.string() + " remote add " + remote_name + " URL");
+  }
+  RemotePtr remote(raw_remote);
+  PushState state;  // for its credential attempt count
+  git_remote_callbacks callbacks;
+  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
+  callbacks.credentials = AcquireCredential;
+  callbacks.payload = &state;
+  if (git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) < 0) {
+    return GitError(path_, "listing the tags of remote '" + remote_name + "'",
+                    "check the remote's URL and credentials");
+  }
+  const git_remote_head** heads = nullptr;
+  std::size_t count = 0;
+  std::vector<std::string> names;
+  if (git_remote_ls(&heads, &count, remote.get()) == 0) {
+    constexpr std::string_view kTags = "refs/tags/";
+    for (std::size_t i = 0; i < count; ++i) {
+      std::string_view name = heads[i]->name;
+      if (name.substr(0, kTags.size()) != kTags) continue;
+      name.remove_prefix(kTags.size());
+      if (name.size() > 3 && name.substr(name.size() - 3) == "^{}") continue;  // peeled copy
+      names.emplace_back(name);
+    }
+  }
+  git_remote_disconnect(remote.get());
+  return names;
+}
+
+Result<std::string> ReleaseRepo::NextFreeName(const std::string& base,
+                                              const std::optional<std::string>& remote) const {
   if (auto valid = CheckTagName(path_, base); !valid) return std::move(valid).error();
   auto taken = TagNames();
   if (!taken) return std::move(taken).error();
+  if (remote) {
+    // Two runners tag the same day: the name the remote already has is taken as well.
+    auto theirs = RemoteTagNames(*remote);
+    if (!theirs) return std::move(theirs).error();
+    taken->insert(taken->end(), theirs->begin(), theirs->end());
+  }
   std::string free = FirstFreeName(base, *taken);
   if (free.empty()) {
     return RepoError(

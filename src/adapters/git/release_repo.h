@@ -113,7 +113,12 @@ class ReleaseRepo {
   Result<std::optional<ReleaseTag>> Find(const std::string& name) const;
 
   /// `base` when no tag has that name, else the first free of `base.2`, `base.3`, … `base.999`.
-  Result<std::string> NextFreeName(const std::string& base) const;
+  /// With `remote`, the remote's tags count as taken too (read with RemoteTagNames).
+  Result<std::string> NextFreeName(const std::string& base,
+                                   const std::optional<std::string>& remote = std::nullopt) const;
+
+  /// The tag names the named remote has (`git ls-remote --tags`), read over the network.
+  Result<std::vector<std::string>> RemoteTagNames(const std::string& remote) const;
 
   /// Every tag name in the repository (releases or not): what FirstFreeName needs, read once.
   Result<std::vector<std::string>> TagNames() const;

@@ -452,6 +452,26 @@ TEST_CASE("a release is pushed to a remote with its failure notes", "[git]") {
     CHECK(Contains(refused.error().what, "pushing tag 'prod-2026-02-01'"));
     CHECK(Must(OpenRepo(remote_path).Find("prod-2026-02-01"))->manifest.run_id == "run-9");
   }
+  SECTION("a name the remote already has is taken, though this clone lacks the tag") {
+    TempDir other_dir;
+    const fs::path other_path = RepoWithCommit(other_dir);
+    {
+      git_repository* raw = InitRepo(other_path);
+      git_remote* remote = nullptr;
+      GitOk(git_remote_create(&remote, raw, "origin", remote_path.c_str()));
+      git_remote_free(remote);
+      git_repository_free(raw);
+    }
+    // Another runner tagged and pushed today's release; this clone never fetched it.
+    Must(repo.Push("origin", "prod-2026-02-01"));
+    ReleaseRepo other = OpenRepo(other_path);
+    CHECK(Must(other.RemoteTagNames("origin")) == std::vector<std::string>{"prod-2026-02-01"});
+    CHECK(Must(other.NextFreeName("prod-2026-02-01")) == "prod-2026-02-01");
+    CHECK(Must(other.NextFreeName("prod-2026-02-01", "origin")) == "prod-2026-02-01.2");
+    auto unknown = other.RemoteTagNames("upstream");
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(Contains(unknown.error().fix, "remote add upstream"));
+  }
   SECTION("an unknown remote or tag") {
     auto no_remote = repo.Push("upstream", "prod-2026-02-01");
     REQUIRE_FALSE(no_remote.ok());
