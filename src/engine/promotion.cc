@@ -896,6 +896,14 @@ Result<Prepared> AuditAndPrepare(const plan::Plan& plan, const RunRequest& reque
   return prepared;
 }
 
+Result<PromotionResult> Promotion::Locked(phases::Context& context, const LockedBody& body) const {
+  const auto started = context.now();
+  auto lock = LockTarget(plan_, options_, context, started);
+  if (!lock) return std::move(lock).error();
+  return KeptIfInterrupted(GuardJournal(options_.run_dir, [&] { return body(started, *lock); }),
+                           *lock);
+}
+
 Result<PromotionResult> Promotion::KeptIfInterrupted(Result<PromotionResult> ended,
                                                      RunLock& lock) const {
   if (ended || ended.error().kind != ErrorKind::kInterrupted) return ended;
@@ -952,127 +960,115 @@ Result<PromotionResult> Promotion::RunLocked(phases::Context& context,
 Result<PromotionResult> Promotion::Resume(phases::Context& context,
                                           const std::vector<std::string>& approvers,
                                           const std::string& approved_hash) const {
-  const auto started = context.now();
-  auto lock = LockTarget(plan_, options_, context, started);
-  if (!lock) return std::move(lock).error();
-  return KeptIfInterrupted(
-      GuardJournal(
-          options_.run_dir,
-          [&]() -> Result<PromotionResult> {
-            auto journal = Journal::Open(options_.run_dir, options_.redactor);
-            if (!journal) return std::move(journal).error();
-            if (journal->CurrentState() != StateName(RunState::kAwaitingApproval)) {
-              return Error{
-                  ErrorKind::kUsage,
-                  "run " + options_.run_id + " is " + journal->CurrentState() +
-                      ", not AwaitingApproval",
-                  options_.run_dir.string(),
-                  "resume continues an approved run; see `promote status " + options_.run_id + "`"};
-            }
-            const JournaledRun earlier = ReadJournaledRun(*journal);
-            auto approved = JournaledPlan(earlier, options_);
-            if (!approved) return std::move(approved).error();
-            Driver run(plan_, options_, observer_, context, *journal, RunState::kAwaitingApproval);
-            run.HoldsLock(*lock);
-            run.CarryOver(earlier);
-            run.result.plan = *approved;
-            // A freeze that began while the run waited for its approvers stops it too.
-            if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
-              return run.End(RunState::kRefused, frozen, {{"frozen", true}});
-            }
-            // An approval is for that exact change: a fresh audit must still want to deploy it.
-            const Prepared now = run.Audit("audit-resume");
-            RunPlan approved_plan = *approved;
-            approved_plan.diff_hash = approved_hash;
-            if (const std::string changed = ChangedSinceApproval(approved_plan, now.plan);
-                !changed.empty()) {
-              return run.End(RunState::kRefused,
-                             "what would be deployed changed since it was approved (" + changed +
-                                 "); start a new run and have it approved",
-                             {{"approvedHash", approved_hash}, {"diffHash", now.plan.diff_hash}});
-            }
-            if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
-              return std::move(ok).error();
-            }
-            return run.Execute(started, ToPerform(*approved, now.plan));
-          }),
-      *lock);
+  return Locked(
+      context,
+      [&](std::chrono::system_clock::time_point started, RunLock& lock) -> Result<PromotionResult> {
+        auto journal = Journal::Open(options_.run_dir, options_.redactor);
+        if (!journal) return std::move(journal).error();
+        if (journal->CurrentState() != StateName(RunState::kAwaitingApproval)) {
+          return Error{
+              ErrorKind::kUsage,
+              "run " + options_.run_id + " is " + journal->CurrentState() +
+                  ", not AwaitingApproval",
+              options_.run_dir.string(),
+              "resume continues an approved run; see `promote status " + options_.run_id + "`"};
+        }
+        const JournaledRun earlier = ReadJournaledRun(*journal);
+        auto approved = JournaledPlan(earlier, options_);
+        if (!approved) return std::move(approved).error();
+        Driver run(plan_, options_, observer_, context, *journal, RunState::kAwaitingApproval);
+        run.HoldsLock(lock);
+        run.CarryOver(earlier);
+        run.result.plan = *approved;
+        // A freeze that began while the run waited for its approvers stops it too.
+        if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+          return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+        }
+        // An approval is for that exact change: a fresh audit must still want to deploy it.
+        const Prepared now = run.Audit("audit-resume");
+        RunPlan approved_plan = *approved;
+        approved_plan.diff_hash = approved_hash;
+        if (const std::string changed = ChangedSinceApproval(approved_plan, now.plan);
+            !changed.empty()) {
+          return run.End(RunState::kRefused,
+                         "what would be deployed changed since it was approved (" + changed +
+                             "); start a new run and have it approved",
+                         {{"approvedHash", approved_hash}, {"diffHash", now.plan.diff_hash}});
+        }
+        if (auto ok = run.machine.MoveTo(RunState::kApproved, {{"by", approvers}}); !ok) {
+          return std::move(ok).error();
+        }
+        return run.Execute(started, ToPerform(*approved, now.plan));
+      });
 }
 
 Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
-  const auto started = context.now();
-  auto lock = LockTarget(plan_, options_, context, started);
-  if (!lock) return std::move(lock).error();
-  return KeptIfInterrupted(
-      GuardJournal(
-          options_.run_dir,
-          [&]() -> Result<PromotionResult> {
-            auto journal = Journal::Open(options_.run_dir, options_.redactor);
-            if (!journal) return std::move(journal).error();
-            const std::string current = journal->CurrentState();
-            const std::optional<RunState> found = StateFromName(current);
-            const bool known = found.has_value();
-            const RunState state = found.value_or(RunState::kPlanned);
-            if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
-              return Error{ErrorKind::kUsage,
-                           "run " + options_.run_id + " is " +
-                               (current.empty() ? "empty" : current) +
-                               (known && IsTerminal(state) ? ": it has ended" : ""),
-                           options_.run_dir.string(),
-                           state == RunState::kAwaitingApproval
-                               ? "approve it first (`promote approve " + options_.run_id + "`)"
-                               : "see `promote status " + options_.run_id + "`"};
-            }
-            const JournaledRun earlier = ReadJournaledRun(*journal);
-            json open = json::array();
-            for (const auto& intent : journal->OpenIntents()) {
-              open.push_back(
-                  {{"seq", intent.seq}, {"step", intent.step}, {"service", intent.service}});
-            }
-            if (auto noted = journal->Note(
-                    "resumed after the run stopped in " + current,
-                    {{"openIntents", open}, {"tornTail", journal->torn_tail().has_value()}});
-                !noted) {
-              return std::move(noted).error();
-            }
-            context.logger.info("run {}: resuming from {} ({} step(s) were in flight)",
-                                options_.run_id, current, open.size());
-            Driver run(plan_, options_, observer_, context, *journal, state);
-            run.HoldsLock(*lock);
-            run.CarryOver(earlier);
-            if (state == RunState::kPlanned || state == RunState::kAudited) {
-              // Nothing changed yet: audit again and decide as a fresh run would.
-              return run.AuditAndDecide(started, "audit-resume");
-            }
-            auto journaled = JournaledPlan(earlier, options_);
-            if (!journaled) return std::move(journaled).error();
-            run.result.plan = *journaled;
-            if (state == RunState::kApproved) {
-              // Nothing in the target changed yet: a freeze that began meanwhile stops the run.
-              if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
-                return run.End(RunState::kRefused, frozen, {{"frozen", true}});
-              }
-              // Approved, perhaps tagging: the change must still be the one decided (and approved).
-              const Prepared now = run.Audit("audit-resume");
-              if (const std::string changed = ChangedSinceApproval(*journaled, now.plan);
-                  !changed.empty()) {
-                return run.End(
-                    RunState::kRefused,
-                    "what would be deployed changed since the run was approved (" + changed +
-                        "); start a new run",
-                    {{"approvedHash", journaled->diff_hash}, {"diffHash", now.plan.diff_hash}});
-              }
-              return run.Execute(started, ToPerform(*journaled, now.plan), &earlier);
-            }
-            run.Audit("audit-resume");  // what the target runs now, for the report
-            if (state == RunState::kRollingBack || state == RunState::kRevalidating) {
-              run.result.tag = earlier.tag;
-              run.result.validations = earlier.validations;
-              return run.RollBack(earlier.failure, earlier.rolling_back);
-            }
-            return run.Execute(started, *journaled, &earlier);
-          }),
-      *lock);
+  return Locked(
+      context,
+      [&](std::chrono::system_clock::time_point started, RunLock& lock) -> Result<PromotionResult> {
+        auto journal = Journal::Open(options_.run_dir, options_.redactor);
+        if (!journal) return std::move(journal).error();
+        const std::string current = journal->CurrentState();
+        const std::optional<RunState> found = StateFromName(current);
+        const bool known = found.has_value();
+        const RunState state = found.value_or(RunState::kPlanned);
+        if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
+          return Error{ErrorKind::kUsage,
+                       "run " + options_.run_id + " is " + (current.empty() ? "empty" : current) +
+                           (known && IsTerminal(state) ? ": it has ended" : ""),
+                       options_.run_dir.string(),
+                       state == RunState::kAwaitingApproval
+                           ? "approve it first (`promote approve " + options_.run_id + "`)"
+                           : "see `promote status " + options_.run_id + "`"};
+        }
+        const JournaledRun earlier = ReadJournaledRun(*journal);
+        json open = json::array();
+        for (const auto& intent : journal->OpenIntents()) {
+          open.push_back({{"seq", intent.seq}, {"step", intent.step}, {"service", intent.service}});
+        }
+        if (auto noted = journal->Note(
+                "resumed after the run stopped in " + current,
+                {{"openIntents", open}, {"tornTail", journal->torn_tail().has_value()}});
+            !noted) {
+          return std::move(noted).error();
+        }
+        context.logger.info("run {}: resuming from {} ({} step(s) were in flight)", options_.run_id,
+                            current, open.size());
+        Driver run(plan_, options_, observer_, context, *journal, state);
+        run.HoldsLock(lock);
+        run.CarryOver(earlier);
+        if (state == RunState::kPlanned || state == RunState::kAudited) {
+          // Nothing changed yet: audit again and decide as a fresh run would.
+          return run.AuditAndDecide(started, "audit-resume");
+        }
+        auto journaled = JournaledPlan(earlier, options_);
+        if (!journaled) return std::move(journaled).error();
+        run.result.plan = *journaled;
+        if (state == RunState::kApproved) {
+          // Nothing in the target changed yet: a freeze that began meanwhile stops the run.
+          if (const std::string frozen = run.FreezeRefusal(); !frozen.empty()) {
+            return run.End(RunState::kRefused, frozen, {{"frozen", true}});
+          }
+          // Approved, perhaps tagging: the change must still be the one decided (and approved).
+          const Prepared now = run.Audit("audit-resume");
+          if (const std::string changed = ChangedSinceApproval(*journaled, now.plan);
+              !changed.empty()) {
+            return run.End(
+                RunState::kRefused,
+                "what would be deployed changed since the run was approved (" + changed +
+                    "); start a new run",
+                {{"approvedHash", journaled->diff_hash}, {"diffHash", now.plan.diff_hash}});
+          }
+          return run.Execute(started, ToPerform(*journaled, now.plan), &earlier);
+        }
+        run.Audit("audit-resume");  // what the target runs now, for the report
+        if (state == RunState::kRollingBack || state == RunState::kRevalidating) {
+          run.result.tag = earlier.tag;
+          run.result.validations = earlier.validations;
+          return run.RollBack(earlier.failure, earlier.rolling_back);
+        }
+        return run.Execute(started, *journaled, &earlier);
+      });
 }
 
 }  // namespace promote::engine

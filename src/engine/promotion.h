@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,6 +162,12 @@ class Promotion {
   Result<PromotionResult> RunLocked(phases::Context& context,
                                     std::chrono::system_clock::time_point started, RunLock& lock,
                                     Journal& journal) const;
+  /// What Resume and Continue do once the target is locked (started: when they began).
+  using LockedBody =
+      std::function<Result<PromotionResult>(std::chrono::system_clock::time_point, RunLock&)>;
+  /// Locks the target, then runs `body` guarded against unreadable journal fields, keeping
+  /// the lock when it stops for want of a journal.
+  Result<PromotionResult> Locked(phases::Context& context, const LockedBody& body) const;
   /// `ended`, unless it stopped for want of a journal (ErrorKind::kInterrupted): then the lock
   /// is kept for `promote resume` and the error says how to go on.
   Result<PromotionResult> KeptIfInterrupted(Result<PromotionResult> ended, RunLock& lock) const;

@@ -396,18 +396,22 @@ TEST_CASE("a failed release is marked bad with a git note on its tag", "[git]") 
   CHECK(Must(repo.Find("prod-2026-02-01"))->tag_id == good.tag.tag_id);
 }
 
+// A repository with a first commit whose remote "origin" is the bare repository `remote`.
+fs::path CloneWithOrigin(const TempDir& dir, const fs::path& remote) {
+  const fs::path path = RepoWithCommit(dir);
+  git_repository* raw = InitRepo(path);
+  git_remote* origin = nullptr;
+  GitOk(git_remote_create(&origin, raw, "origin", remote.c_str()));
+  git_remote_free(origin);
+  git_repository_free(raw);
+  return path;
+}
+
 TEST_CASE("a release is pushed to a remote with its failure notes", "[git]") {
   TempDir dir("promote-git-test");
-  const fs::path path = RepoWithCommit(dir);
   const fs::path remote_path = dir.path() / "origin.git";
   git_repository_free(InitRepo(remote_path, /*bare=*/true));
-  {
-    git_repository* raw = InitRepo(path);
-    git_remote* remote = nullptr;
-    GitOk(git_remote_create(&remote, raw, "origin", remote_path.c_str()));
-    git_remote_free(remote);
-    git_repository_free(raw);
-  }
+  const fs::path path = CloneWithOrigin(dir, remote_path);
   ReleaseRepo repo = OpenRepo(path);
   const CreatedRelease created =
       Must(repo.CreateRelease("prod-2026-02-01", Manifest("run-1"), kTagger));
@@ -436,14 +440,7 @@ TEST_CASE("a release is pushed to a remote with its failure notes", "[git]") {
   }
   SECTION("a remote holding another tag of that name refuses it") {
     TempDir other_dir;
-    const fs::path other_path = RepoWithCommit(other_dir);
-    {
-      git_repository* raw = InitRepo(other_path);
-      git_remote* remote = nullptr;
-      GitOk(git_remote_create(&remote, raw, "origin", remote_path.c_str()));
-      git_remote_free(remote);
-      git_repository_free(raw);
-    }
+    const fs::path other_path = CloneWithOrigin(other_dir, remote_path);
     ReleaseRepo other = OpenRepo(other_path);
     Must(other.CreateRelease("prod-2026-02-01", Manifest("run-9", "v9"), kTagger));
     Must(other.Push("origin", "prod-2026-02-01"));
@@ -454,14 +451,7 @@ TEST_CASE("a release is pushed to a remote with its failure notes", "[git]") {
   }
   SECTION("a name the remote already has is taken, though this clone lacks the tag") {
     TempDir other_dir;
-    const fs::path other_path = RepoWithCommit(other_dir);
-    {
-      git_repository* raw = InitRepo(other_path);
-      git_remote* remote = nullptr;
-      GitOk(git_remote_create(&remote, raw, "origin", remote_path.c_str()));
-      git_remote_free(remote);
-      git_repository_free(raw);
-    }
+    const fs::path other_path = CloneWithOrigin(other_dir, remote_path);
     // Another runner tagged and pushed today's release; this clone never fetched it.
     Must(repo.Push("origin", "prod-2026-02-01"));
     ReleaseRepo other = OpenRepo(other_path);
