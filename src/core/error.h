@@ -26,6 +26,9 @@ struct Error {
   std::string what;
   std::string where;
   std::string fix;
+  /// The failure may pass by itself (a 5xx, a dropped connection, a timeout): repeating the
+  /// call is worth it. Set by the adapter that saw it; a rollback keeps trying while it holds.
+  bool transient = false;
 
   /// One readable block: "where: what" then "  fix: …" when a fix is known.
   std::string Format() const {

@@ -10,6 +10,8 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <mutex>
+#include <shared_mutex>
 #include <utility>
 
 namespace promote {
@@ -220,6 +222,40 @@ void FindJsonValue(std::string_view text, std::vector<Span>& spans) {
   }
 }
 
+/// `"name": "DB_PASSWORD", "value": "X"` (a container's env entry in object JSON, the key
+/// order the API server keeps) with a secret-looking name: the value.
+void FindEnvEntryValue(std::string_view text, std::vector<Span>& spans) {
+  constexpr std::string_view kName = "\"name\"";
+  constexpr std::string_view kValue = "\"value\"";
+  // The quoted string starting at `pos` (after spaces and one `sep`): its inside, or npos.
+  const auto quoted_after = [&](std::size_t pos, char sep) -> Span {
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    if (pos >= text.size() || text[pos] != sep) return {std::string_view::npos, 0};
+    ++pos;
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    if (pos >= text.size() || text[pos] != '"') return {std::string_view::npos, 0};
+    std::size_t end = pos + 1;
+    while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+    return {pos + 1, std::min(end, text.size())};
+  };
+  for (std::size_t at = text.find(kName); at != std::string_view::npos;
+       at = text.find(kName, at + kName.size())) {
+    const Span name = quoted_after(at + kName.size(), ':');
+    if (name.begin == std::string_view::npos ||
+        !Redactor::SecretLookingName(text.substr(name.begin, name.end - name.begin))) {
+      continue;
+    }
+    std::size_t pos = name.end + 1;
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    if (pos >= text.size() || text[pos] != ',') continue;
+    ++pos;
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    if (text.substr(pos, kValue.size()) != kValue) continue;
+    const Span value = quoted_after(pos + kValue.size(), ':');
+    if (value.begin != std::string_view::npos) AddSpan(text, value.begin, value.end, spans);
+  }
+}
+
 /// Sorts and merges overlapping spans, then rebuilds the text with each span as `***`.
 std::string Mask(std::string_view text, std::vector<Span> spans) {
   if (spans.empty()) return std::string(text);
@@ -242,12 +278,56 @@ std::string Mask(std::string_view text, std::vector<Span> spans) {
 
 }  // namespace
 
+struct Redactor::Learned {
+  mutable std::shared_mutex mutex;
+  std::vector<Secret> secrets;  ///< longest value first
+};
+
+namespace {
+
+/// Inserts keeping the longest value first; false when `value` is already there.
+template <typename Secret>
+bool InsertLongestFirst(std::vector<Secret>& secrets, std::string name, std::string value) {
+  for (const auto& secret : secrets) {
+    if (secret.value == value) return false;
+  }
+  auto pos = std::find_if(secrets.begin(), secrets.end(),
+                          [&](const Secret& s) { return s.value.size() < value.size(); });
+  secrets.insert(pos, Secret{std::move(name), std::move(value)});
+  return true;
+}
+
+}  // namespace
+
+Redactor::Redactor() : learned_(std::make_shared<Learned>()) {}
+
 Redactor::Added Redactor::AddSecret(std::string name, std::string value) {
   if (value.size() < kMinSecretLength) return Added::kTooShort;
-  auto pos = std::find_if(secrets_.begin(), secrets_.end(),
-                          [&](const Secret& s) { return s.value.size() < value.size(); });
-  secrets_.insert(pos, Secret{std::move(name), std::move(value)});
+  InsertLongestFirst(secrets_, std::move(name), std::move(value));
   return Added::kYes;
+}
+
+Redactor::Added Redactor::Learn(std::string name, std::string value) const {
+  if (value.size() < kMinSecretLength) return Added::kTooShort;
+  std::unique_lock lock(learned_->mutex);
+  InsertLongestFirst(learned_->secrets, std::move(name), std::move(value));
+  return Added::kYes;
+}
+
+bool Redactor::SecretLookingName(std::string_view name) {
+  std::string upper;
+  upper.reserve(name.size());
+  for (char c : name)
+    upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  static constexpr std::array<std::string_view, 5> kWords = {"PASSWORD", "PASSWD", "TOKEN",
+                                                             "SECRET", "KEY"};
+  return std::any_of(kWords.begin(), kWords.end(),
+                     [&](std::string_view word) { return upper.find(word) != std::string::npos; });
+}
+
+std::size_t Redactor::secret_count() const {
+  std::shared_lock lock(learned_->mutex);
+  return secrets_.size() + learned_->secrets.size();
 }
 
 Redactor Redactor::FromEnvironment(const std::vector<std::string>& variable_names) {
@@ -260,7 +340,18 @@ Redactor Redactor::FromEnvironment(const std::vector<std::string>& variable_name
 }
 
 void Redactor::RedactRegistered(std::string& text) const {
-  if (secrets_.empty()) return;
+  std::shared_lock lock(learned_->mutex);
+  // The registered and the learned values, longest first (a learned value is seldom there).
+  std::vector<const Secret*> all;
+  all.reserve(secrets_.size() + learned_->secrets.size());
+  for (const auto& secret : secrets_) all.push_back(&secret);
+  if (!learned_->secrets.empty()) {
+    for (const auto& secret : learned_->secrets) all.push_back(&secret);
+    std::stable_sort(all.begin(), all.end(), [](const Secret* a, const Secret* b) {
+      return a->value.size() > b->value.size();
+    });
+  }
+  if (all.empty()) return;
   /// One occurrence of a registered value; `secret` indexes secrets_.
   struct Match {
     std::size_t begin;
@@ -268,8 +359,8 @@ void Redactor::RedactRegistered(std::string& text) const {
     std::size_t secret;
   };
   std::vector<Match> matches;
-  for (std::size_t s = 0; s < secrets_.size(); ++s) {
-    const std::string& value = secrets_[s].value;
+  for (std::size_t s = 0; s < all.size(); ++s) {
+    const std::string& value = all[s]->value;
     for (std::size_t pos = text.find(value); pos != std::string_view::npos;
          pos = text.find(value, pos + 1)) {
       matches.push_back({pos, pos + value.size(), s});
@@ -286,7 +377,7 @@ void Redactor::RedactRegistered(std::string& text) const {
   for (std::size_t i = 0; i < matches.size();) {
     std::size_t begin = matches[i].begin;
     std::size_t end = matches[i].end;
-    const std::string& name = secrets_[matches[i].secret].name;
+    const std::string& name = all[matches[i].secret]->name;
     for (++i; i < matches.size() && matches[i].begin < end; ++i) {
       end = std::max(end, matches[i].end);
     }
@@ -312,6 +403,7 @@ void Redactor::RedactInPlace(std::string& text) const {
   FindSpacedFlagValue(text, spans);
   FindKeyValue(text, spans);
   FindJsonValue(text, spans);
+  FindEnvEntryValue(text, spans);
   if (!spans.empty()) text = Mask(text, std::move(spans));
 }
 

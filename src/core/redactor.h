@@ -11,11 +11,19 @@
 //    the key ends in one of those words, case-insensitively (`--set db.password=X`,
 //    `API_KEY=X`, `"client_secret":"X"`).
 //
+// A third layer is learned while promote runs: values of a container's plain `env` entries
+// whose names look secret (`DB_PASSWORD`, `STRIPE_KEY`), which the audit reads in the workload
+// specs and registers with Learn, so that a service's error page echoing one is redacted too. In
+// raw object JSON such an entry (`{"name": "DB_PASSWORD", "value": "X"}`) is masked by pattern
+// as well, before it is learned.
+//
 // Thread safety: configure the Redactor (AddSecret, FromEnvironment) before any thread uses it,
-// then share it as `std::shared_ptr<const Redactor>`; the const members never mutate, so any
-// number of threads may call Redact/RedactArgv concurrently.
+// then share it as `std::shared_ptr<const Redactor>`. Redact/RedactArgv may be called from any
+// number of threads, and so may Learn, the one const member that adds (behind a lock): what a
+// run learns about secrets only ever hides more. Copies of a Redactor share what they learn.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +39,8 @@ class Redactor {
 
   /// Whether AddSecret registered the value.
   enum class Added { kYes, kTooShort };
+
+  Redactor();
 
   /// Registers `value` to be replaced by `<redacted:NAME>` wherever it appears. Values shorter
   /// than kMinSecretLength are ignored (kTooShort). Not thread-safe: call during setup only.
@@ -51,8 +61,16 @@ class Redactor {
   /// `--password`, …), which is the flag's value in an argv.
   std::vector<std::string> RedactArgv(const std::vector<std::string>& argv) const;
 
-  /// How many secret values are registered (for diagnostics and tests).
-  std::size_t secret_count() const { return secrets_.size(); }
+  /// Registers `value` as AddSecret does, from any thread, while the Redactor is in use. Short
+  /// values are ignored, as by AddSecret.
+  Added Learn(std::string name, std::string value) const;
+
+  /// Whether an environment variable's name says its value is a credential: it contains
+  /// PASSWORD, PASSWD, TOKEN, SECRET or KEY, in any case (`DB_PASSWORD`, `stripeApiKey`).
+  static bool SecretLookingName(std::string_view name);
+
+  /// How many secret values are registered (for diagnostics and tests), learned ones included.
+  std::size_t secret_count() const;
 
  private:
   /// One registered value and the name shown in its place.
@@ -61,9 +79,13 @@ class Redactor {
     std::string value;
   };
 
+  /// Values learned while running (Learn), behind their own lock.
+  struct Learned;
+
   void RedactRegistered(std::string& text) const;
 
   std::vector<Secret> secrets_;  ///< longest value first, so overlapping secrets redact fully
+  std::shared_ptr<Learned> learned_;
 };
 
 }  // namespace promote

@@ -1,7 +1,11 @@
 #include "core/redactor.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace promote {
 namespace {
@@ -153,4 +157,47 @@ TEST_CASE("text without secrets passes unchanged", "[redactor]") {
 }
 
 }  // namespace
+}  // namespace promote
+
+namespace promote {
+
+TEST_CASE("a container env entry whose name looks secret is masked in object JSON", "[redactor]") {
+  const Redactor redactor;
+  const std::string spec =
+      R"({"env":[{"name":"DB_PASSWORD","value":"hunter2-long"},{"name":"stripeApiKey", "value": )"
+      R"("sk_live_123"},{"name":"LOG_LEVEL","value":"debug"}]})";
+  const std::string out = redactor.Redact(spec);
+  CHECK(out.find("hunter2-long") == std::string::npos);
+  CHECK(out.find("sk_live_123") == std::string::npos);
+  CHECK(out.find(R"("value":"debug")") != std::string::npos);
+  CHECK(redactor.Redact(out) == out);
+  CHECK(Redactor::SecretLookingName("GITHUB_TOKEN"));
+  CHECK(Redactor::SecretLookingName("jwtSecret"));
+  CHECK(Redactor::SecretLookingName("AWS_ACCESS_KEY_ID"));
+  CHECK_FALSE(Redactor::SecretLookingName("LOG_LEVEL"));
+}
+
+TEST_CASE("values learned while running are redacted by name, from any thread", "[redactor]") {
+  const Redactor redactor;
+  std::atomic<int> wrong{0};  // Catch's CHECK is not thread-safe: count, check after
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const std::string value = "learned-" + std::to_string(t) + "-" + std::to_string(i);
+        wrong += redactor.Learn("v" + std::to_string(t), value) != Redactor::Added::kYes;
+        wrong += redactor.Redact("echo " + value) != "echo <redacted:v" + std::to_string(t) + ">";
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(wrong == 0);
+  CHECK(redactor.secret_count() == 200);
+  CHECK(redactor.Learn("short", "abc") == Redactor::Added::kTooShort);
+  // A copy shares what the original learns (the journal's and the logger's are copies).
+  const Redactor copy = redactor;
+  (void)redactor.Learn("late", "learned-after-the-copy");
+  CHECK(copy.Redact("learned-after-the-copy") == "<redacted:late>");
+}
+
 }  // namespace promote

@@ -18,6 +18,7 @@
 #include "engine/journal.h"
 #include "engine/states.h"
 #include "phases/context.h"
+#include "phases/rollback.h"
 #include "plan/loader.h"
 #include "plan/plan.h"
 #include "support/fake_world.h"
@@ -285,6 +286,58 @@ TEST_CASE("a run whose rollback fails marks its release bad", "[engine]") {
   // The next run does not promote the same build again.
   engine.world().Run("prod", "billing", kBilling + ":v1");  // a person restored it
   CHECK(engine.Run().state == RunState::kRefused);
+}
+
+TEST_CASE("a rollback keeps trying within its budget while the API server fails",
+          "[engine][faults]") {
+  Engine engine;
+  BadBillingInProd(engine);
+  const auto budget = engine.plan().rollback.timeout;
+
+  SECTION("the restore meets 3 failing tries, then the API server is back") {
+    engine.world().FailNext("prod", Call::kRollback, "billing", Fault::kApiFailing, 3);
+    const auto began = engine.world().Now();
+    const PromotionResult result = engine.Run();
+    INFO(result.summary);
+    CHECK(result.state == RunState::kRolledBack);
+    CHECK(engine.world().ImageOf("prod", "billing") == kBilling + ":v1");
+    CHECK(engine.world().Calls("prod", Call::kRollback) == 4);
+    // Paused 1 + 2 + 4 s between the tries, on the fake clock, well within the budget.
+    CHECK(engine.world().Now() - began >= std::chrono::seconds(7));
+    const std::string journal =
+        testing::ReadFile(engine.dir() / "state" / "runs" / result.run_id / Journal::kFileName);
+    CHECK(Has(journal, "\"tries\":4"));
+  }
+  SECTION("the API server never comes back: RollbackFailed once the budget is spent") {
+    engine.world().FailNext("prod", Call::kRollback, "billing", Fault::kApiFailing, 1000);
+    const auto began = engine.world().Now();
+    const PromotionResult result = engine.Run();
+    CHECK(result.state == RunState::kRollbackFailed);
+    CHECK(engine.world().ImageOf("prod", "billing") == kBilling + ":v0.9.0");
+    const int tries = engine.world().Calls("prod", Call::kRollback);
+    CHECK(tries > 4);
+    CHECK(tries <= phases::Rollback::kMaxTries);
+    CHECK(Has(result.summary, std::to_string(tries) + " tries of the restore"));
+    // It gave up at the budget, not before and not long after (the last pause is cut to fit).
+    const auto spent = engine.world().Now() - began;
+    CHECK(spent >= budget);
+    CHECK(spent < budget + std::chrono::seconds(60));
+  }
+  SECTION("a refusal (no rights) is not tried again") {
+    engine.world().FailNext("prod", Call::kRollback, "billing", Fault::kRefused, 1000);
+    CHECK(engine.Run().state == RunState::kRollbackFailed);
+    CHECK(engine.world().Calls("prod", Call::kRollback) == 1);
+  }
+  SECTION("a wait whose reads gave up is waited again") {
+    // The deploy's wait cannot read PROD (the run rolls back: it cannot tell the rollout went
+    // well), then the restore's wait fails twice more before the API server is back.
+    engine.world().FailNext("prod", Call::kWait, "billing", Fault::kApiFailing, 3);
+    const PromotionResult result = engine.Run();
+    INFO(result.summary);
+    CHECK(result.state == RunState::kRolledBack);
+    CHECK(engine.world().ImageOf("prod", "billing") == kBilling + ":v1");
+    CHECK(engine.world().Calls("prod", Call::kWait) == 4);
+  }
 }
 
 TEST_CASE("a probe that fails in DEV too does not fail PROD, and it is said", "[engine]") {

@@ -14,6 +14,7 @@
 
 #include "adapters/git/release_repo.h"
 #include "core/image_reference.h"
+#include "core/redactor.h"
 #include "core/shell_line.h"
 #include "core/text.h"
 #include "core/time_format.h"
@@ -360,6 +361,16 @@ ServiceComparison Compare(const AuditReport& report, const plan::Service& servic
       return c;
     }
   }
+  // Not knowing what runs there, a run could neither tell a change nor restore one: an
+  // unreadable side blocks the service, named as an API failure, never as a missing workload.
+  for (const auto* side : {&target, &source}) {
+    if (!side->read_error) continue;
+    const std::string& env = side == &target ? report.target : report.source;
+    c.action = ServiceAction::kBlocked;
+    c.reason = service.name + " could not be read in " + env + ": " + *side->read_error +
+               "; fix access to " + env + " and audit again";
+    return c;
+  }
   if (source.status.workload_present && target.status.workload_present &&
       SameRelease(source, target)) {
     c.action = ServiceAction::kUpToDate;
@@ -488,12 +499,6 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
     const ServiceComparison& c = report.comparisons.back();
     if (c.action == ServiceAction::kBlocked) report.refusals.push_back(c.reason);
     if (c.action == ServiceAction::kPromote) changes.push_back(service.name + " " + c.reason);
-    if (target->read_error) {
-      // Not knowing what runs there, a run could neither tell a change nor restore one.
-      report.refusals.push_back(service.name + " could not be read in " + report.target + ": " +
-                                *target->read_error + "; fix access to " + report.target +
-                                " and audit again");
-    }
   }
   report.source_verdict = JudgeEnvironment(report.source_env);
   report.target_verdict = JudgeEnvironment(report.target_env);
@@ -586,6 +591,13 @@ EnvironmentObservation Audit::Observe(Context& context, const std::string& env_n
     seen.workload = service.workload_kind + "/" + service.workload_name;
     if (statuses[i]) {
       seen.status = std::move(*statuses[i]);
+      // A service may echo its own credentials in an error page: its probes' excerpts and
+      // every later log line and report hide them, named; the values are kept nowhere else.
+      for (auto& [variable, value] : seen.status.secret_env) {
+        (void)context.redactor.Learn(env_name + "/" + service.name + " env " + variable,
+                                     std::move(value));
+      }
+      seen.status.secret_env.clear();
     } else {
       seen.read_error = statuses[i].error().what;
       context.logger.warn("audit: {} in {}: {}", service.name, env_name, *seen.read_error);

@@ -1,6 +1,7 @@
 // The audit's conclusion rules on hand-made observations (no cluster, no network).
 #include "phases/audit.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "plan/loader.h"
@@ -300,4 +301,11 @@ TEST_CASE(
     CHECK(refusal.find("lacks required secrets") == std::string::npos);
   }
   CHECK(report.target_verdict.reason.find("secret db-password is missing") == std::string::npos);
+  // Not "latest → promote": what runs there is unknown, so the service itself is blocked, once.
+  REQUIRE(report.comparisons.size() >= 1);
+  CHECK(report.comparisons[0].service == "api");
+  CHECK(report.comparisons[0].action == ServiceAction::kBlocked);
+  CHECK(std::count_if(report.refusals.begin(), report.refusals.end(), [](const std::string& r) {
+          return r.find("api could not be read in prod") != std::string::npos;
+        }) == 1);
 }

@@ -17,6 +17,7 @@ namespace {
 // The tag alone when both images come from one repository, else repository and tag: a change
 // of registry (a mirror, or an image from elsewhere) must show in the one-line summary.
 std::string Version(const std::string& image, const std::string& other) {
+  if (image.empty()) return "?";  // unread or absent: the action's reason says which
   auto ref = ParseImageReference(image);
   auto other_ref = ParseImageReference(other);
   const std::string tag = adapters::kube::ImageTag(image);

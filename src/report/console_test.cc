@@ -21,5 +21,16 @@ TEST_CASE("the audit summary shows tags, and the repository when it differs", "[
   CHECK_THAT(RenderAuditSummary(report), Catch::Contains(", evil.example/cryptominer:1.0 in dev"));
 }
 
+TEST_CASE("the audit summary shows an image it could not read as unknown, not as latest",
+          "[report]") {
+  auto report = testdata::KeybuzzAudit();
+  REQUIRE_FALSE(report.comparisons.empty());
+  auto& api = report.comparisons.front();
+  api.target_image.clear();
+  const std::string summary = RenderAuditSummary(report);
+  CHECK_THAT(summary, Catch::Contains(api.service + ": ? in prod"));
+  CHECK_THAT(summary, !Catch::Contains("latest"));
+}
+
 }  // namespace
 }  // namespace promote::report

@@ -154,3 +154,34 @@ TEST_CASE("a dry run plans every step with exact argv and changes nothing", "[e2
   CHECK(doc["promotionPlan"]["tag"].get<std::string>().rfind("prod-20", 0) == 0);
   CHECK(EverythingWritten(run, state).find(kPlantedSecret) == std::string::npos);
 }
+
+TEST_CASE("a credential in a container's env that a service echoes is redacted everywhere",
+          "[e2e][audit][secrets]") {
+  StandIn standin;
+  const fs::path state = standin.dir().parent_path() / "state";
+  const std::string echoed = "sk_live_ECHOED_5e1f0c77";
+  // PROD's api runs with a plain env credential (not a Secret), set with the real kubectl...
+  standin.Kubectl("prod", "keybuzz-api-prod",
+                  {"set", "env", "deployment/keybuzz-api", "-c", "api", "STRIPE_API_KEY=" + echoed,
+                   "LOG_LEVEL=debug"});
+  // ...and its error page prints it, as a careless framework's debug page would.
+  standin.Control(
+      "prod", "routes",
+      nlohmann::json{
+          {"name", "api-auth-missing"},
+          {"routes",
+           {{{"method", "POST"},
+             {"path", "/auth/login"},
+             {"status", 404},
+             {"body", {{"error", "Not Found"}, {"debug", "stripe key in use: " + echoed}}}}}}}
+          .dump());
+  const auto run = RunPromote(standin, state, {"--log-level=trace", "audit", "dev", "prod"});
+  INFO(run.err.substr(0, 4000));
+  CHECK(run.exit_code == 7);
+  const std::string all = EverythingWritten(run, state);
+  CHECK(all.find(echoed) == std::string::npos);
+  // The excerpt is still there, with the credential named instead of shown.
+  CHECK(ReadFile(state / "report" / "audit.json")
+            .find("stripe key in use: <redacted:prod/api env STRIPE_API_KEY>") !=
+        std::string::npos);
+}

@@ -163,20 +163,29 @@ std::string Unauthorized(const Doing& doing) {
              : Said(doing, "You must be logged in to the server (Unauthorized)");
 }
 
-/// The Error a faulted (non-wait) call returns.
+/// The Error a faulted call returns; transient but for a refusal, as the real adapter says.
 Error FaultError(Fault fault, const Doing& doing) {
+  Error error;
   switch (fault) {
     case Fault::kRefused:
       return Exited(doing, Unauthorized(doing));
     case Fault::kTimeout:
-      return Error{ErrorKind::kExternal,
-                   doing.what + ": " + doing.binary + " timed out after " +
-                       std::to_string(doing.timeout.count()) + " ms (process group killed)",
-                   "", kFix};
+      error = Error{ErrorKind::kExternal,
+                    doing.what + ": " + doing.binary + " timed out after " +
+                        std::to_string(doing.timeout.count()) + " ms (process group killed)",
+                    "", kFix};
+      break;
     case Fault::kDroppedAfterWrite:
-      return Exited(doing, Said(doing, "unexpected EOF"));
+      error = Exited(doing, Said(doing, "unexpected EOF"));
+      break;
+    case Fault::kApiFailing:
+      error = Exited(doing, Said(doing,
+                                 "an error on the server (\"etcdserver: leader changed\") has "
+                                 "prevented the request from succeeding (4 tries)"));
+      break;
   }
-  return Exited(doing, "unknown fault");
+  error.transient = true;
+  return error;
 }
 
 /// kubectl's answer about a workload that is not there.
@@ -493,6 +502,10 @@ class FakeWorld::FakeCluster final : public adapters::kube::Cluster {
           return RolloutResult{RolloutOutcome::kTimedOut, ""};
         case Fault::kDroppedAfterWrite:
           return RolloutResult{RolloutOutcome::kFailed, Said(doing, "unexpected EOF")};
+        case Fault::kApiFailing:
+          return FaultError(*fault,
+                            Doing{"kubectl", "waiting for " + WorkloadArg(ref) + " in " + ref.ns,
+                                  milliseconds(0), ""});
       }
     }
     const World::Workload* workload = world_.PresentAt(ref);

@@ -51,8 +51,9 @@ enum class Call { kRead, kSecrets, kDeploy, kWait, kRollback };
 const char* CallName(Call call);
 
 /// What the next matching call meets. Deploy, Rollback, ReadWorkload and CheckSecrets return an
-/// Error (ErrorKind::kExternal); WaitRollout, like the real adapter (which judges kubectl's exit
-/// rather than failing), returns a RolloutResult: kFailed, or kTimedOut for kTimeout.
+/// Error (ErrorKind::kExternal; transient, as the real adapter marks them, unless kRefused);
+/// WaitRollout, like the real adapter (which judges kubectl's exit rather than failing),
+/// returns a RolloutResult: kFailed, or kTimedOut for kTimeout; kApiFailing is an Error.
 enum class Fault {
   /// The call fails and nothing changes (an auth error, a chart not found, a 4xx).
   kRefused,
@@ -60,6 +61,9 @@ enum class Fault {
   kTimeout,
   /// The change is applied, then the call fails (a connection dropped after the PATCH).
   kDroppedAfterWrite,
+  /// The API server answered 5xx to every try the real adapter makes: a transient Error and
+  /// nothing changes. WaitRollout returns it as an Error too (its reads gave up).
+  kApiFailing,
 };
 
 /// An in-memory world of environments (clusters and their services' HTTP answers) built from a

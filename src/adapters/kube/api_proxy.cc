@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "adapters/http/curl_global.h"
+#include "adapters/kube/retry.h"
 #include "core/version.h"
 
 namespace promote::adapters::kube {
@@ -58,16 +59,6 @@ Result<std::filesystem::path> MakeSocketFolder() {
 }
 
 /// Whether a curl failure means nothing was listening (the proxy died), not a slow answer.
-/// Reads repeated after a transient failure: 100, 200 and 400 ms apart, 0.7 s in all.
-constexpr int kReadRetries = 3;
-constexpr std::chrono::milliseconds kFirstRetryPause{100};
-
-/// Statuses an API server gives for a moment and then not: too many requests, and the 5xx of
-/// a restarting server or a failing load balancer in front of it.
-bool TransientStatus(long status) {
-  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
-}
-
 bool NobodyListening(CURLcode code) {
   return code == CURLE_COULDNT_CONNECT || code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
          code == CURLE_RECV_ERROR;
@@ -181,19 +172,18 @@ Result<ApiResponse> ApiProxy::Get(const std::string& path, const std::string& ac
     }
     // An API server that is restarting, overloaded or behind a failing load balancer answers
     // 429/5xx for a moment: a read is safe to repeat, a few times with a growing pause.
-    const bool transient = code == CURLE_OK
-                               ? TransientStatus(response.status)
-                               : code == CURLE_COULDNT_CONNECT || code == CURLE_GOT_NOTHING ||
-                                     code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR;
-    if (transient && retries < kReadRetries) {
+    const bool transient =
+        code == CURLE_OK ? TransientStatus(response.status) : NobodyListening(code);
+    if (transient && retries < kTransientRetries) {
       if (logger_)
         logger_->debug("GET {}: transient failure, retry {} of {}", path, retries + 1,
-                       kReadRetries);
-      std::this_thread::sleep_for(kFirstRetryPause * (1 << retries));
+                       kTransientRetries);
+      std::this_thread::sleep_for(RetryPause(retries));
       ++retries;
       --attempt;  // a retry is not a restart of the proxy
       continue;
     }
+    response.tries = retries + 1;
     if (code == CURLE_OK) return response;
     // A proxy that just died may not be reaped yet: give its thread a moment to see the exit.
     bool dead = false;
@@ -206,12 +196,15 @@ Result<ApiResponse> ApiProxy::Get(const std::string& path, const std::string& ac
     }
     if (dead && attempt == 0) continue;  // the proxy died under us: start it again, once
     std::string detail = why[0] != '\0' ? why.data() : curl_easy_strerror(code);
-    return Error{ErrorKind::kExternal,
+    if (retries > 0) detail += " (" + std::to_string(retries + 1) + " tries)";
+    Error failed{ErrorKind::kExternal,
                  "no answer from the API server through kubectl proxy: " + detail, "GET " + path,
                  code == CURLE_OPERATION_TIMEDOUT
                      ? "the API server is slow or unreachable; check it with `kubectl get --raw " +
                            path + "`"
                      : "check the cluster with `kubectl get --raw " + path + "`"};
+    failed.transient = true;
+    return failed;
   }
 }
 

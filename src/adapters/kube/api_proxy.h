@@ -22,6 +22,7 @@ namespace promote::adapters::kube {
 struct ApiResponse {
   long status = 0;
   std::string body;
+  int tries = 1;  ///< requests made: more than 1 when transient failures were repeated
 };
 
 /// Accept header of a metadata-only list: names and labels, never a Secret's data.

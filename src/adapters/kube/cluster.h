@@ -72,6 +72,9 @@ struct WorkloadStatus {
   RolloutState rollout = RolloutState::kMissing;
   std::string message;  ///< the Progressing/Available condition's message, for reports
   std::string created;  ///< creationTimestamp
+  /// Plain `env` values (of every container) whose names look secret, as (name, value): only
+  /// for the audit to teach the Redactor, which it does at once and then clears them.
+  std::vector<std::pair<std::string, std::string>> secret_env;
   /// A pod of the template's image that cannot get going without a change, as "pod NAME:
   /// REASON: message" (CrashLoopBackOff, ImagePullBackOff, …); empty when none is. Waits end on
   /// it at once instead of at the progress deadline (600 s by Kubernetes' default).

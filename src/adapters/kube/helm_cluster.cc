@@ -225,7 +225,7 @@ Status HelmCluster::Deploy(const WorkloadRef& ref, const std::string& image, mil
                  "point the service's helm valuesKey at a value that takes a whole image"};
   }
   for (const auto& command : PlanDeploy(ref, image, timeout)) {
-    auto run = kubectl_.RunChecked(command, "helm upgrade of " + ref.helm_release);
+    auto run = kubectl_.RunRepeated(command, "helm upgrade of " + ref.helm_release);
     if (!run) return std::move(run).error();
   }
   return Done{};
@@ -251,7 +251,7 @@ std::vector<Command> HelmCluster::PlanRollback(const WorkloadRef& ref, const Rol
 Status HelmCluster::Rollback(const WorkloadRef& ref, const RollbackTarget& target,
                              milliseconds timeout) {
   for (const auto& command : PlanRollback(ref, target, timeout)) {
-    auto run = kubectl_.RunChecked(command, "rolling back helm release " + ref.helm_release);
+    auto run = kubectl_.RunRepeated(command, "rolling back helm release " + ref.helm_release);
     if (!run) return std::move(run).error();
   }
   return Done{};

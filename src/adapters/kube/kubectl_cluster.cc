@@ -14,7 +14,9 @@
 #include <thread>
 
 #include "adapters/kube/lease.h"
+#include "adapters/kube/retry.h"
 #include "core/parallel.h"
+#include "core/redactor.h"
 
 namespace promote::adapters::kube {
 namespace {
@@ -211,12 +213,30 @@ Result<ProcessResult> KubectlCluster::RunChecked(const Command& command, const s
   if (!run->ok()) {
     std::string said = run->err.empty() ? run->out : run->err;
     while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
-    return Error{ErrorKind::kExternal,
+    Error failed{ErrorKind::kExternal,
                  doing + ": " + command.argv.front() + " " + run->Describe() +
                      (said.empty() ? "" : ": " + said),
                  "", "run the command by hand to see the cluster's answer"};
+    failed.transient = !PermanentCommandFailure(said);
+    return failed;
   }
   return run;
+}
+
+Result<ProcessResult> KubectlCluster::RunRepeated(const Command& command,
+                                                  const std::string& doing) {
+  for (int retry = 0;; ++retry) {
+    auto run = RunChecked(command, doing);
+    if (run || !run.error().transient || retry == kTransientRetries) {
+      if (!run && retry > 0) {
+        Error failed = std::move(run).error();
+        failed.what += " (" + std::to_string(retry + 1) + " tries)";
+        return failed;
+      }
+      return run;
+    }
+    std::this_thread::sleep_for(RetryPause(retry));
+  }
 }
 
 Result<ApiResponse> KubectlCluster::ApiGet(const WorkloadRef& ref, const std::string& path,
@@ -251,9 +271,13 @@ Result<ApiResponse> KubectlCluster::ApiGet(const WorkloadRef& ref, const std::st
     fix = "grant get and list on deployments, pods, namespaces and secrets in " +
           (ref.ns.empty() ? std::string("the plan's namespaces") : ref.ns) + " (RBAC)";
   }
-  return ExternalError(doing + ": the API server answered " + std::to_string(got->status) +
-                           (said.empty() ? "" : ": " + said),
-                       ref, fix);
+  const std::string tries =
+      got->tries > 1 ? " on " + std::to_string(got->tries) + " tries in a row" : "";
+  Error failed = ExternalError(doing + ": the API server answered " + std::to_string(got->status) +
+                                   tries + (said.empty() ? "" : ": " + said),
+                               ref, fix);
+  failed.transient = TransientStatus(got->status);
+  return failed;
 }
 
 namespace {
@@ -287,6 +311,14 @@ Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::st
                               .value("containers", json::array());
   for (const auto& container : containers) {
     if (StringAt(container, "name") == ref.container) status.image = StringAt(container, "image");
+    // Every container's: a sidecar's token echoed by the service is as secret as its own.
+    const json& env = container.is_object() ? container.value("env", json::array()) : json();
+    for (const auto& entry : env.is_array() ? env : json::array()) {
+      const std::string name = StringAt(entry, "name");
+      if (Redactor::SecretLookingName(name) && entry.contains("value")) {
+        status.secret_env.emplace_back(name, StringAt(entry, "value"));
+      }
+    }
   }
   if (status.image.empty()) {
     return ExternalError(doing + ": no container named '" + ref.container + "'", ref,
@@ -495,7 +527,7 @@ std::vector<Command> KubectlCluster::PlanDeploy(const WorkloadRef& ref, const st
 Status KubectlCluster::Deploy(const WorkloadRef& ref, const std::string& image,
                               milliseconds timeout) {
   for (const auto& command : PlanDeploy(ref, image, timeout)) {
-    auto run = RunChecked(command, "setting the image of " + WorkloadArg(ref) + " in " + ref.ns);
+    auto run = RunRepeated(command, "setting the image of " + WorkloadArg(ref) + " in " + ref.ns);
     if (!run) return std::move(run).error();
   }
   return Done{};
@@ -539,7 +571,7 @@ std::vector<Command> KubectlCluster::PlanRollback(const WorkloadRef& ref,
 Status KubectlCluster::Rollback(const WorkloadRef& ref, const RollbackTarget& target,
                                 milliseconds timeout) {
   for (const auto& command : PlanRollback(ref, target, timeout)) {
-    auto run = RunChecked(command, "restoring " + target.image + " on " + WorkloadArg(ref));
+    auto run = RunRepeated(command, "restoring " + target.image + " on " + WorkloadArg(ref));
     if (!run) return std::move(run).error();
   }
   return Done{};

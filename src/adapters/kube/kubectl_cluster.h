@@ -61,6 +61,9 @@ class KubectlCluster final : public Cluster {
                          std::chrono::milliseconds timeout) const;
   /// Runs a command and turns "could not run" or a non-zero exit into an Error naming `doing`.
   Result<ProcessResult> RunChecked(const Command& command, const std::string& doing);
+  /// RunChecked, repeated up to kTransientRetries times while the failure is transient: for
+  /// writes that set an exact value, which a repeat cannot apply twice.
+  Result<ProcessResult> RunRepeated(const Command& command, const std::string& doing);
   /// GET `path` from the API server of `ref`'s context, through its proxy; the statuses in
   /// `answers` are answers, any other status ≥ 400 an Error naming `doing` and what the server
   /// said.
