@@ -98,4 +98,11 @@ engine::RunRequest RequestFrom(const GlobalOptions& options, const plan::Plan& p
 Result<std::map<std::string, std::map<std::string, std::string>>> LoadEndpoints(
     const std::filesystem::path& file);
 
+/// Checks endpoints (LoadEndpoints) against `plan`: every environment it names is one of the
+/// plan's, and gives a URL to each of the plan's services (more services, as the stand-in's file
+/// lists for its whole world, are fine). A usage error naming `file` otherwise.
+Status CheckEndpointsCover(
+    const std::map<std::string, std::map<std::string, std::string>>& endpoints,
+    const plan::Plan& plan, const std::filesystem::path& file);
+
 }  // namespace promote::cli
