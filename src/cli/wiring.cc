@@ -71,6 +71,13 @@ Status CheckEndpointsCover(
   return Done{};
 }
 
+Error UnreadableJournal(Error error) {
+  if (error.kind == ErrorKind::kExternal || error.kind == ErrorKind::kInternal) {
+    error.kind = ErrorKind::kUsage;
+  }
+  return error;
+}
+
 WiringOptions WiringOptionsFrom(const GlobalOptions& options) {
   WiringOptions wiring;
   wiring.kubectl = options.kubectl;

@@ -105,4 +105,9 @@ Status CheckEndpointsCover(
     const std::map<std::string, std::map<std::string, std::string>>& endpoints,
     const plan::Plan& plan, const std::filesystem::path& file);
 
+/// `error`, met reading a run's journal (damaged, empty, not a promote run), as bad input:
+/// exit 2, since the command changed nothing and the fix is the run id or the journal, not a
+/// retry (exit 1 would say a promotion failed).
+Error UnreadableJournal(Error error);
+
 }  // namespace promote::cli
