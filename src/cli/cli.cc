@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include <spdlog/logger.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cctype>
@@ -54,6 +55,100 @@ std::string CutLongWords(const std::string& text) {
 
 Error UsageError(std::string what, std::string fix) {
   return Error{ErrorKind::kUsage, std::move(what), "", std::move(fix)};
+}
+
+// A run id as promote makes them (20261125T110312Z-dev-prod-3fa9): letters, digits, '.', '_'
+// and '-', not starting with '.', at most 128 characters. Anything else could name a folder
+// outside --state-dir/runs (`../x`) or is a mistake a message should say plainly.
+Status CheckRunId(const std::string& id) {
+  constexpr std::size_t kLongest = 128;
+  const bool valid = !id.empty() && id.size() <= kLongest && id[0] != '.' &&
+                     id.find_first_not_of(
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789._-") == std::string::npos;
+  if (valid) return Done{};
+  return UsageError("run id '" + id + "' is not a run id",
+                    "name a run as `promote status` lists it, e.g. 20261125T110312Z-dev-prod-3fa9 "
+                    "(letters, digits, '.', '_', '-')");
+}
+
+// A release tag as `rollback --to` takes it: a git tag name of printable characters, at most 255
+// (git's own limit for a ref's component); a longer one is no release promote made, and would
+// otherwise be logged whole before the repository says so.
+Status CheckReleaseTag(const std::string& tag) {
+  constexpr std::size_t kLongest = 255;
+  bool printable = !tag.empty() && tag.size() <= kLongest;
+  for (char c : tag) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) printable = false;
+  }
+  if (printable) return Done{};
+  return UsageError("--to '" + tag + "' is not a release tag",
+                    "name a release tag of the environment, as `promote history ENV` lists them");
+}
+
+// The path flags, checked before anything is read or written: a flag that points at nothing
+// would otherwise surface later as a cluster, probe or report failure, or be quietly replaced
+// by a default (an empty --kubectl meant "kubectl on PATH").
+Status CheckPathFlags(const CLI::App& app, const GlobalOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::pair<const char*, const std::string*> given[] = {
+      {"--plan", &options.plan},           {"--kubectl", &options.kubectl},
+      {"--helm", &options.helm},           {"--kubeconfig", &options.kubeconfig},
+      {"--endpoints", &options.endpoints}, {"--releases", &options.releases},
+      {"--hooks", &options.hooks},         {"--report-dir", &options.report_dir}};
+  for (const auto& [flag, value] : given) {
+    if (app.count(flag) > 0 && value->empty()) {
+      return UsageError(std::string(flag) + " is empty",
+                        "give it a path, or leave the flag out for its default");
+    }
+  }
+  // A bare name is looked up on PATH when it is run; a path must be an executable file.
+  for (const auto& [flag, value] :
+       {std::pair{"--kubectl", &options.kubectl}, std::pair{"--helm", &options.helm}}) {
+    if (value->empty() || value->find('/') == std::string::npos) continue;
+    if (!fs::exists(*value, ec)) {
+      return UsageError(std::string(flag) + " " + *value + ": no such file",
+                        "give the path of the binary, or leave the flag out to use $PROMOTE_" +
+                            std::string(flag[2] == 'k' ? "KUBECTL" : "HELM") + " or PATH");
+    }
+    if (!fs::is_regular_file(*value, ec) || ::access(value->c_str(), X_OK) != 0) {
+      return UsageError(std::string(flag) + " " + *value + ": not an executable file",
+                        "give the path of the binary itself (chmod +x if it is one)");
+    }
+  }
+  if (!options.kubeconfig.empty()) {
+    if (!fs::exists(options.kubeconfig, ec)) {
+      return UsageError("--kubeconfig " + options.kubeconfig + ": no such file",
+                        "give the kubeconfig file of the clusters, or leave the flag out");
+    }
+    if (!fs::is_regular_file(options.kubeconfig, ec)) {
+      return UsageError("--kubeconfig " + options.kubeconfig + ": not a file",
+                        "give the kubeconfig file itself, not its folder");
+    }
+  }
+  if (!options.releases.empty()) {
+    const fs::path repo = options.releases;
+    if (!fs::is_directory(repo, ec)) {
+      return UsageError("--releases " + options.releases +
+                            (fs::exists(repo, ec) ? ": not a folder" : ": no such folder"),
+                        "give the release git repository (git init it first for a new one)");
+    }
+    // A work tree has .git; a bare repository has HEAD and objects/ of its own.
+    if (!fs::exists(repo / ".git", ec) &&
+        !(fs::is_regular_file(repo / "HEAD", ec) && fs::is_directory(repo / "objects", ec))) {
+      return UsageError("--releases " + options.releases + ": not a git repository",
+                        "give the release git repository, or `git init` this folder first");
+    }
+  }
+  for (const auto& [flag, value] : {std::pair{"--state-dir", &options.state_dir},
+                                    std::pair{"--report-dir", &options.report_dir}}) {
+    if (!value->empty() && fs::exists(*value, ec) && !fs::is_directory(*value, ec)) {
+      return UsageError(std::string(flag) + " " + *value + ": not a folder",
+                        "give a folder (it is created when missing), not a file");
+    }
+  }
+  return Done{};
 }
 
 Result<OutputFormat> ParseOutputFormat(const std::string& text) {
@@ -336,6 +431,16 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                         "give the folder for runs, journals and locks, or leave the flag out "
                         "(default .promote)");
     }
+    if (auto ok = CheckPathFlags(app, options); !ok) return std::move(ok).error();
+    if (status_cmd->parsed() && !status_run.empty()) {
+      if (auto ok = CheckRunId(status_run); !ok) return std::move(ok).error();
+    }
+    if (rollback_cmd->parsed()) {
+      if (auto ok = CheckReleaseTag(rollback_tag); !ok) return std::move(ok).error();
+    }
+    if (approve_cmd->parsed() || reject_cmd->parsed() || resume_cmd->parsed()) {
+      if (auto ok = CheckRunId(gate_run); !ok) return std::move(ok).error();
+    }
     if (check_cmd->parsed()) return RunPlanCheck(check_file, *format, *redactor, **logger, out);
     if (status_cmd->parsed()) return RunStatusCommand(options, status_run, redactor, out);
     if (history_cmd->parsed()) {
@@ -372,6 +477,13 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       if (!plan) return std::move(plan).error();
       return RunAuditCommand(options, *plan, audit_source, audit_target, AuditMode::kAuditOnly,
                              redactor, *logger, out);
+    }
+    if (!source.empty() && target.empty()) {
+      // `promote frobnicate` or `promote dev`: a mistyped command reads as a half promotion.
+      return UsageError("'" + source + "' is not a command, and a promotion needs a target too",
+                        "run `promote " + source +
+                            " DST` (e.g. `promote dev prod`), or "
+                            "`promote --help` for the commands");
     }
     if (source.empty() || target.empty()) {
       return UsageError("nothing to do: name a source and a target environment",

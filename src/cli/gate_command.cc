@@ -16,6 +16,7 @@
 #include "engine/journal.h"
 #include "engine/lock.h"
 #include "engine/promotion.h"
+#include "engine/states.h"
 #include "plan/loader.h"
 #include "plan/plan.h"
 #include "report/run_reports.h"
@@ -41,9 +42,9 @@ Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_
                  "name a run folder under " + options.state_dir + "/runs (see `promote status`)"};
   }
   auto journal = engine::Journal::Open(dir, redactor);
-  if (!journal) return std::move(journal).error();
+  if (!journal) return UnreadableJournal(std::move(journal).error());
   auto gate = engine::ReadGate(*journal);
-  if (!gate) return std::move(gate).error();
+  if (!gate) return UnreadableJournal(std::move(gate).error());
   // The plan the run started with: where it was, or where --plan says it is now (a CI job with
   // another checkout path), and byte for byte the same plan: a changed plan could loosen the
   // very gate being passed, or change how a half-done run is validated.
@@ -121,6 +122,12 @@ Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std:
   if (!run) return std::move(run).error();
   const plan::ApprovalGate& gate = run->plan.FindEnvironment(run->gate.target)->approval;
   const bool at_gate = run->gate.state == "AwaitingApproval";
+  // An ended run is refused before its target's lock is taken: nothing to do, nothing written.
+  if (const auto state = engine::StateFromName(run->gate.state);
+      state && engine::IsTerminal(*state)) {
+    return Error{ErrorKind::kUsage, "run " + run_id + " is " + run->gate.state + ": it has ended",
+                 run->dir.string(), "see `promote status " + run_id + "`"};
+  }
   if (at_gate && static_cast<int>(run->gate.approvers.size()) < gate.count) {
     out << redactor->Redact("Run " + run_id + ": still waiting for approval (" +
                             std::to_string(run->gate.approvers.size()) + " of " +

@@ -46,6 +46,12 @@ std::string Waiting(const std::string& state, const std::string& summary) {
   return "nothing it can do by itself if its process is gone: resume it";
 }
 
+// Reads the run's states, what was in flight and its lock, and prints them (throws on a field
+// of the wrong type: the caller names the journal).
+Result<CommandOutcome> Report(const GlobalOptions& options, const std::string& id,
+                              const engine::Journal& journal,
+                              std::shared_ptr<const Redactor> redactor, std::ostream& out);
+
 }  // namespace
 
 Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std::string& run_id,
@@ -63,8 +69,29 @@ Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std:
                  "list the runs with `ls " + runs.string() + "`"};
   }
   auto journal = engine::Journal::Open(runs / id, redactor);
-  if (!journal) return std::move(journal).error();
-  const auto events = journal->events();
+  if (!journal) return UnreadableJournal(std::move(journal).error());
+  if (journal->events().empty()) {
+    return UnreadableJournal(
+        Error{ErrorKind::kExternal, "the journal is empty: the run stopped before its first step",
+              journal->path().string(), "nothing was done by this run; start a new one"});
+  }
+  try {
+    return Report(options, id, *journal, redactor, out);
+  } catch (const nlohmann::json::exception& e) {
+    // A hand-edited or damaged line: a field of another type than promote wrote.
+    return UnreadableJournal(
+        Error{ErrorKind::kExternal,
+              std::string("the journal holds a field promote cannot read: ") + e.what(),
+              journal->path().string(), "repair the line, or start a new run"});
+  }
+}
+
+namespace {
+
+Result<CommandOutcome> Report(const GlobalOptions& options, const std::string& id,
+                              const engine::Journal& journal,
+                              std::shared_ptr<const Redactor> redactor, std::ostream& out) {
+  const auto events = journal.events();
 
   nlohmann::json started = events.empty() ? nlohmann::json::object() : events.front().detail;
   const std::string target = started.value("target", "");
@@ -76,7 +103,7 @@ Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std:
     if (event.detail.contains("summary")) summary = event.detail["summary"].get<std::string>();
   }
   nlohmann::json in_flight = nlohmann::json::array();
-  for (const auto& intent : journal->OpenIntents()) {
+  for (const auto& intent : journal.OpenIntents()) {
     in_flight.push_back({{"seq", intent.seq},
                          {"step", intent.step},
                          {"service", intent.service},
@@ -93,7 +120,7 @@ Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std:
   }
   // A run killed outright leaves its lock behind, naming a process that no longer exists.
   const bool running = holder && holder->run_id == id && !engine::ProcessIsGone(*holder);
-  const std::string state = journal->CurrentState();
+  const std::string state = journal.CurrentState();
   nlohmann::json doc = {
       {"run", id},
       {"plan", started.value("plan", "")},
@@ -106,7 +133,7 @@ Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std:
       {"waitingFor", running ? "its own process (it holds the lock)" : Waiting(state, summary)},
       {"states", states},
       {"inFlight", in_flight},
-      {"tornTail", journal->torn_tail().has_value()}};
+      {"tornTail", journal.torn_tail().has_value()}};
   if (options.output == "json") {
     out << redactor->Redact(doc.dump(2)) << "\n";
     return CommandOutcome{};
@@ -130,5 +157,7 @@ Result<CommandOutcome> RunStatusCommand(const GlobalOptions& options, const std:
   out << redactor->Redact(text);
   return CommandOutcome{};
 }
+
+}  // namespace
 
 }  // namespace promote::cli

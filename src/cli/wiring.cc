@@ -42,6 +42,42 @@ Result<std::map<std::string, std::map<std::string, std::string>>> LoadEndpoints(
   return endpoints;
 }
 
+Status CheckEndpointsCover(
+    const std::map<std::string, std::map<std::string, std::string>>& endpoints,
+    const plan::Plan& plan, const std::filesystem::path& file) {
+  const auto fail = [&](const std::string& what, const std::string& fix) {
+    return Error{ErrorKind::kUsage, what, file.string(), fix};
+  };
+  for (const auto& [env, services] : endpoints) {
+    if (!plan.FindEnvironment(env)) {
+      std::string known;
+      for (const auto& [name, unused] : plan.environments)
+        known += (known.empty() ? "" : ", ") + name;
+      return fail("'" + env + "' is not an environment of the plan",
+                  "name environments of " + plan.source_file + " (" + known + ")");
+    }
+    // The file replaces the plan's URLs of that environment: a service it leaves out (or
+    // misspells) would be probed at the plan's URL, which is the very address it replaces.
+    for (const auto& service : plan.services) {
+      if (!services.count(service.name)) {
+        std::string given;
+        for (const auto& [name, unused] : services) given += (given.empty() ? "" : ", ") + name;
+        return fail("'" + env + "." + service.name + "' has no URL (the file names " +
+                        (given.empty() ? std::string("none") : given) + ")",
+                    "give every service of the plan a URL under \"" + env + "\"");
+      }
+    }
+  }
+  return Done{};
+}
+
+Error UnreadableJournal(Error error) {
+  if (error.kind == ErrorKind::kExternal || error.kind == ErrorKind::kInternal) {
+    error.kind = ErrorKind::kUsage;
+  }
+  return error;
+}
+
 WiringOptions WiringOptionsFrom(const GlobalOptions& options) {
   WiringOptions wiring;
   wiring.kubectl = options.kubectl;
@@ -118,6 +154,9 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
   if (options.endpoints) {
     auto loaded = LoadEndpoints(*options.endpoints);
     if (!loaded) return std::move(loaded).error();
+    if (auto ok = CheckEndpointsCover(*loaded, plan, *options.endpoints); !ok) {
+      return std::move(ok).error();
+    }
     endpoints = std::move(*loaded);
   }
   std::optional<std::filesystem::path> releases = options.releases;

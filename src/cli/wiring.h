@@ -98,4 +98,16 @@ engine::RunRequest RequestFrom(const GlobalOptions& options, const plan::Plan& p
 Result<std::map<std::string, std::map<std::string, std::string>>> LoadEndpoints(
     const std::filesystem::path& file);
 
+/// Checks endpoints (LoadEndpoints) against `plan`: every environment it names is one of the
+/// plan's, and gives a URL to each of the plan's services (more services, as the stand-in's file
+/// lists for its whole world, are fine). A usage error naming `file` otherwise.
+Status CheckEndpointsCover(
+    const std::map<std::string, std::map<std::string, std::string>>& endpoints,
+    const plan::Plan& plan, const std::filesystem::path& file);
+
+/// `error`, met reading a run's journal (damaged, empty, not a promote run), as bad input:
+/// exit 2, since the command changed nothing and the fix is the run id or the journal, not a
+/// retry (exit 1 would say a promotion failed).
+Error UnreadableJournal(Error error);
+
 }  // namespace promote::cli

@@ -19,6 +19,7 @@
 #include "core/durable.h"
 #include "core/redactor.h"
 #include "core/time_format.h"
+#include "engine/states.h"
 
 namespace promote::engine {
 namespace {
@@ -209,6 +210,13 @@ Result<Journal> Journal::Open(const fs::path& run_dir, std::shared_ptr<const Red
     return Error{ErrorKind::kInternal, "a journal needs a redactor", run_dir.string(), ""};
   }
   const fs::path path = run_dir / kFileName;
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) {
+    // An ifstream opens a folder without complaint and reads nothing: an "empty journal".
+    return Error{
+        ErrorKind::kExternal, "the journal is not a file", path.string(),
+        "this is not a promote run folder; see the runs in " + run_dir.parent_path().string()};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Error{ErrorKind::kExternal, "no journal here (is the run id right?)", path.string(),
@@ -257,6 +265,9 @@ Result<Journal> Journal::Open(const fs::path& run_dir, std::shared_ptr<const Red
                 " was expected";
     } else if (!events.empty() && parsed->run != events.front().run) {
       problem = "run \"" + parsed->run + "\" in the journal of run \"" + events.front().run + "\"";
+    } else if (parsed->kind == EventKind::kTransition && !StateFromName(parsed->state)) {
+      // A run in a state promote does not know could be neither resumed nor reported.
+      problem = "unknown state \"" + parsed->state.substr(0, 64) + "\"";
     }
     if (!problem.empty()) {
       return Error{ErrorKind::kExternal, "corrupt journal line: " + problem, where,

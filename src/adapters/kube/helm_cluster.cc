@@ -43,9 +43,16 @@ bool KeyTakesTag(const std::string& key) {
 }
 
 // A release Secret's labels (owner=helm, name=R, version=N) as (R, N); N is 0 when absent.
+// Never throws: a member of another type reads as absent.
+const nlohmann::json& MemberObject(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  if (!object.is_object()) return kEmpty;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_object() ? *it : kEmpty;
+}
+
 std::pair<std::string, int> ReleaseVersion(const nlohmann::json& secret) {
-  const auto labels =
-      secret.value("metadata", nlohmann::json::object()).value("labels", nlohmann::json::object());
+  const auto& labels = MemberObject(MemberObject(secret, "metadata"), "labels");
   const auto name = labels.find("name");
   const auto version = labels.find("version");
   if (name == labels.end() || !name->is_string() || version == labels.end() ||
@@ -101,7 +108,8 @@ Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) 
         HelmCommand(ref, {"status", ref.helm_release, "-o", "json"}, tooling_.read_timeout), doing);
     if (!run) return std::move(run).error();
     const auto release = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
-    if (release.is_object() && release.contains("version") && release["version"].is_number()) {
+    if (release.is_object() && release.contains("version") &&
+        release["version"].is_number_integer()) {
       return std::optional<int>(release["version"].get<int>());
     }
     return std::optional<int>();
@@ -117,8 +125,9 @@ Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) 
   if (!listed) return std::move(listed).error();
   const auto list = nlohmann::json::parse(listed->body, nullptr, /*allow_exceptions=*/false);
   std::optional<int> highest;
+  const auto items = list.is_object() ? list.find("items") : list.end();
   for (const auto& item :
-       list.is_object() ? list.value("items", nlohmann::json::array()) : nlohmann::json::array()) {
+       items != list.end() && items->is_array() ? *items : nlohmann::json::array()) {
     if (const int number = ReleaseVersion(item).second;
         number > 0 && number > highest.value_or(0)) {
       highest = number;
@@ -175,8 +184,10 @@ std::vector<Result<WorkloadStatus>> HelmCluster::ReadWorkloads(
       refs.front(), {"/api/v1", "secrets", "owner=helm", kMetadataListAccept}, namespaces,
       [&](const nlohmann::json& secret) {
         const auto [release, version] = ReleaseVersion(secret);
+        const auto& meta = MemberObject(secret, "metadata");
+        const auto found = meta.find("namespace");
         const std::string ns =
-            secret.value("metadata", nlohmann::json::object()).value("namespace", "");
+            found != meta.end() && found->is_string() ? found->get<std::string>() : "";
         int& top = highest[{ns, release}];
         top = std::max(top, version);
       },

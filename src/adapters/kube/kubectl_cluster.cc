@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "adapters/kube/lease.h"
 #include "adapters/kube/retry.h"
@@ -52,12 +55,49 @@ Result<json> ParseJson(const std::string& text, const std::string& doing, const 
   return parsed;
 }
 
-int IntAt(const json& object, const char* key) {
+// Readers of the API's answers that never throw: a field of another type than Kubernetes
+// writes (a hand-made object, a proxy's error page parsed as JSON) reads as absent, and the
+// caller judges the object by what is missing, instead of an exception ending promote.
+
+/// `object[key]` when both are JSON objects, else an empty object.
+const json& ObjectAt(const json& object, const char* key) {
+  static const json kEmpty = json::object();
+  if (!object.is_object()) return kEmpty;
   auto it = object.find(key);
-  return it != object.end() && it->is_number_integer() ? it->get<int>() : 0;
+  return it != object.end() && it->is_object() ? *it : kEmpty;
+}
+
+/// `object[key]` when `object` is an object and the member an array, else an empty array.
+const json& ArrayAt(const json& object, const char* key) {
+  static const json kEmpty = json::array();
+  if (!object.is_object()) return kEmpty;
+  auto it = object.find(key);
+  return it != object.end() && it->is_array() ? *it : kEmpty;
+}
+
+/// An integer member, clamped to [min, max] of T (absurd counts stay absurd, not wrapped), or 0.
+template <typename T>
+T NumberAt(const json& object, const char* key) {
+  if (!object.is_object()) return 0;
+  auto it = object.find(key);
+  if (it == object.end()) return 0;
+  constexpr auto kMax = std::numeric_limits<T>::max();
+  constexpr auto kMin = std::numeric_limits<T>::min();
+  if (it->is_number_unsigned()) {
+    return static_cast<T>(std::min<std::uint64_t>(it->get<std::uint64_t>(), kMax));
+  }
+  if (it->is_number_integer()) {
+    return static_cast<T>(std::clamp<std::int64_t>(it->get<std::int64_t>(), kMin, kMax));
+  }
+  return 0;
+}
+
+int IntAt(const json& object, const char* key) {
+  return NumberAt<int>(object, key);
 }
 
 std::string StringAt(const json& object, const char* key) {
+  if (!object.is_object()) return std::string();
   auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
@@ -67,9 +107,9 @@ std::string StringAt(const json& object, const char* key) {
 // conditions still say about the previous one (a stale ProgressDeadlineExceeded, right after a
 // rollback's write, would otherwise fail the rollback at once).
 RolloutState JudgeRollout(const json& workload, WorkloadStatus& status) {
-  const json& st = workload.value("status", json::object());
+  const json& st = ObjectAt(workload, "status");
   const bool observed = status.observed_generation >= status.generation;
-  for (const auto& condition : st.value("conditions", json::array())) {
+  for (const auto& condition : ArrayAt(st, "conditions")) {
     const std::string type = StringAt(condition, "type");
     if (type == "Progressing" || (type == "Available" && status.message.empty())) {
       status.message = StringAt(condition, "message");
@@ -292,25 +332,56 @@ std::string WorkloadPath(const WorkloadRef& ref) {
 Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::string& doing,
                      WorkloadStatus& status) {
   status.workload_present = true;
-  const json& meta = workload.value("metadata", json::object());
-  const json& spec = workload.value("spec", json::object());
-  const json& st = workload.value("status", json::object());
+  if (!workload.is_object() || !workload.contains("metadata") ||
+      !workload["metadata"].is_object() || !workload.contains("spec") ||
+      !workload["spec"].is_object()) {
+    return ExternalError(doing + ": the API answered something that is not a workload object", ref,
+                         "check the object with `kubectl get " + WorkloadArg(ref) + " -o json`");
+  }
+  // The counts decide whether the rollout is done: one that is not a count cannot be judged, and
+  // a workload that cannot be judged is not healthy.
+  for (const auto& [object, path, key] :
+       {std::tuple{&workload["metadata"], "metadata", "generation"},
+        std::tuple{&workload["spec"], "spec", "replicas"},
+        std::tuple{workload.contains("status") ? &workload["status"] : nullptr, "status",
+                   "observedGeneration"},
+        std::tuple{workload.contains("status") ? &workload["status"] : nullptr, "status",
+                   "updatedReplicas"},
+        std::tuple{workload.contains("status") ? &workload["status"] : nullptr, "status",
+                   "readyReplicas"},
+        std::tuple{workload.contains("status") ? &workload["status"] : nullptr, "status",
+                   "availableReplicas"}}) {
+    if (object == nullptr || !object->is_object() || !object->contains(key)) continue;
+    const json& value = (*object)[key];
+    const bool count =
+        value.is_number_unsigned() || (value.is_number_integer() && value.get<std::int64_t>() >= 0);
+    if (!count || NumberAt<std::int64_t>(*object, key) > std::numeric_limits<int>::max()) {
+      return ExternalError(
+          doing + ": " + path + "." + key + " is not a count: " + value.dump().substr(0, 64), ref,
+          "check the object with `kubectl get " + WorkloadArg(ref) + " -o json`");
+    }
+  }
+  const json& meta = ObjectAt(workload, "metadata");
+  const json& spec = ObjectAt(workload, "spec");
+  const json& st = ObjectAt(workload, "status");
   status.created = StringAt(meta, "creationTimestamp");
-  status.generation = meta.value("generation", 0LL);
-  status.observed_generation = st.value("observedGeneration", 0LL);
+  status.generation = NumberAt<long long>(meta, "generation");
+  status.observed_generation = NumberAt<long long>(st, "observedGeneration");
   status.desired = spec.contains("replicas") ? IntAt(spec, "replicas") : 1;
   status.updated = IntAt(st, "updatedReplicas");
   status.ready = IntAt(st, "readyReplicas");
   status.available = IntAt(st, "availableReplicas");
-  const json& annotations = meta.value("annotations", json::object());
+  const json& annotations = ObjectAt(meta, "annotations");
   if (auto rev = StringAt(annotations, "deployment.kubernetes.io/revision"); !rev.empty()) {
     status.revision = std::atoi(rev.c_str());
   }
-  const json containers = spec.value("template", json::object())
-                              .value("spec", json::object())
-                              .value("containers", json::array());
+  const json& containers = ArrayAt(ObjectAt(ObjectAt(spec, "template"), "spec"), "containers");
+  bool named = false;
   for (const auto& container : containers) {
-    if (StringAt(container, "name") == ref.container) status.image = StringAt(container, "image");
+    if (StringAt(container, "name") == ref.container) {
+      named = true;
+      status.image = StringAt(container, "image");
+    }
     // Every container's: a sidecar's token echoed by the service is as secret as its own.
     const json& env = container.is_object() ? container.value("env", json::array()) : json();
     for (const auto& entry : env.is_array() ? env : json::array()) {
@@ -320,10 +391,16 @@ Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::st
       }
     }
   }
-  if (status.image.empty()) {
+  if (!named) {
     return ExternalError(doing + ": no container named '" + ref.container + "'", ref,
                          "set the service's container: in the plan to one of the workload's "
                          "containers");
+  }
+  if (status.image.empty()) {
+    return ExternalError(doing + ": container '" + ref.container + "' has no image", ref,
+                         "the API answered a workload without an image for it; check the "
+                         "object with `kubectl get " +
+                             WorkloadArg(ref) + " -o json`");
   }
   status.message.clear();
   status.rollout = JudgeRollout(workload, status);
@@ -333,9 +410,7 @@ Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::st
 /// The selector of a workload's pods ("app=api,tier=web"), empty when it has none.
 std::string PodSelector(const json& workload) {
   std::string selector;
-  const json labels = workload.value("spec", json::object())
-                          .value("selector", json::object())
-                          .value("matchLabels", json::object());
+  const json& labels = ObjectAt(ObjectAt(ObjectAt(workload, "spec"), "selector"), "matchLabels");
   for (const auto& [key, value] : labels.items()) {
     if (!value.is_string()) continue;
     if (!selector.empty()) selector += ",";
@@ -358,15 +433,14 @@ struct PodFacts {
 
 PodFacts ReadPod(const json& pod) {
   PodFacts kept;
-  const json& meta = pod.value("metadata", json::object());
+  const json& meta = ObjectAt(pod, "metadata");
   kept.name = StringAt(meta, "name");
-  const json labels = meta.value("labels", json::object());  // items() needs it alive
+  const json& labels = ObjectAt(meta, "labels");
   for (const auto& [key, value] : labels.items()) {
     if (value.is_string()) kept.labels[key] = value.get<std::string>();
   }
-  for (const auto& cs :
-       pod.value("status", json::object()).value("containerStatuses", json::array())) {
-    const json waiting = cs.value("state", json::object()).value("waiting", json::object());
+  for (const auto& cs : ArrayAt(ObjectAt(pod, "status"), "containerStatuses")) {
+    const json& waiting = ObjectAt(ObjectAt(cs, "state"), "waiting");
     kept.containers.push_back({StringAt(cs, "name"), StringAt(cs, "image"), StringAt(cs, "imageID"),
                                StringAt(waiting, "reason"), StringAt(waiting, "message")});
   }
@@ -489,8 +563,19 @@ Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
   if (!pods) return std::move(pods).error();
   auto pod_list = ParseJson(pods->body, doing, ref);
   if (!pod_list) return std::move(pod_list).error();
+  if (!pod_list->is_object() || !pod_list->contains("items") || !(*pod_list)["items"].is_array()) {
+    return ExternalError(doing + ": the API answered a pod list without a list of items", ref,
+                         "check the pods with `kubectl get pods -l " + selector + " -o json`");
+  }
   std::vector<PodFacts> facts;
-  for (const auto& pod : pod_list->value("items", json::array())) facts.push_back(ReadPod(pod));
+  for (const auto& pod : (*pod_list)["items"]) {
+    if (!pod.is_object()) {
+      return ExternalError(doing + ": the API answered a pod list with an item that is not a pod",
+                           ref,
+                           "check the pods with `kubectl get pods -l " + selector + " -o json`");
+    }
+    facts.push_back(ReadPod(pod));
+  }
   JudgePods(facts, selector, ref.container, status);
   return status;
 }
@@ -510,8 +595,8 @@ Result<std::vector<SecretPresence>> KubectlCluster::CheckSecrets(
     auto list = ParseJson(listed->body, doing, where);
     std::fill(listed->body.begin(), listed->body.end(), '\0');
     if (!list) return std::move(list).error();
-    for (const auto& item : list->value("items", json::array())) {
-      present.insert(StringAt(item.value("metadata", json::object()), "name"));
+    for (const auto& item : ArrayAt(*list, "items")) {
+      present.insert(StringAt(ObjectAt(item, "metadata"), "name"));
     }
   }
   for (const auto& name : names) found.push_back({name, present.count(name) > 0});
@@ -623,12 +708,12 @@ Status KubectlCluster::List(const WorkloadRef& scope, const ListQuery& query,
         auto items = list.find("items");
         if (items != list.end() && items->is_array()) {
           for (auto& item : *items) {
-            const json& meta = item.value("metadata", json::object());
+            const json& meta = ObjectAt(item, "metadata");
             if (namespaces.count(StringAt(meta, "namespace"))) visit(item);
           }
         }
       }
-      token = StringAt(list.value("metadata", json::object()), "continue");
+      token = StringAt(ObjectAt(list, "metadata"), "continue");
       if (token.empty()) return 200L;
     }
     return ExternalError(
@@ -667,7 +752,7 @@ Status KubectlCluster::ListWorkloads(const std::vector<const WorkloadRef*>& refs
     auto listed = List(
         *refs.front(), {"/apis/apps/v1", kind + "s", "", "application/json"}, namespaces,
         [&, kind = kind](json& item) {
-          const json& meta = item.value("metadata", json::object());
+          const json& meta = ObjectAt(item, "metadata");
           found[ObjectKey(kind, StringAt(meta, "namespace"), StringAt(meta, "name"))] =
               std::move(item);
         },
@@ -722,8 +807,7 @@ std::vector<Result<WorkloadStatus>> KubectlCluster::ListedWorkloads(
     auto pods_listed = List(
         *members.front(), {"/api/v1", "pods", "", "application/json", {"spec"}}, pod_namespaces,
         [&](json& pod) {
-          pods[StringAt(pod.value("metadata", json::object()), "namespace")].push_back(
-              ReadPod(pod));
+          pods[StringAt(ObjectAt(pod, "metadata"), "namespace")].push_back(ReadPod(pod));
         },
         "listing pods in " + std::to_string(pod_namespaces.size()) + " namespace(s) (" +
             members.front()->context + ")");
@@ -774,7 +858,7 @@ std::vector<Result<std::vector<SecretPresence>>> KubectlCluster::CheckSecretsIn(
     auto listed = List(
         wheres[group.front()], {"/api/v1", "secrets", "", kMetadataListAccept}, namespaces,
         [&](json& secret) {
-          const json& meta = secret.value("metadata", json::object());
+          const json& meta = ObjectAt(secret, "metadata");
           present.emplace(StringAt(meta, "namespace"), StringAt(meta, "name"));
         },
         "listing secrets in " + std::to_string(namespaces.size()) + " namespace(s) (" +
