@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "adapters/kube/answers.h"
 #include "adapters/kube/lease.h"
 #include "core/parallel.h"
 
@@ -63,6 +64,27 @@ Error NoRelease(const std::string& doing, const WorkloadRef& ref) {
 
 }  // namespace
 
+std::optional<int> HelmStatusRevision(const std::string& helm_status) {
+  const auto release = nlohmann::json::parse(helm_status, nullptr, /*allow_exceptions=*/false);
+  if (release.is_object() && release.contains("version") && release["version"].is_number()) {
+    return release["version"].get<int>();
+  }
+  return std::nullopt;
+}
+
+std::optional<int> HighestReleaseRevision(const std::string& release_secrets) {
+  const auto list = nlohmann::json::parse(release_secrets, nullptr, /*allow_exceptions=*/false);
+  std::optional<int> highest;
+  for (const auto& item :
+       list.is_object() ? list.value("items", nlohmann::json::array()) : nlohmann::json::array()) {
+    if (const int number = ReleaseVersion(item).second;
+        number > 0 && number > highest.value_or(0)) {
+      highest = number;
+    }
+  }
+  return highest;
+}
+
 HelmCluster::HelmCluster(Tooling tooling, ProcessRunner& runner)
     : tooling_(tooling), kubectl_(std::move(tooling), runner) {}
 
@@ -100,11 +122,7 @@ Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) 
     auto run = kubectl_.RunChecked(
         HelmCommand(ref, {"status", ref.helm_release, "-o", "json"}, tooling_.read_timeout), doing);
     if (!run) return std::move(run).error();
-    const auto release = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
-    if (release.is_object() && release.contains("version") && release["version"].is_number()) {
-      return std::optional<int>(release["version"].get<int>());
-    }
-    return std::optional<int>();
+    return HelmStatusRevision(run->out);
   }
   // Helm's secrets driver stores revision N of release R as Secret sh.helm.release.v1.R.vN with
   // labels owner=helm, name=R, version=N. Their labels, read metadata-only, give the revision
@@ -115,15 +133,7 @@ Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) 
           "/secrets?labelSelector=" + EscapeUrl("owner=helm,name=" + ref.helm_release),
       doing, kMetadataListAccept);
   if (!listed) return std::move(listed).error();
-  const auto list = nlohmann::json::parse(listed->body, nullptr, /*allow_exceptions=*/false);
-  std::optional<int> highest;
-  for (const auto& item :
-       list.is_object() ? list.value("items", nlohmann::json::array()) : nlohmann::json::array()) {
-    if (const int number = ReleaseVersion(item).second;
-        number > 0 && number > highest.value_or(0)) {
-      highest = number;
-    }
-  }
+  const auto highest = HighestReleaseRevision(listed->body);
   if (!highest) return NoRelease(doing, ref);
   return highest;
 }

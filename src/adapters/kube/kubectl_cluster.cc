@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "adapters/kube/answers.h"
 #include "adapters/kube/lease.h"
 #include "core/parallel.h"
 
@@ -463,6 +464,37 @@ Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
   return status;
 }
 
+Result<WorkloadStatus> WorkloadFromAnswers(const std::string& workload, const std::string& pods,
+                                           const WorkloadRef& ref) {
+  // ReadWorkload's reading, in its order, without its GETs.
+  const std::string doing = "reading " + WorkloadArg(ref);
+  WorkloadStatus status;
+  status.namespace_present = true;
+  auto object = ParseJson(workload, doing, ref);
+  if (!object) return std::move(object).error();
+  if (auto parsed = ParseWorkload(*object, ref, doing, status); !parsed) {
+    return std::move(parsed).error();
+  }
+  const std::string selector = PodSelector(*object);
+  if (selector.empty()) return status;
+  auto pod_list = ParseJson(pods, doing, ref);
+  if (!pod_list) return std::move(pod_list).error();
+  std::vector<PodFacts> facts;
+  for (const auto& pod : pod_list->value("items", json::array())) facts.push_back(ReadPod(pod));
+  JudgePods(facts, selector, ref.container, status);
+  return status;
+}
+
+std::optional<std::set<std::string>> SecretNamesFromAnswer(const std::string& secret_list) {
+  const json list = json::parse(secret_list, nullptr, /*allow_exceptions=*/false);
+  if (list.is_discarded()) return std::nullopt;
+  std::set<std::string> names;
+  for (const auto& item : list.value("items", json::array())) {
+    names.insert(StringAt(item.value("metadata", json::object()), "name"));
+  }
+  return names;
+}
+
 Result<std::vector<SecretPresence>> KubectlCluster::CheckSecrets(
     const WorkloadRef& where, const std::vector<std::string>& names) {
   std::vector<SecretPresence> found;
@@ -473,16 +505,13 @@ Result<std::vector<SecretPresence>> KubectlCluster::CheckSecrets(
   auto listed = ApiGet(where, "/api/v1/namespaces/" + EscapeUrl(where.ns) + "/secrets", doing,
                        kMetadataListAccept);
   if (!listed) return std::move(listed).error();
-  std::set<std::string> present;
-  {
-    auto list = ParseJson(listed->body, doing, where);
-    std::fill(listed->body.begin(), listed->body.end(), '\0');
-    if (!list) return std::move(list).error();
-    for (const auto& item : list->value("items", json::array())) {
-      present.insert(StringAt(item.value("metadata", json::object()), "name"));
-    }
+  auto present = SecretNamesFromAnswer(listed->body);
+  std::fill(listed->body.begin(), listed->body.end(), '\0');
+  if (!present) {
+    return ExternalError(doing + ": kubectl printed something that is not JSON", where,
+                         "check that the kubectl binary is a real kubectl (promote --kubectl)");
   }
-  for (const auto& name : names) found.push_back({name, present.count(name) > 0});
+  for (const auto& name : names) found.push_back({name, present->count(name) > 0});
   return found;
 }
 
