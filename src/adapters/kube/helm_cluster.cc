@@ -14,6 +14,7 @@
 #include <set>
 
 #include "adapters/kube/answers.h"
+#include "adapters/kube/json_fields.h"
 #include "adapters/kube/lease.h"
 #include "core/parallel.h"
 
@@ -45,15 +46,14 @@ bool KeyTakesTag(const std::string& key) {
 
 // A release Secret's labels (owner=helm, name=R, version=N) as (R, N); N is 0 when absent.
 std::pair<std::string, int> ReleaseVersion(const nlohmann::json& secret) {
-  const auto labels =
-      secret.value("metadata", nlohmann::json::object()).value("labels", nlohmann::json::object());
+  const auto& labels = ObjectAt(ObjectAt(secret, "metadata"), "labels");
   const auto name = labels.find("name");
   const auto version = labels.find("version");
   if (name == labels.end() || !name->is_string() || version == labels.end() ||
       !version->is_string()) {
     return {"", 0};
   }
-  return {name->get<std::string>(), std::atoi(version->get<std::string>().c_str())};
+  return {name->get<std::string>(), IntegerText(version->get<std::string>()).value_or(0)};
 }
 
 Error NoRelease(const std::string& doing, const WorkloadRef& ref) {
@@ -66,17 +66,14 @@ Error NoRelease(const std::string& doing, const WorkloadRef& ref) {
 
 std::optional<int> HelmStatusRevision(const std::string& helm_status) {
   const auto release = nlohmann::json::parse(helm_status, nullptr, /*allow_exceptions=*/false);
-  if (release.is_object() && release.contains("version") && release["version"].is_number()) {
-    return release["version"].get<int>();
-  }
-  return std::nullopt;
+  if (!release.is_object() || !release.contains("version")) return std::nullopt;
+  return IntegerIn<int>(release["version"]);
 }
 
 std::optional<int> HighestReleaseRevision(const std::string& release_secrets) {
   const auto list = nlohmann::json::parse(release_secrets, nullptr, /*allow_exceptions=*/false);
   std::optional<int> highest;
-  for (const auto& item :
-       list.is_object() ? list.value("items", nlohmann::json::array()) : nlohmann::json::array()) {
+  for (const auto& item : ArrayAt(list, "items")) {
     if (const int number = ReleaseVersion(item).second;
         number > 0 && number > highest.value_or(0)) {
       highest = number;
@@ -185,8 +182,10 @@ std::vector<Result<WorkloadStatus>> HelmCluster::ReadWorkloads(
       refs.front(), {"/api/v1", "secrets", "owner=helm", kMetadataListAccept}, namespaces,
       [&](const nlohmann::json& secret) {
         const auto [release, version] = ReleaseVersion(secret);
+        const auto& meta = ObjectAt(secret, "metadata");
+        const auto found = meta.find("namespace");
         const std::string ns =
-            secret.value("metadata", nlohmann::json::object()).value("namespace", "");
+            found != meta.end() && found->is_string() ? found->get<std::string>() : "";
         int& top = highest[{ns, release}];
         top = std::max(top, version);
       },

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "adapters/kube/answers.h"
+#include "adapters/kube/json_fields.h"
 #include "adapters/kube/lease.h"
 #include "core/parallel.h"
 
@@ -53,7 +54,7 @@ Result<json> ParseJson(const std::string& text, const std::string& doing, const 
 
 int IntAt(const json& object, const char* key) {
   auto it = object.find(key);
-  return it != object.end() && it->is_number_integer() ? it->get<int>() : 0;
+  return it != object.end() ? IntegerIn<int>(*it).value_or(0) : 0;
 }
 
 std::string StringAt(const json& object, const char* key) {
@@ -66,9 +67,9 @@ std::string StringAt(const json& object, const char* key) {
 // conditions still say about the previous one (a stale ProgressDeadlineExceeded, right after a
 // rollback's write, would otherwise fail the rollback at once).
 RolloutState JudgeRollout(const json& workload, WorkloadStatus& status) {
-  const json& st = workload.value("status", json::object());
+  const json& st = ObjectAt(workload, "status");
   const bool observed = status.observed_generation >= status.generation;
-  for (const auto& condition : st.value("conditions", json::array())) {
+  for (const auto& condition : ArrayAt(st, "conditions")) {
     const std::string type = StringAt(condition, "type");
     if (type == "Progressing" || (type == "Available" && status.message.empty())) {
       status.message = StringAt(condition, "message");
@@ -269,23 +270,22 @@ std::string WorkloadPath(const WorkloadRef& ref) {
 Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::string& doing,
                      WorkloadStatus& status) {
   status.workload_present = true;
-  const json& meta = workload.value("metadata", json::object());
-  const json& spec = workload.value("spec", json::object());
-  const json& st = workload.value("status", json::object());
+  const json& meta = ObjectAt(workload, "metadata");
+  const json& spec = ObjectAt(workload, "spec");
+  const json& st = ObjectAt(workload, "status");
   status.created = StringAt(meta, "creationTimestamp");
-  status.generation = meta.value("generation", 0LL);
-  status.observed_generation = st.value("observedGeneration", 0LL);
+  status.generation = IntegerIn<long long>(meta.value("generation", json())).value_or(0);
+  status.observed_generation =
+      IntegerIn<long long>(st.value("observedGeneration", json())).value_or(0);
   status.desired = spec.contains("replicas") ? IntAt(spec, "replicas") : 1;
   status.updated = IntAt(st, "updatedReplicas");
   status.ready = IntAt(st, "readyReplicas");
   status.available = IntAt(st, "availableReplicas");
-  const json& annotations = meta.value("annotations", json::object());
+  const json& annotations = ObjectAt(meta, "annotations");
   if (auto rev = StringAt(annotations, "deployment.kubernetes.io/revision"); !rev.empty()) {
-    status.revision = std::atoi(rev.c_str());
+    status.revision = IntegerText(rev);
   }
-  const json containers = spec.value("template", json::object())
-                              .value("spec", json::object())
-                              .value("containers", json::array());
+  const json& containers = ArrayAt(ObjectAt(ObjectAt(spec, "template"), "spec"), "containers");
   for (const auto& container : containers) {
     if (StringAt(container, "name") == ref.container) status.image = StringAt(container, "image");
   }
@@ -302,9 +302,7 @@ Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::st
 /// The selector of a workload's pods ("app=api,tier=web"), empty when it has none.
 std::string PodSelector(const json& workload) {
   std::string selector;
-  const json labels = workload.value("spec", json::object())
-                          .value("selector", json::object())
-                          .value("matchLabels", json::object());
+  const json& labels = ObjectAt(ObjectAt(ObjectAt(workload, "spec"), "selector"), "matchLabels");
   for (const auto& [key, value] : labels.items()) {
     if (!value.is_string()) continue;
     if (!selector.empty()) selector += ",";
@@ -327,15 +325,14 @@ struct PodFacts {
 
 PodFacts ReadPod(const json& pod) {
   PodFacts kept;
-  const json& meta = pod.value("metadata", json::object());
+  const json& meta = ObjectAt(pod, "metadata");
   kept.name = StringAt(meta, "name");
-  const json labels = meta.value("labels", json::object());  // items() needs it alive
+  const json& labels = ObjectAt(meta, "labels");
   for (const auto& [key, value] : labels.items()) {
     if (value.is_string()) kept.labels[key] = value.get<std::string>();
   }
-  for (const auto& cs :
-       pod.value("status", json::object()).value("containerStatuses", json::array())) {
-    const json waiting = cs.value("state", json::object()).value("waiting", json::object());
+  for (const auto& cs : ArrayAt(ObjectAt(pod, "status"), "containerStatuses")) {
+    const json& waiting = ObjectAt(ObjectAt(cs, "state"), "waiting");
     kept.containers.push_back({StringAt(cs, "name"), StringAt(cs, "image"), StringAt(cs, "imageID"),
                                StringAt(waiting, "reason"), StringAt(waiting, "message")});
   }
@@ -459,7 +456,7 @@ Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
   auto pod_list = ParseJson(pods->body, doing, ref);
   if (!pod_list) return std::move(pod_list).error();
   std::vector<PodFacts> facts;
-  for (const auto& pod : pod_list->value("items", json::array())) facts.push_back(ReadPod(pod));
+  for (const auto& pod : ArrayAt(*pod_list, "items")) facts.push_back(ReadPod(pod));
   JudgePods(facts, selector, ref.container, status);
   return status;
 }
@@ -480,7 +477,7 @@ Result<WorkloadStatus> WorkloadFromAnswers(const std::string& workload, const st
   auto pod_list = ParseJson(pods, doing, ref);
   if (!pod_list) return std::move(pod_list).error();
   std::vector<PodFacts> facts;
-  for (const auto& pod : pod_list->value("items", json::array())) facts.push_back(ReadPod(pod));
+  for (const auto& pod : ArrayAt(*pod_list, "items")) facts.push_back(ReadPod(pod));
   JudgePods(facts, selector, ref.container, status);
   return status;
 }
@@ -489,8 +486,8 @@ std::optional<std::set<std::string>> SecretNamesFromAnswer(const std::string& se
   const json list = json::parse(secret_list, nullptr, /*allow_exceptions=*/false);
   if (list.is_discarded()) return std::nullopt;
   std::set<std::string> names;
-  for (const auto& item : list.value("items", json::array())) {
-    names.insert(StringAt(item.value("metadata", json::object()), "name"));
+  for (const auto& item : ArrayAt(list, "items")) {
+    names.insert(StringAt(ObjectAt(item, "metadata"), "name"));
   }
   return names;
 }
@@ -620,12 +617,12 @@ Status KubectlCluster::List(const WorkloadRef& scope, const ListQuery& query,
         auto items = list.find("items");
         if (items != list.end() && items->is_array()) {
           for (auto& item : *items) {
-            const json& meta = item.value("metadata", json::object());
+            const json& meta = ObjectAt(item, "metadata");
             if (namespaces.count(StringAt(meta, "namespace"))) visit(item);
           }
         }
       }
-      token = StringAt(list.value("metadata", json::object()), "continue");
+      token = StringAt(ObjectAt(list, "metadata"), "continue");
       if (token.empty()) return 200L;
     }
     return ExternalError(
@@ -664,7 +661,7 @@ Status KubectlCluster::ListWorkloads(const std::vector<const WorkloadRef*>& refs
     auto listed = List(
         *refs.front(), {"/apis/apps/v1", kind + "s", "", "application/json"}, namespaces,
         [&, kind = kind](json& item) {
-          const json& meta = item.value("metadata", json::object());
+          const json& meta = ObjectAt(item, "metadata");
           found[ObjectKey(kind, StringAt(meta, "namespace"), StringAt(meta, "name"))] =
               std::move(item);
         },
@@ -719,8 +716,7 @@ std::vector<Result<WorkloadStatus>> KubectlCluster::ListedWorkloads(
     auto pods_listed = List(
         *members.front(), {"/api/v1", "pods", "", "application/json", {"spec"}}, pod_namespaces,
         [&](json& pod) {
-          pods[StringAt(pod.value("metadata", json::object()), "namespace")].push_back(
-              ReadPod(pod));
+          pods[StringAt(ObjectAt(pod, "metadata"), "namespace")].push_back(ReadPod(pod));
         },
         "listing pods in " + std::to_string(pod_namespaces.size()) + " namespace(s) (" +
             members.front()->context + ")");
@@ -771,7 +767,7 @@ std::vector<Result<std::vector<SecretPresence>>> KubectlCluster::CheckSecretsIn(
     auto listed = List(
         wheres[group.front()], {"/api/v1", "secrets", "", kMetadataListAccept}, namespaces,
         [&](json& secret) {
-          const json& meta = secret.value("metadata", json::object());
+          const json& meta = ObjectAt(secret, "metadata");
           present.emplace(StringAt(meta, "namespace"), StringAt(meta, "name"));
         },
         "listing secrets in " + std::to_string(namespaces.size()) + " namespace(s) (" +
