@@ -421,7 +421,9 @@ class SchemaReader {
     if (!field.node.IsMap()) Expected(field, expected, "write a map of key: value pairs here");
     std::vector<Entry> entries;
     for (auto it = field.node.begin(); it != field.node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // A copy: `it->` is a proxy that dies with this statement, so a reference to its `first`
+      // dangles (ASan: stack-use-after-scope, found by fuzz/plan_yaml on every plan).
+      const YAML::Node key = it->first;
       if (!key.IsScalar()) {
         Fail(key.Mark(),
              (field.path.empty() ? "top level" : field.path) + ": expected a key name, found " +

@@ -13,6 +13,8 @@
 #include <optional>
 #include <set>
 
+#include "adapters/kube/answers.h"
+#include "adapters/kube/json_fields.h"
 #include "adapters/kube/lease.h"
 #include "core/parallel.h"
 
@@ -43,23 +45,15 @@ bool KeyTakesTag(const std::string& key) {
 }
 
 // A release Secret's labels (owner=helm, name=R, version=N) as (R, N); N is 0 when absent.
-// Never throws: a member of another type reads as absent.
-const nlohmann::json& MemberObject(const nlohmann::json& object, const char* key) {
-  static const nlohmann::json kEmpty = nlohmann::json::object();
-  if (!object.is_object()) return kEmpty;
-  const auto it = object.find(key);
-  return it != object.end() && it->is_object() ? *it : kEmpty;
-}
-
 std::pair<std::string, int> ReleaseVersion(const nlohmann::json& secret) {
-  const auto& labels = MemberObject(MemberObject(secret, "metadata"), "labels");
+  const auto& labels = ObjectAt(ObjectAt(secret, "metadata"), "labels");
   const auto name = labels.find("name");
   const auto version = labels.find("version");
   if (name == labels.end() || !name->is_string() || version == labels.end() ||
       !version->is_string()) {
     return {"", 0};
   }
-  return {name->get<std::string>(), std::atoi(version->get<std::string>().c_str())};
+  return {name->get<std::string>(), IntegerText(version->get<std::string>()).value_or(0)};
 }
 
 Error NoRelease(const std::string& doing, const WorkloadRef& ref) {
@@ -69,6 +63,24 @@ Error NoRelease(const std::string& doing, const WorkloadRef& ref) {
 }
 
 }  // namespace
+
+std::optional<int> HelmStatusRevision(const std::string& helm_status) {
+  const auto release = nlohmann::json::parse(helm_status, nullptr, /*allow_exceptions=*/false);
+  if (!release.is_object() || !release.contains("version")) return std::nullopt;
+  return IntegerIn<int>(release["version"]);
+}
+
+std::optional<int> HighestReleaseRevision(const std::string& release_secrets) {
+  const auto list = nlohmann::json::parse(release_secrets, nullptr, /*allow_exceptions=*/false);
+  std::optional<int> highest;
+  for (const auto& item : ArrayAt(list, "items")) {
+    if (const int number = ReleaseVersion(item).second;
+        number > 0 && number > highest.value_or(0)) {
+      highest = number;
+    }
+  }
+  return highest;
+}
 
 HelmCluster::HelmCluster(Tooling tooling, ProcessRunner& runner)
     : tooling_(tooling), kubectl_(std::move(tooling), runner) {}
@@ -107,12 +119,7 @@ Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) 
     auto run = kubectl_.RunChecked(
         HelmCommand(ref, {"status", ref.helm_release, "-o", "json"}, tooling_.read_timeout), doing);
     if (!run) return std::move(run).error();
-    const auto release = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
-    if (release.is_object() && release.contains("version") &&
-        release["version"].is_number_integer()) {
-      return std::optional<int>(release["version"].get<int>());
-    }
-    return std::optional<int>();
+    return HelmStatusRevision(run->out);
   }
   // Helm's secrets driver stores revision N of release R as Secret sh.helm.release.v1.R.vN with
   // labels owner=helm, name=R, version=N. Their labels, read metadata-only, give the revision
@@ -123,16 +130,7 @@ Result<std::optional<int>> HelmCluster::ReleaseRevision(const WorkloadRef& ref) 
           "/secrets?labelSelector=" + EscapeUrl("owner=helm,name=" + ref.helm_release),
       doing, kMetadataListAccept);
   if (!listed) return std::move(listed).error();
-  const auto list = nlohmann::json::parse(listed->body, nullptr, /*allow_exceptions=*/false);
-  std::optional<int> highest;
-  const auto items = list.is_object() ? list.find("items") : list.end();
-  for (const auto& item :
-       items != list.end() && items->is_array() ? *items : nlohmann::json::array()) {
-    if (const int number = ReleaseVersion(item).second;
-        number > 0 && number > highest.value_or(0)) {
-      highest = number;
-    }
-  }
+  const auto highest = HighestReleaseRevision(listed->body);
   if (!highest) return NoRelease(doing, ref);
   return highest;
 }
@@ -184,7 +182,7 @@ std::vector<Result<WorkloadStatus>> HelmCluster::ReadWorkloads(
       refs.front(), {"/api/v1", "secrets", "owner=helm", kMetadataListAccept}, namespaces,
       [&](const nlohmann::json& secret) {
         const auto [release, version] = ReleaseVersion(secret);
-        const auto& meta = MemberObject(secret, "metadata");
+        const auto& meta = ObjectAt(secret, "metadata");
         const auto found = meta.find("namespace");
         const std::string ns =
             found != meta.end() && found->is_string() ? found->get<std::string>() : "";

@@ -16,6 +16,8 @@
 #include <thread>
 #include <tuple>
 
+#include "adapters/kube/answers.h"
+#include "adapters/kube/json_fields.h"
 #include "adapters/kube/lease.h"
 #include "adapters/kube/retry.h"
 #include "core/parallel.h"
@@ -55,45 +57,12 @@ Result<json> ParseJson(const std::string& text, const std::string& doing, const 
   return parsed;
 }
 
-// Readers of the API's answers that never throw: a field of another type than Kubernetes
-// writes (a hand-made object, a proxy's error page parsed as JSON) reads as absent, and the
-// caller judges the object by what is missing, instead of an exception ending promote.
-
-/// `object[key]` when both are JSON objects, else an empty object.
-const json& ObjectAt(const json& object, const char* key) {
-  static const json kEmpty = json::object();
-  if (!object.is_object()) return kEmpty;
-  auto it = object.find(key);
-  return it != object.end() && it->is_object() ? *it : kEmpty;
-}
-
-/// `object[key]` when `object` is an object and the member an array, else an empty array.
-const json& ArrayAt(const json& object, const char* key) {
-  static const json kEmpty = json::array();
-  if (!object.is_object()) return kEmpty;
-  auto it = object.find(key);
-  return it != object.end() && it->is_array() ? *it : kEmpty;
-}
-
-/// An integer member, clamped to [min, max] of T (absurd counts stay absurd, not wrapped), or 0.
-template <typename T>
-T NumberAt(const json& object, const char* key) {
+// Readers of the API's answers that never throw (with json_fields.h): a field of another type
+// than Kubernetes writes reads as absent, and the caller judges the object by what is missing.
+int IntAt(const json& object, const char* key) {
   if (!object.is_object()) return 0;
   auto it = object.find(key);
-  if (it == object.end()) return 0;
-  constexpr auto kMax = std::numeric_limits<T>::max();
-  constexpr auto kMin = std::numeric_limits<T>::min();
-  if (it->is_number_unsigned()) {
-    return static_cast<T>(std::min<std::uint64_t>(it->get<std::uint64_t>(), kMax));
-  }
-  if (it->is_number_integer()) {
-    return static_cast<T>(std::clamp<std::int64_t>(it->get<std::int64_t>(), kMin, kMax));
-  }
-  return 0;
-}
-
-int IntAt(const json& object, const char* key) {
-  return NumberAt<int>(object, key);
+  return it != object.end() ? IntegerIn<int>(*it).value_or(0) : 0;
 }
 
 std::string StringAt(const json& object, const char* key) {
@@ -353,9 +322,7 @@ Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::st
                    "availableReplicas"}}) {
     if (object == nullptr || !object->is_object() || !object->contains(key)) continue;
     const json& value = (*object)[key];
-    const bool count =
-        value.is_number_unsigned() || (value.is_number_integer() && value.get<std::int64_t>() >= 0);
-    if (!count || NumberAt<std::int64_t>(*object, key) > std::numeric_limits<int>::max()) {
+    if (const auto count = IntegerIn<int>(value); !count || *count < 0) {
       return ExternalError(
           doing + ": " + path + "." + key + " is not a count: " + value.dump().substr(0, 64), ref,
           "check the object with `kubectl get " + WorkloadArg(ref) + " -o json`");
@@ -365,15 +332,16 @@ Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::st
   const json& spec = ObjectAt(workload, "spec");
   const json& st = ObjectAt(workload, "status");
   status.created = StringAt(meta, "creationTimestamp");
-  status.generation = NumberAt<long long>(meta, "generation");
-  status.observed_generation = NumberAt<long long>(st, "observedGeneration");
+  status.generation = IntegerIn<long long>(meta.value("generation", json())).value_or(0);
+  status.observed_generation =
+      IntegerIn<long long>(st.value("observedGeneration", json())).value_or(0);
   status.desired = spec.contains("replicas") ? IntAt(spec, "replicas") : 1;
   status.updated = IntAt(st, "updatedReplicas");
   status.ready = IntAt(st, "readyReplicas");
   status.available = IntAt(st, "availableReplicas");
   const json& annotations = ObjectAt(meta, "annotations");
   if (auto rev = StringAt(annotations, "deployment.kubernetes.io/revision"); !rev.empty()) {
-    status.revision = std::atoi(rev.c_str());
+    status.revision = IntegerText(rev);
   }
   const json& containers = ArrayAt(ObjectAt(ObjectAt(spec, "template"), "spec"), "containers");
   bool named = false;
@@ -488,6 +456,28 @@ void JudgePods(const std::vector<PodFacts>& pods, const std::string& selector,
   if (digests.size() == 1) status.digest = *digests.begin();
 }
 
+/// A PodList answer of `selector`'s pods judged into `status` (JudgePods); an Error when it is
+/// not JSON or not a list of pod objects, since a digest cannot be trusted from half a list.
+Status ReadPods(const std::string& answer, const std::string& selector, const std::string& doing,
+                const WorkloadRef& ref, WorkloadStatus& status) {
+  auto pod_list = ParseJson(answer, doing, ref);
+  if (!pod_list) return std::move(pod_list).error();
+  const std::string fix = "check the pods with `kubectl get pods -l " + selector + " -o json`";
+  if (!pod_list->is_object() || !pod_list->contains("items") || !(*pod_list)["items"].is_array()) {
+    return ExternalError(doing + ": the API answered a pod list without a list of items", ref, fix);
+  }
+  std::vector<PodFacts> facts;
+  for (const auto& pod : (*pod_list)["items"]) {
+    if (!pod.is_object()) {
+      return ExternalError(doing + ": the API answered a pod list with an item that is not a pod",
+                           ref, fix);
+    }
+    facts.push_back(ReadPod(pod));
+  }
+  JudgePods(facts, selector, ref.container, status);
+  return Done{};
+}
+
 /// kubectl rollout status's words for where a rollout stands.
 std::string RolloutWords(const WorkloadRef& ref, const WorkloadStatus& status) {
   const std::string name = ref.kind + " \"" + ref.name + "\"";
@@ -561,23 +551,39 @@ Result<WorkloadStatus> KubectlCluster::ReadWorkload(const WorkloadRef& ref) {
       ref, "/api/v1/namespaces/" + EscapeUrl(ref.ns) + "/pods?labelSelector=" + EscapeUrl(selector),
       doing);
   if (!pods) return std::move(pods).error();
-  auto pod_list = ParseJson(pods->body, doing, ref);
-  if (!pod_list) return std::move(pod_list).error();
-  if (!pod_list->is_object() || !pod_list->contains("items") || !(*pod_list)["items"].is_array()) {
-    return ExternalError(doing + ": the API answered a pod list without a list of items", ref,
-                         "check the pods with `kubectl get pods -l " + selector + " -o json`");
+  if (auto read = ReadPods(pods->body, selector, doing, ref, status); !read) {
+    return std::move(read).error();
   }
-  std::vector<PodFacts> facts;
-  for (const auto& pod : (*pod_list)["items"]) {
-    if (!pod.is_object()) {
-      return ExternalError(doing + ": the API answered a pod list with an item that is not a pod",
-                           ref,
-                           "check the pods with `kubectl get pods -l " + selector + " -o json`");
-    }
-    facts.push_back(ReadPod(pod));
-  }
-  JudgePods(facts, selector, ref.container, status);
   return status;
+}
+
+Result<WorkloadStatus> WorkloadFromAnswers(const std::string& workload, const std::string& pods,
+                                           const WorkloadRef& ref) {
+  // ReadWorkload's reading, in its order, without its GETs.
+  const std::string doing = "reading " + WorkloadArg(ref);
+  WorkloadStatus status;
+  status.namespace_present = true;
+  auto object = ParseJson(workload, doing, ref);
+  if (!object) return std::move(object).error();
+  if (auto parsed = ParseWorkload(*object, ref, doing, status); !parsed) {
+    return std::move(parsed).error();
+  }
+  const std::string selector = PodSelector(*object);
+  if (selector.empty()) return status;
+  if (auto read = ReadPods(pods, selector, doing, ref, status); !read) {
+    return std::move(read).error();
+  }
+  return status;
+}
+
+std::optional<std::set<std::string>> SecretNamesFromAnswer(const std::string& secret_list) {
+  const json list = json::parse(secret_list, nullptr, /*allow_exceptions=*/false);
+  if (list.is_discarded()) return std::nullopt;
+  std::set<std::string> names;
+  for (const auto& item : ArrayAt(list, "items")) {
+    names.insert(StringAt(ObjectAt(item, "metadata"), "name"));
+  }
+  return names;
 }
 
 Result<std::vector<SecretPresence>> KubectlCluster::CheckSecrets(
@@ -590,16 +596,13 @@ Result<std::vector<SecretPresence>> KubectlCluster::CheckSecrets(
   auto listed = ApiGet(where, "/api/v1/namespaces/" + EscapeUrl(where.ns) + "/secrets", doing,
                        kMetadataListAccept);
   if (!listed) return std::move(listed).error();
-  std::set<std::string> present;
-  {
-    auto list = ParseJson(listed->body, doing, where);
-    std::fill(listed->body.begin(), listed->body.end(), '\0');
-    if (!list) return std::move(list).error();
-    for (const auto& item : ArrayAt(*list, "items")) {
-      present.insert(StringAt(ObjectAt(item, "metadata"), "name"));
-    }
+  auto present = SecretNamesFromAnswer(listed->body);
+  std::fill(listed->body.begin(), listed->body.end(), '\0');
+  if (!present) {
+    return ExternalError(doing + ": kubectl printed something that is not JSON", where,
+                         "check that the kubectl binary is a real kubectl (promote --kubectl)");
   }
-  for (const auto& name : names) found.push_back({name, present.count(name) > 0});
+  for (const auto& name : names) found.push_back({name, present->count(name) > 0});
   return found;
 }
 

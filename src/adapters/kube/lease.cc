@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "adapters/kube/json_fields.h"
 #include "core/time_format.h"
 
 namespace promote::adapters::kube {
@@ -102,6 +103,9 @@ std::optional<std::chrono::system_clock::time_point> ParseMicroTime(const std::s
     for (; digits < 6; ++digits) micros *= 10;
   }
   if (at + 1 != text.size() || (text[at] != 'Z' && text[at] != 'z')) return std::nullopt;
+  // The clock counts nanoseconds in 64 bits, up to 2262: a later year (or one a lease duration
+  // would carry past it) overflows from_time_t (UBSan, found by fuzz/kube_json).
+  if (tm.tm_year < 1970 || tm.tm_year > 2100) return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   const std::time_t epoch = ::timegm(&tm);
@@ -113,25 +117,29 @@ std::optional<LeaseState> ParseLease(const std::string& json_text,
                                      std::chrono::system_clock::time_point now) {
   const json lease = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (!lease.is_object() || StringAt(lease, "kind") != "Lease") return std::nullopt;
-  const json& metadata = lease.value("metadata", json::object());
-  const json& spec = lease.value("spec", json::object());
+  const json& metadata = ObjectAt(lease, "metadata");
+  const json& spec = ObjectAt(lease, "spec");
   LeaseState state;
   state.resource_version = StringAt(metadata, "resourceVersion");
   state.uid = StringAt(metadata, "uid");
   state.holder.run_id = StringAt(spec, "holderIdentity");
   const auto duration = spec.find("leaseDurationSeconds");
-  if (duration != spec.end() && duration->is_number_integer()) {
-    state.duration = seconds(duration->get<long long>());
+  // An int32 of seconds, as the API declares it: a larger one would overflow the clock's
+  // nanoseconds when added to renewTime (UBSan, found by fuzz/kube_json).
+  if (duration != spec.end()) {
+    if (const auto count = IntegerIn<std::int32_t>(*duration); count && *count > 0) {
+      state.duration = seconds(*count);
+    }
   }
   state.renew_time = StringAt(spec, "renewTime");
   if (state.renew_time.empty()) state.renew_time = StringAt(spec, "acquireTime");
-  const auto annotations = metadata.value("annotations", json::object());
+  const json& annotations = ObjectAt(metadata, "annotations");
   const json details = json::parse(StringAt(annotations, kHolderAnnotation), nullptr, false);
   // The annotation describes the holder only if it names the same run (another tool may have
   // changed holderIdentity and left our annotation behind).
   if (details.is_object() && StringAt(details, "run") == state.holder.run_id) {
     const auto pid = details.find("pid");
-    if (pid != details.end() && pid->is_number_integer()) state.holder.pid = pid->get<int>();
+    if (pid != details.end()) state.holder.pid = IntegerIn<int>(*pid).value_or(0);
     state.holder.host = StringAt(details, "host");
     state.holder.since = StringAt(details, "since");
   }
