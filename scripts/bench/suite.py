@@ -123,6 +123,23 @@ def probes(probe_bench, repeat, count=1000):
     return summary
 
 
+def kill_harness(promote_tests):
+    """The kill harness with every point (PROMOTE_KILL_POINTS=all): its kill-points lines and
+    wall time. A failed invariant fails the suite."""
+    started = time.perf_counter()
+    run = subprocess.run([promote_tests, "[kill]"], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PROMOTE_KILL_POINTS": "all"}, timeout=7200)
+    seconds = round(time.perf_counter() - started, 1)
+    scenarios = [json.loads(line.split(" ", 1)[1]) for line in run.stdout.splitlines()
+                 if line.startswith("kill-points ")]
+    if run.returncode != 0:
+        raise SystemExit(f"kill harness failed:\n{run.stdout[-6000:]}")
+    for s in scenarios:
+        print(f"kill harness {s['scenario']:<24} {s['exercised']} points, {s['survived']} "
+              f"survived, {s['lines']} lines, {s['seconds']} s", flush=True)
+    return {"seconds": seconds, "scenarios": scenarios}
+
+
 def fast_probe_server(probe_bench):
     server = subprocess.Popen([probe_bench, "--serve"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
@@ -286,6 +303,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="3 and 50 services; no helm audit")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench/results.json"))
+    parser.add_argument("--kill-harness", metavar="PROMOTE_TESTS",
+                        help="also run tests/e2e/kill_test.cc at every journal line with this "
+                             "promote_tests binary (a test build)")
     args = parser.parse_args()
     sizes = [3, 50] if args.quick else [3, 10, 50, 200]
     promote, repeat = args.promote, args.repeat
@@ -351,6 +371,9 @@ def main():
         median = cases[key]["seconds"]["median"]
         ratios[f"helm --atomic (default timeout) / {key}"] = round(helm_default / median, 1)
         ratios[f"Flagger decision (60 s) / {key}"] = round(FLAGGER_DECISION_S / median, 1)
+
+    if args.kill_harness:
+        results["kill harness"] = kill_harness(args.kill_harness)
 
     largest = f"audit {sizes[-1]}"
     results["footprint"] = {

@@ -6,10 +6,13 @@
 #include "engine/journal.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -102,6 +105,21 @@ Result<JournalEvent> Parse(const std::string& text) {
   return event;
 }
 
+/// A test failpoint, for the kill harness (tests/e2e/kill_test.cc): with
+/// PROMOTE_TEST_KILL_AFTER_JOURNAL_LINE=N the process SIGKILLs itself right after the N-th line
+/// it appended is durable, so a kill lands exactly on a journal boundary, which a poller from
+/// outside cannot hit. Read once per process (at the first Create/Open); unset or 0: never.
+long KillAfterLine() {
+  static const long after = [] {
+    const char* set = std::getenv("PROMOTE_TEST_KILL_AFTER_JOURNAL_LINE");
+    return set ? std::strtol(set, nullptr, 10) : 0L;
+  }();
+  return after;
+}
+
+/// Lines this process appended, to any journal: the failpoint counts a resume's lines alone.
+std::atomic<long> lines_appended{0};
+
 }  // namespace
 
 const char* EventKindName(EventKind kind) {
@@ -133,7 +151,9 @@ Journal::Journal(fs::path path, std::string run_id, std::shared_ptr<const Redact
       run_id_(std::move(run_id)),
       redactor_(std::move(redactor)),
       clock_(clock ? std::move(clock) : Clock(&std::chrono::system_clock::now)),
-      mutex_(std::make_unique<std::mutex>()) {}
+      mutex_(std::make_unique<std::mutex>()) {
+  KillAfterLine();  // the failpoint's variable is read when a journal is opened, not per line
+}
 
 Journal::Journal(Journal&& other) noexcept
     : path_(std::move(other.path_)),
@@ -384,6 +404,7 @@ Result<long> Journal::AppendLocked(JournalEvent event) {
   if (written->kind == EventKind::kTransition) current_state_ = written->state;
   events_.push_back(std::move(written).value());
   if (synced != 0) return BrokenLocked(IoError("cannot sync the journal", path_, error));
+  if (KillAfterLine() > 0 && ++lines_appended == KillAfterLine()) ::raise(SIGKILL);
   return event.seq;
 }
 

@@ -1003,6 +1003,17 @@ Result<PromotionResult> Promotion::Resume(phases::Context& context,
 }
 
 Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
+  // A run killed right after journaling its end never answered nor released its lock, which
+  // still names it (seen before Locked takes it back): its resume reports that end.
+  bool end_unreported = false;
+  if (auto journal = Journal::Open(options_.run_dir, options_.redactor); journal) {
+    const std::optional<RunState> ended = StateFromName(journal->CurrentState());
+    if (ended && IsTerminal(*ended)) {
+      auto holder = InspectRunLock(*plan_.FindEnvironment(options_.request.target),
+                                   options_.state_dir, context.cluster(options_.request.target));
+      end_unreported = holder && *holder && (*holder)->run_id == options_.run_id;
+    }
+  }
   return Locked(
       context,
       [&](std::chrono::system_clock::time_point started, RunLock& lock) -> Result<PromotionResult> {
@@ -1012,6 +1023,27 @@ Result<PromotionResult> Promotion::Continue(phases::Context& context) const {
         const std::optional<RunState> found = StateFromName(current);
         const bool known = found.has_value();
         const RunState state = found.value_or(RunState::kPlanned);
+        if (known && IsTerminal(state) && end_unreported) {
+          // Nothing is redone: the end stands as journaled, with its exit code; the lock goes.
+          if (auto noted = journal->Note("the run had ended as " + current +
+                                         "; its process died before it could answer");
+              !noted) {
+            return std::move(noted).error();
+          }
+          const JournaledRun earlier = ReadJournaledRun(*journal);
+          Driver run(plan_, options_, observer_, context, *journal, state);
+          if (earlier.plan) run.result.plan = *earlier.plan;
+          run.result.tag = earlier.tag;
+          run.result.validations = earlier.validations;
+          run.result.state = state;
+          const auto events = journal->events();
+          for (auto it = events.rbegin(); it != events.rend(); ++it) {
+            if (it->kind != EventKind::kTransition) continue;
+            run.result.summary = it->detail.value("summary", current);
+            break;
+          }
+          return std::move(run.result);
+        }
         if (!known || IsTerminal(state) || state == RunState::kAwaitingApproval) {
           return Error{ErrorKind::kUsage,
                        "run " + options_.run_id + " is " + (current.empty() ? "empty" : current) +

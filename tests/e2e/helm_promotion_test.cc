@@ -1,195 +1,25 @@
 // End to end: `promote dev prod` when both environments deploy through helm (the real helm v3.17
 // and kubectl against the stand-in, a real release repository): a promotion that succeeds, and
 // one whose `helm upgrade --wait` fails in PROD and is rolled back to the recorded revision.
-//
-// The stand-in gives an HTTP port only to deployments of its world file, so the test starts it
-// with a world whose one service `shop` lives at shop-dev/shop-prod, deletes the seeded
-// Deployment and installs a helm release of the tiny chart under the same name: the port answers
-// as whatever Deployment `shop` serves, so probes reach the helm-managed workload.
-#include <unistd.h>
-
+// The world (tests/support/worlds.h, HelmWorld) hands the seeded `shop` Deployments over to helm.
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
-#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
-#include "support/files.h"
 #include "support/standin.h"
+#include "support/worlds.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using promote::testing::HelmWorld;
 using promote::testing::HttpStatus;
 using promote::testing::Outcome;
-using promote::testing::PinnedTool;
-using promote::testing::ReadFile;
-using promote::testing::StandIn;
 
-const std::string kApi = "ghcr.io/keybuzz/keybuzz-api";
-const std::string kDevTag = "v0.4.31-replacement";
-const std::string kProdTag = "v0.9.29-contact-fix";
-
-/// A world file for the stand-in: the images and routes of the default world, and one service
-/// `shop` (the api images) in dev and prod. Removed with its folder on destruction.
-class ShopWorld {
- public:
-  ShopWorld() {
-    std::random_device random;
-    dir_ = fs::temp_directory_path() /
-           ("promote-helm-world-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(dir_);
-    auto world = nlohmann::json::parse(
-        ReadFile(fs::path(PROMOTE_SOURCE_DIR) / "scripts" / "standin" / "worlds" / "keybuzz.json"));
-    world["environments"] = nlohmann::json::object();
-    for (const auto& [env, tag] : {std::pair{"dev", kDevTag}, std::pair{"prod", kProdTag}}) {
-      const std::string ns = std::string("shop-") + env;
-      world["environments"][env] = {{"namespaces", {ns}},
-                                    {"deployments",
-                                     {{{"service", "shop"},
-                                       {"namespace", ns},
-                                       {"name", "shop"},
-                                       {"container", "api"},
-                                       {"image", kApi + ":" + tag},
-                                       {"replicas", 1},
-                                       {"port", 3001}}}},
-                                    {"secrets", nlohmann::json::array()}};
-    }
-    std::ofstream(file()) << world.dump(2);
-  }
-  ~ShopWorld() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  ShopWorld(const ShopWorld&) = delete;
-  ShopWorld& operator=(const ShopWorld&) = delete;
-
-  fs::path file() const { return dir_ / "world.json"; }
-
- private:
-  fs::path dir_;
-};
-
-/// A stand-in whose `shop` Deployments are helm releases of tests/standin/charts/tiny (dev on
-/// kDevTag, prod on kProdTag), a release repository and a plan with driver helm on both sides.
-class HelmWorld {
- public:
-  HelmWorld()
-      : standin_({"--world", world_.file().string(), "--rollout-seconds", "0.3",
-                  "--deadline-seconds", "3"}) {
-    root_ = standin_.dir().parent_path();
-    for (const auto& [name, value] : standin_.Tooling().env) env_[name] = value;
-    chart_ = (fs::path(PROMOTE_SOURCE_DIR) / "tests" / "standin" / "charts" / "tiny").string();
-    std::string plan = R"(apiVersion: promote/v1
-name: shop
-releases: { repo: releases, tag: "prod-{date}" }
-environments:
-  dev:  { context: dev,  driver: helm, namespace: "{service}-dev",  url: "http://{service}.dev.test" }
-  prod: { context: prod, driver: helm, namespace: "{service}-prod", url: "http://{service}.prod.test" }
-services:
-  - name: shop
-    workload: deployment/shop
-    container: api
-    image: IMAGE
-    helm: { release: shop, chart: "CHART", valuesKey: image.tag }
-    probes:
-      - name: login
-        post: /auth/login
-        body: '{}'
-        expect: { range: [200, 499], not: 404 }
-        golden: true
-validate: { initialDelay: 0s, interval: 300ms, soak: 600ms, successes: 2, failureLimit: 2,
-            errorLimit: 3, rolloutTimeout: 5s }
-)";
-    plan.replace(plan.find("IMAGE"), 5, kApi);
-    plan.replace(plan.find("CHART"), 5, chart_);
-    std::ofstream(root_ / "plan.yaml") << plan;
-    Git({"init", "-q", releases().string()});
-    Git({"-C", releases().string(), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
-         "-q", "--allow-empty", "-m", "releases"});
-    // Hand the seeded Deployments over to helm: same namespace and name, so the ports follow.
-    for (const auto& [env, tag] : {std::pair{"dev", kDevTag}, std::pair{"prod", kProdTag}}) {
-      Kubectl(env, {"delete", "deployment/shop", "--wait=true"});
-      Helm(env,
-           {"install", "shop", chart_, "--set", "image.tag=" + tag, "--wait", "--timeout=60s"});
-    }
-  }
-
-  StandIn& standin() { return standin_; }
-  fs::path releases() const { return root_ / "releases"; }
-  fs::path state() const { return root_ / "state"; }
-  const std::string& chart() const { return chart_; }
-
-  /// `promote dev prod`, after its dry run, which must decide the same.
-  promote::adapters::ProcessResult Promote() {
-    std::vector<std::string> argv = {PROMOTE_BINARY,
-                                     "--plan=" + (root_ / "plan.yaml").string(),
-                                     "--kubectl=" + PinnedTool("kubectl"),
-                                     "--helm=" + PinnedTool("helm"),
-                                     "--kubeconfig=" + standin_.kubeconfig().string(),
-                                     "--endpoints=" + (standin_.dir() / "endpoints.json").string(),
-                                     "--releases=" + releases().string(),
-                                     "--state-dir=" + state().string(),
-                                     "--output=json",
-                                     "dev",
-                                     "prod"};
-    std::vector<std::string> dry = argv;
-    dry.push_back("--dry-run");
-    const auto planned = standin_.Run(dry, env_);
-    auto run = standin_.Run(argv, env_);
-    promote::testing::ExpectSameDecision(planned, run);
-    return run;
-  }
-
-  std::string Git(std::vector<std::string> args) {
-    args.insert(args.begin(), "git");
-    return standin_.RunOk(args);
-  }
-
-  std::string Kubectl(const std::string& env, std::vector<std::string> args) {
-    return standin_.Kubectl(env, "shop-" + env, std::move(args));
-  }
-
-  std::string Helm(const std::string& env, std::vector<std::string> args) {
-    std::vector<std::string> argv = {PinnedTool("helm")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--kubeconfig=" + standin_.kubeconfig().string(),
-                             "--kube-context=" + env, "--namespace=shop-" + env});
-    return standin_.RunOk(argv, env_);
-  }
-
-  std::string Image(const std::string& env) {
-    return Kubectl(env, {"get", "deployment/shop", "-o",
-                         "jsonpath={.spec.template.spec.containers[0].image}"});
-  }
-
-  /// `helm history` of the release in `env`: (revision, status) in order.
-  std::vector<std::pair<int, std::string>> History(const std::string& env) {
-    std::vector<std::pair<int, std::string>> history;
-    for (const auto& entry : nlohmann::json::parse(Helm(env, {"history", "shop", "-o", "json"}))) {
-      history.emplace_back(entry["revision"].get<int>(), entry["status"].get<std::string>());
-    }
-    return history;
-  }
-
-  /// Posts to the stand-in's control API of `env`.
-  void Control(const std::string& env, const std::string& what, const std::string& body) {
-    standin_.Control(env, what, body);
-  }
-
-  /// The states a run went through, from its journal.
-  std::vector<std::string> States(const std::string& run) const {
-    return promote::testing::JournalStates(state() / "runs" / run);
-  }
-
- private:
-  ShopWorld world_;
-  StandIn standin_;
-  fs::path root_;
-  std::string chart_;
-  std::map<std::string, std::string> env_;
-};
+const std::string kApi = promote::testing::kKeybuzzApi;
+const std::string kDevTag = HelmWorld::kDevTag;
+const std::string kProdTag = HelmWorld::kProdTag;
 
 }  // namespace
 

@@ -1,22 +1,19 @@
 // End to end: `promote dev prod` with the real kubectl against the stand-in and a real release
 // repository: a promotion that succeeds, one whose validation fails and is rolled back, one whose
 // rollback fails, and a lock conflict.
-#include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "support/files.h"
 #include "support/standin.h"
 #include "support/webhook_server.h"
+#include "support/worlds.h"
 
 namespace {
 
@@ -25,196 +22,10 @@ using promote::testing::HttpStatus;
 using promote::testing::Outcome;
 using promote::testing::PinnedTool;
 using promote::testing::ReadFile;
-using promote::testing::StandIn;
+using promote::testing::ReplaceFirst;
+using World = promote::testing::KeybuzzWorld;
 
-const std::string kApi = "ghcr.io/keybuzz/keybuzz-api";
-
-std::string Replace(std::string text, const std::string& from, const std::string& to) {
-  const auto at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
-}
-
-/// A stand-in, a release repository and plans/keybuzz.yaml without its approval gate and with
-/// a short soak, all in one temporary folder.
-class World {
- public:
-  /// Whether PROD keeps the plan's approval gate.
-  enum class Gate { kOff, kKept };
-
-  explicit World(Gate gate = Gate::kOff)
-      : standin_({"--rollout-seconds", "0.3", "--deadline-seconds", "3"}) {
-    root_ = standin_.dir().parent_path();
-    std::string plan = ReadFile(fs::path(PROMOTE_SOURCE_DIR) / "plans" / "keybuzz.yaml");
-    if (gate == Gate::kOff) {
-      plan = Replace(plan, "approval: { required: true", "approval: { required: false");
-    }
-    plan = Replace(plan, "initialDelay: 1s", "initialDelay: 0s");
-    plan = Replace(plan, "interval: 1s", "interval: 300ms");
-    plan = Replace(plan, "soak: 5s", "soak: 600ms");
-    plan = Replace(plan, "successes: 3", "successes: 2");
-    plan_ = root_ / "plan.yaml";
-    std::ofstream(plan_) << plan;
-    fs::create_directories(hooks());
-    Git({"init", "-q", releases().string()});
-    Git({"-C", releases().string(), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
-         "-q", "--allow-empty", "-m", "releases"});
-  }
-
-  StandIn& standin() { return standin_; }
-  fs::path releases() const { return root_ / "releases"; }
-  fs::path state() const { return root_ / "state"; }
-
-  /// promote with this world's flags, then `args`, as `actor` (GITHUB_ACTOR).
-  promote::adapters::ProcessResult Cli(std::vector<std::string> args,
-                                       const std::string& actor = "ci-bot",
-                                       std::map<std::string, std::string> env = {}) {
-    std::vector<std::string> argv = {PROMOTE_BINARY,
-                                     "--plan=" + plan_.string(),
-                                     "--kubectl=" + PinnedTool("kubectl"),
-                                     "--kubeconfig=" + standin_.kubeconfig().string(),
-                                     "--endpoints=" + (standin_.dir() / "endpoints.json").string(),
-                                     "--releases=" + releases().string(),
-                                     "--state-dir=" + state().string(),
-                                     "--hooks=" + hooks().string(),
-                                     "--output=json"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    env["GITHUB_ACTOR"] = actor;
-    return standin_.Run(argv, env);
-  }
-
-  /// `promote dev prod` with `args`. Unless it is a dry run itself, its dry run goes first in
-  /// the same state and must decide the same (the dry run is the run).
-  promote::adapters::ProcessResult Promote(std::vector<std::string> args = {},
-                                           const std::string& actor = "ci-bot",
-                                           std::map<std::string, std::string> env = {}) {
-    args.insert(args.end(), {"dev", "prod"});
-    if (std::find(args.begin(), args.end(), "--dry-run") != args.end()) {
-      return Cli(args, actor, std::move(env));
-    }
-    std::vector<std::string> dry = args;
-    dry.push_back("--dry-run");
-    const auto planned = Cli(dry, actor, env);
-    auto run = Cli(args, actor, std::move(env));
-    promote::testing::ExpectSameDecision(planned, run);
-    return run;
-  }
-
-  /// Replaces `from` by `to` in this world's plan file (e.g. to declare a freeze window).
-  void EditPlan(const std::string& from, const std::string& to) {
-    const std::string plan = Replace(ReadFile(plan_), from, to);
-    std::ofstream(plan_) << plan;
-  }
-
-  /// Moves the plan file to `to` (another checkout of the same repository, say); later runs
-  /// and commands pass the new path.
-  void MovePlan(const fs::path& to) {
-    fs::create_directories(to.parent_path());
-    fs::rename(plan_, to);
-    plan_ = to;
-  }
-
-  /// The hooks folder the runs use (empty until a hook is installed).
-  fs::path hooks() const { return root_ / "hooks"; }
-
-  /// Installs the shipped hooks/examples/`example` as this world's `point` hook (a symlink, as
-  /// hooks/README.md suggests).
-  void InstallHook(const std::string& point, const std::string& example) {
-    fs::create_directories(hooks());
-    fs::create_symlink(fs::path(PROMOTE_SOURCE_DIR) / "hooks" / "examples" / example,
-                       hooks() / point);
-  }
-
-  std::string Git(std::vector<std::string> args) {
-    args.insert(args.begin(), "git");
-    return standin_.RunOk(args);
-  }
-
-  std::string Kubectl(const std::string& context, const std::string& ns,
-                      std::vector<std::string> args) {
-    return standin_.Kubectl(context, ns, std::move(args));
-  }
-
-  std::string Image(const std::string& context, const std::string& service) {
-    return Kubectl(context, "keybuzz-" + service + "-" + context,
-                   {"get", "deployment/keybuzz-" + service, "-o",
-                    "jsonpath={.spec.template.spec.containers[0].image}"});
-  }
-
-  /// DEV now runs `image` for the api (a new build proven in DEV).
-  void ShipToDev(const std::string& image) {
-    Kubectl("dev", "keybuzz-api-dev", {"set", "image", "deployment/keybuzz-api", "api=" + image});
-    Kubectl("dev", "keybuzz-api-dev", {"rollout", "status", "deployment/keybuzz-api"});
-  }
-
-  /// What PROD ran after its first release, before a second one replaced it.
-  struct FirstRelease {
-    std::string tag;
-    std::string api;
-  };
-
-  /// Promotes DEV twice: DEV's api as it is, then `newer` (a healthy build in both
-  /// environments). Returns the first release, which PROD no longer runs.
-  FirstRelease TwoReleases(const std::string& newer) {
-    const auto first = Promote();
-    INFO(first.err);
-    REQUIRE(first.exit_code == 0);
-    FirstRelease release{Outcome(first)["tag"], Image("prod", "api")};
-    for (const char* env : {"dev", "prod"}) {
-      Control(env, "images",
-              R"({"image":")" + newer +
-                  R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})");
-    }
-    ShipToDev(newer);
-    const auto second = Promote();
-    INFO(second.err);
-    REQUIRE(second.exit_code == 0);
-    REQUIRE(Image("prod", "api").rfind(newer, 0) == 0);
-    return release;
-  }
-
-  /// Posts to the stand-in's control API of `env`.
-  void Control(const std::string& env, const std::string& what, const std::string& body) {
-    standin_.Control(env, what, body);
-  }
-
-  /// Starts `promote dev prod`, and once its journal has an event for which `when` is true,
-  /// kills it with SIGKILL (as the OOM killer or a lost node would: no clean-up at all).
-  /// Returns the run id. Bounded: fails the test after 60 s without such an event.
-  std::string PromoteAndKillWhen(const std::function<bool(const nlohmann::json&)>& when) {
-    auto running = std::async(std::launch::async, [this] { return Cli({"dev", "prod"}); });
-    const fs::path runs = state() / "runs";
-    std::string run;
-    bool seen = false;
-    for (int i = 0; i < 3000 && !seen; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (running.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
-      if (!fs::exists(runs)) continue;
-      for (const auto& entry : fs::directory_iterator(runs)) run = entry.path().filename();
-      std::istringstream lines(ReadFile(runs / run / "events.jsonl"));
-      for (std::string line; std::getline(lines, line) && !seen;) {
-        const auto event = nlohmann::json::parse(line, nullptr, false);
-        seen = event.is_object() && when(event);
-      }
-    }
-    REQUIRE(seen);
-    const auto holder = nlohmann::json::parse(ReadFile(state() / "locks" / "prod.lock"));
-    REQUIRE(::kill(holder["pid"].get<int>(), SIGKILL) == 0);
-    const auto killed = running.get();
-    REQUIRE(killed.status == promote::adapters::ExitStatus::kSignaled);
-    return run;
-  }
-
-  /// The states a run went through, from its journal.
-  std::vector<std::string> States(const std::string& run) const {
-    return promote::testing::JournalStates(state() / "runs" / run);
-  }
-
- private:
-  StandIn standin_;
-  fs::path root_;
-  fs::path plan_;  ///< the plan file every command is given
-};
+const std::string kApi = promote::testing::kKeybuzzApi;
 
 }  // namespace
 
@@ -772,7 +583,7 @@ TEST_CASE("a damaged journal is an error naming the journal, not a crash",
   const fs::path journal = world.state() / "runs" / run / "events.jsonl";
   // A hand edit gives a field another type than promote wrote.
   std::string text = ReadFile(journal);
-  text = Replace(text, R"("restore":false)", R"("restore":"no")");
+  text = ReplaceFirst(text, R"("restore":false)", R"("restore":"no")");
   std::ofstream(journal) << text;
   const auto approved = world.Cli({"approve", run, "--as", "cto"});
   CHECK(approved.status == promote::adapters::ExitStatus::kExited);
