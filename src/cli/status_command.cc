@@ -146,11 +146,12 @@ Result<CommandOutcome> Report(const GlobalOptions& options, const std::string& i
     text += "  " + s["at"].get<std::string>() + "  " + s["state"].get<std::string>() + "\n";
   }
   for (const auto& intent : in_flight) {
-    text += "  in flight when it stopped: " + intent["step"].get<std::string>() +
-            (intent["service"].get<std::string>().empty()
-                 ? ""
-                 : " " + intent["service"].get<std::string>()) +
-            " (since " + intent["at"].get<std::string>() + ")\n";
+    // Appends, not one `+` chain: GCC 12 Release warns -Wrestrict on `" " + string` here.
+    const std::string service = intent["service"].get<std::string>();
+    text += "  in flight when it stopped: ";
+    text += intent["step"].get<std::string>();
+    if (!service.empty()) text.append(" ").append(service);
+    text.append(" (since ").append(intent["at"].get<std::string>()).append(")\n");
   }
   if (!summary.empty()) text += "  " + summary + "\n";
   text += "  waiting for: " + doc["waitingFor"].get<std::string>() + "\n";
