@@ -69,6 +69,13 @@ Result<WaitingRun> OpenRun(const GlobalOptions& options, const std::string& run_
   return WaitingRun{dir, std::move(*journal), std::move(*gate), std::move(*plan)};
 }
 
+/// Whether the run's target lock is still held in this run's name (an unreadable lock: no).
+bool LockStillNames(const GlobalOptions& options, const WaitingRun& run, const std::string& run_id,
+                    std::shared_ptr<const Redactor> redactor) {
+  auto holder = InspectRunLockOf(options, run.plan, run.gate.target, std::move(redactor));
+  return holder && *holder && (*holder)->run_id == run_id;
+}
+
 }  // namespace
 
 Result<CommandOutcome> RunApproveCommand(const GlobalOptions& options, const std::string& run_id,
@@ -123,8 +130,10 @@ Result<CommandOutcome> RunResumeCommand(const GlobalOptions& options, const std:
   const plan::ApprovalGate& gate = run->plan.FindEnvironment(run->gate.target)->approval;
   const bool at_gate = run->gate.state == "AwaitingApproval";
   // An ended run is refused before its target's lock is taken: nothing to do, nothing written.
+  // Unless the lock still names it: killed right after journaling its end, its process never
+  // answered nor let go, and the engine's resume reports that end and releases the lock.
   if (const auto state = engine::StateFromName(run->gate.state);
-      state && engine::IsTerminal(*state)) {
+      state && engine::IsTerminal(*state) && !LockStillNames(options, *run, run_id, redactor)) {
     return Error{ErrorKind::kUsage, "run " + run_id + " is " + run->gate.state + ": it has ended",
                  run->dir.string(), "see `promote status " + run_id + "`"};
   }
