@@ -7,6 +7,8 @@
 #include "plan/loader.h"
 
 #include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -1458,6 +1460,45 @@ class SchemaReader {
   fs::path plan_folder_;  ///< absolute; relative chart paths are resolved against it
 };
 
+/// Notes where each YAML document starts, and nothing else: enough to see the parser advance.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> last;
+  bool stuck = false;  ///< a document began where the one before it did
+  YAML::Mark at;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    stuck = last && last->pos == mark.pos;
+    at = mark;
+    last = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+/// Where yaml-cpp 0.7's parser stops advancing, if it does. On a token no rule takes (a
+/// leading ',') it hands out empty documents at one position for ever, and YAML::LoadAll
+/// keeps them all until memory runs out; a document that starts where the last one did is
+/// that loop. Each real document consumes text, so this walk ends.
+std::optional<YAML::Mark> ParserStuckAt(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  while (parser.HandleNextDocument(starts)) {
+    if (starts.stuck) return starts.at;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<Plan> ParsePlan(const std::string& text, const std::string& source_name) {
@@ -1478,7 +1519,16 @@ Result<Plan> ParsePlan(const std::string& text, const std::string& source_name) 
   try {
     std::vector<YAML::Node> documents;
     try {
+      if (const auto stuck = ParserStuckAt(text)) {
+        const std::size_t pos = std::min<std::size_t>(stuck->pos, text.size());
+        const std::string token = pos < text.size() ? std::string(1, text[pos]) : "end";
+        throw YAML::ParserException(*stuck, "'" + token + "' cannot start a value here");
+      }
       documents = YAML::LoadAll(text);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp stops at a fixed depth (its stack would not last) with the text "bad file".
+      reader.Fail(e.mark, "YAML nested deeper than " + std::to_string(e.depth()) + " levels",
+                  "a plan nests a few levels; is this the right file, with its brackets closed?");
     } catch (const YAML::Exception& e) {
       const bool json =
           source_name.size() >= 5 && source_name.compare(source_name.size() - 5, 5, ".json") == 0;
