@@ -1,7 +1,10 @@
 """The services' own HTTP ports: each answers as the image its deployment currently serves."""
 
 import json
+import socket
+import struct
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +15,9 @@ class ServiceServer(ThreadingHTTPServer):
 
     request_queue_size = 128
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that went away (or a route that resets) is not the stand-in's error
 
 
 class ServiceHandler(BaseHTTPRequestHandler):
@@ -38,6 +44,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
         image = cluster.controller.serving_image(d["namespace"], d["name"], d.get("container"))
         path = urllib.parse.urlsplit(self.path).path
         headers = {}
+        r = {}
         if image is None:
             code, ctype, body = 503, "text/plain", b"no healthy upstream"
         else:
@@ -55,14 +62,27 @@ class ServiceHandler(BaseHTTPRequestHandler):
                 ctype, body = r.get("contentType", "text/plain"), str(body).encode()
             headers = dict(r.get("headers", {}))
             headers["X-Standin-Image"] = image
+        # Faults a route may play (fault matrix): answer late, reset, or answer a huge body.
+        time.sleep(min(float(r.get("delaySeconds", 0)), 30.0))
+        if r.get("reset"):
+            # SO_LINGER 0 makes close() send RST, as an upstream that crashes mid-request does.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        size = max(len(body), min(int(r.get("bodyBytes", 0)), 1 << 30))  # padded with spaces
         self.send_response(code)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(size))
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+            left, pad = size - len(body), b" " * 65536
+            while left > 0:
+                self.wfile.write(pad[:left])
+                left -= len(pad)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 

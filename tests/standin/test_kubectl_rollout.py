@@ -1,8 +1,12 @@
 """Rollouts with the real kubectl: set image, rollout status, progress deadline, rollout undo."""
 
 import hashlib
+import http.client
 import json
+import socket
+import time
 import unittest
+import urllib.error
 
 from harness import StandinCase
 
@@ -159,6 +163,38 @@ class PerEnvironmentBehaviourTest(StandinCase):
         self.assertEqual(self.http(prod + "/auth/login", "POST", {})[0], 500)
         self.assertEqual(self.http(prod + "/health")[0], 200)
         self.assertEqual(json.loads(self.http(prod + "/health")[2])["service"], "keybuzz-api")
+
+
+class ServiceFaultTest(StandinCase):
+    """The faults a route can play on a service port: late, reset, huge (the fault matrix's)."""
+
+    up_args = ["--rollout-seconds", "0.3", "--deadline-seconds", "2"]
+
+    def test_late_reset_and_huge_answers(self):
+        image = REPO + "keybuzz-website:v9.9.9-faulty"
+        self.control("dev", "routes", {"name": "faulty", "routes": [
+            {"path": "/late", "status": 200, "body": "late", "delaySeconds": 1},
+            {"path": "/reset", "status": 200, "reset": True},
+            {"path": "/huge", "status": 200, "body": "start", "bodyBytes": 3 << 20},
+        ]})
+        self.control("dev", "images", {"image": image, "spec": {"routes": ["faulty"]}})
+        ns = "keybuzz-website-dev"
+        self.assertOk(self.kubectl("dev", ns, "set", "image", "deploy/keybuzz-website",
+                                   "website=" + image))
+        self.assertOk(self.kubectl("dev", ns, "rollout", "status", "deploy/keybuzz-website",
+                                   "--timeout=60s"))
+        base = self.endpoints["dev"]["website"]
+        started = time.monotonic()
+        self.assertEqual(self.http(base + "/late")[0], 200)
+        self.assertGreaterEqual(time.monotonic() - started, 1.0)
+        with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected,
+                                urllib.error.URLError)):
+            self.http(base + "/reset")
+        code, _, body = self.http(base + "/huge")
+        self.assertEqual((code, len(body), body[:5]), (200, 3 << 20, b"start"))
+        # A late answer is cut by the client's own timeout, as a probe's is.
+        with self.assertRaises((TimeoutError, socket.timeout, urllib.error.URLError)):
+            self.http(base + "/late", timeout=0.3)
 
 
 if __name__ == "__main__":
