@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "support/files.h"
+#include "support/observe.h"
 #include "support/standin.h"
 #include "support/worlds.h"
 
@@ -37,11 +38,16 @@ namespace {
 namespace fs = std::filesystem;
 using promote::adapters::ExitStatus;
 using promote::adapters::ProcessResult;
+using promote::testing::DeploymentPatches;
 using promote::testing::HelmWorld;
+using promote::testing::JournalLines;
 using promote::testing::KeybuzzWorld;
 using promote::testing::Outcome;
+using promote::testing::ProdImages;
 using promote::testing::ReadFile;
+using promote::testing::Runs;
 using promote::testing::StandIn;
+using promote::testing::Tags;
 
 using Env = std::map<std::string, std::string>;
 
@@ -96,64 +102,6 @@ Trial FromHelm(std::shared_ptr<HelmWorld> world) {
   trial.start = {"dev", "prod"};
   trial.world = std::move(world);
   return trial;
-}
-
-/// PROD's Deployments: "namespace/name/container" → image.
-std::map<std::string, std::string> ProdImages(const StandIn& standin) {
-  const auto list = nlohmann::json::parse(
-      standin.Kubectl("prod", "default", {"get", "deployments", "--all-namespaces", "-o", "json"}));
-  std::map<std::string, std::string> images;
-  for (const auto& item : list["items"]) {
-    const std::string where = item["metadata"]["namespace"].get<std::string>() + "/" +
-                              item["metadata"]["name"].get<std::string>() + "/";
-    for (const auto& container : item["spec"]["template"]["spec"]["containers"]) {
-      images[where + container["name"].get<std::string>()] = container["image"].get<std::string>();
-    }
-  }
-  return images;
-}
-
-/// PATCHes of PROD's Deployments among the stand-in's requests from index `from` on, by
-/// "namespace/name".
-std::map<std::string, int> DeploymentPatches(const StandIn& standin, std::size_t from) {
-  const auto requests = standin.Requests();
-  std::map<std::string, int> patches;
-  for (std::size_t i = from; i < requests.size(); ++i) {
-    const auto& request = requests[i];
-    if (request["env"] == "prod" && request["verb"] == "patch" &&
-        request["resource"] == "deployments") {
-      ++patches[request["namespace"].get<std::string>() + "/" + request["name"].get<std::string>()];
-    }
-  }
-  return patches;
-}
-
-std::vector<std::string> Tags(const StandIn& standin, const fs::path& releases) {
-  std::istringstream lines(standin.RunOk({"git", "-C", releases.string(), "tag"}));
-  std::vector<std::string> tags;
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty()) tags.push_back(line);
-  }
-  return tags;
-}
-
-std::set<std::string> Runs(const fs::path& state) {
-  std::set<std::string> runs;
-  if (!fs::exists(state / "runs")) return runs;
-  for (const auto& entry : fs::directory_iterator(state / "runs")) {
-    runs.insert(entry.path().filename().string());
-  }
-  return runs;
-}
-
-/// The journal's lines, each parsed ("null" for a line that is not JSON).
-std::vector<nlohmann::json> JournalLines(const fs::path& state, const std::string& run) {
-  std::istringstream text(ReadFile(state / "runs" / run / "events.jsonl"));
-  std::vector<nlohmann::json> lines;
-  for (std::string line; std::getline(text, line);) {
-    lines.push_back(nlohmann::json::parse(line, nullptr, false));
-  }
-  return lines;
 }
 
 /// What a trial's end is compared with, taken before its killed command starts.

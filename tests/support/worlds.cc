@@ -42,8 +42,7 @@ KeybuzzWorld::KeybuzzWorld(Gate gate)
        "-q", "--allow-empty", "-m", "releases"});
 }
 
-adapters::ProcessResult KeybuzzWorld::Cli(std::vector<std::string> args, const std::string& actor,
-                                          std::map<std::string, std::string> env) {
+std::vector<std::string> KeybuzzWorld::Argv(std::vector<std::string> args) const {
   std::vector<std::string> argv = {PROMOTE_BINARY,
                                    "--plan=" + plan_.string(),
                                    "--kubectl=" + PinnedTool("kubectl"),
@@ -54,8 +53,13 @@ adapters::ProcessResult KeybuzzWorld::Cli(std::vector<std::string> args, const s
                                    "--hooks=" + hooks().string(),
                                    "--output=json"};
   argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+adapters::ProcessResult KeybuzzWorld::Cli(std::vector<std::string> args, const std::string& actor,
+                                          std::map<std::string, std::string> env) {
   env["GITHUB_ACTOR"] = actor;
-  return standin_.Run(argv, env);
+  return standin_.Run(Argv(std::move(args)), env);
 }
 
 adapters::ProcessResult KeybuzzWorld::Promote(std::vector<std::string> args,

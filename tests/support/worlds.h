@@ -36,6 +36,9 @@ class KeybuzzWorld {
   std::filesystem::path releases() const { return root_ / "releases"; }
   std::filesystem::path state() const { return root_ / "state"; }
 
+  /// The command line of promote with this world's flags, then `args`.
+  std::vector<std::string> Argv(std::vector<std::string> args) const;
+
   /// promote with this world's flags, then `args`, as `actor` (GITHUB_ACTOR).
   adapters::ProcessResult Cli(std::vector<std::string> args, const std::string& actor = "ci-bot",
                               std::map<std::string, std::string> env = {});
