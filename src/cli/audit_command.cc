@@ -15,6 +15,7 @@
 #include "engine/hook_calls.h"
 #include "engine/promotion.h"
 #include "engine/run_id.h"
+#include "engine/run_lock.h"
 #include "phases/audit.h"
 #include "plan/plan.h"
 #include "report/audit_json.h"
@@ -57,6 +58,16 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
                                  : std::filesystem::path(options.report_dir);
   const bool dry_run = mode != AuditMode::kAuditOnly;
   logger->info("{} {} → {} (run {})", dry_run ? "dry run" : "audit", source, target, run_id);
+  // A dry run takes no lock, so it may plan from what a run in progress is changing: say so.
+  if (const plan::Environment* env = plan.FindEnvironment(target); dry_run && env) {
+    if (auto holder = engine::InspectRunLock(*env, options.state_dir, context.cluster(target));
+        holder && *holder) {
+      logger->warn(
+          "{} is locked by run {} (pid {} on {}, since {}): this dry run takes no lock and plans "
+          "from what {} runs now, which that run may be changing",
+          target, (*holder)->run_id, (*holder)->pid, (*holder)->host, (*holder)->since, target);
+    }
+  }
 
   // Audits and dry runs change nothing, so their hooks are told so; they still alert (nightly).
   adapters::hooks::HookRun facts{run_id,

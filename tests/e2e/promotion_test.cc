@@ -254,6 +254,11 @@ TEST_CASE("a second run on a locked target exits 4 naming the holder", "[e2e][pr
   const auto run = world.Promote();
   CHECK(run.exit_code == 4);
   CHECK(run.err.find("20260201T000000Z-dev-prod-beef") != std::string::npos);
+  // A dry run is not refused (it takes no lock), but it says whose run may be changing PROD.
+  const auto dry = world.Cli({"dev", "prod", "--dry-run"});
+  CHECK(dry.exit_code == 7);  // PROD's login is broken (404) in this world
+  CHECK_THAT(dry.err, Catch::Contains("prod is locked by run 20260201T000000Z-dev-prod-beef"));
+  CHECK_THAT(dry.err, Catch::Contains("this dry run takes no lock"));
   CHECK(world.standin().Writes("prod").empty());
 }
 
