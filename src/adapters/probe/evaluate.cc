@@ -157,11 +157,16 @@ ProbeVerdict EvaluateFailure(const plan::Probe& probe, TransportFailure failure,
     case TransportFailure::kNoReply:
       note = "no reply";
       break;
+    case TransportFailure::kNotHttp:
+      note = "not an HTTP answer";
+      break;
     case TransportFailure::kOther:
       note = "no answer";
       break;
   }
-  std::string reason = RequestName(probe) + " got no answer: " + note;
+  std::string reason = RequestName(probe) + (failure == TransportFailure::kNotHttp
+                                                 ? " got an answer that is not HTTP"
+                                                 : " got no answer: " + note);
   if (!detail.empty()) reason += " (" + detail + ")";
   return {ProbeOutcome::kErrored, std::move(reason), std::move(note)};
 }

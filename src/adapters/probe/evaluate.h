@@ -49,6 +49,7 @@ enum class TransportFailure {
   kDns,
   kTls,
   kNoReply,  ///< the connection closed or broke before a complete answer
+  kNotHttp,  ///< something answered, but not in HTTP (another protocol on the port, garbage)
   kOther,
 };
 

@@ -124,6 +124,9 @@ TransportFailure Classify(CURLcode code, long os_errno) {
     case CURLE_SEND_ERROR:
     case CURLE_PARTIAL_FILE:
       return TransportFailure::kNoReply;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL:  // "Received HTTP/0.9 when not allowed": a bare banner
+      return TransportFailure::kNotHttp;
     default:
       return TransportFailure::kOther;
   }

@@ -250,6 +250,37 @@ TEST_CASE("HttpProber reports no answer as an error", "[probe]") {
     CHECK(results[0].verdict.note == "connection refused");
     CHECK(results[0].attempts.size() == 1);
   }
+  SECTION("a reply that is not HTTP") {
+    // Another protocol on the port (an SSH banner), as a wrong port or a proxy's garbage gives.
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    REQUIRE(::listen(listener, 4) == 0);
+    socklen_t length = sizeof(address);
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    std::thread banner([listener] {
+      const int client = ::accept(listener, nullptr, nullptr);
+      if (client < 0) return;
+      const std::string text = "SSH-2.0-OpenSSH_9.2\r\nProtocol mismatch.\r\n";
+      char request[1024];
+      (void)!::read(client, request, sizeof(request));
+      (void)!::write(client, text.data(), text.size());
+      ::close(client);
+    });
+    const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+    const std::vector<ProbeResult> results =
+        HttpProber(nullptr).Run({Target(url, MakeProbe("GET", "/health"))});
+    banner.join();
+    ::close(listener);
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].verdict.outcome == ProbeOutcome::kErrored);
+    CHECK(results[0].verdict.note == "not an HTTP answer");
+    CHECK_THAT(results[0].verdict.reason, Catch::StartsWith("GET /health got an answer that is "
+                                                            "not HTTP"));
+  }
 }
 
 TEST_CASE("HttpProber retries and keeps every attempt visible", "[probe]") {
