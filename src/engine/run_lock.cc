@@ -58,7 +58,10 @@ void RunLock::Keep() {
     file_.reset();
     return;
   }
-  static_cast<void>(Release());
+  if (lease_) {
+    lease_->Keep();
+    lease_.reset();
+  }
 }
 
 bool RunLock::lost() const {

@@ -41,9 +41,9 @@ class RunLock {
 
   /// Lets the lock go if it is still ours (anyone else's stays in place). Idempotent.
   Status Release();
-  /// For a run that stopped half way: the lock file stays, naming this run, until its resume.
-  /// A Lease is released all the same (a kept Lease would expire and then be reported stale,
-  /// which promote never takes over, not even for the same run).
+  /// For a run that stopped half way: the lock file or the Lease stays, naming this run, until
+  /// its resume takes it back (a Lease is no longer renewed; once stale it is still never taken
+  /// by another run).
   void Keep();
   const LockHolder& holder() const { return holder_; }
   /// A Lease taken over or deleted while held: the run no longer owns its target and should

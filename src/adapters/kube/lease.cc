@@ -361,6 +361,19 @@ void KubeLease::RenewLoop() {
   }
 }
 
+void KubeLease::Keep() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!held_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  std::lock_guard lock(mutex_);
+  held_ = false;
+  resource_version_.clear();
+}
+
 Status KubeLease::Release() {
   LeaseHolder me;
   {

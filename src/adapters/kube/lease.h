@@ -87,6 +87,11 @@ class KubeLease {
   /// Idempotent.
   Status Release();
 
+  /// Stops renewing and leaves the Lease in place, naming its holder: for a run that stopped
+  /// half way, so no other run starts on top of it; its resume takes it back (Acquire of the
+  /// same run once this process is gone). Idempotent.
+  void Keep();
+
   /// The Lease as it is now in the cluster, or nullopt when there is none.
   Result<std::optional<LeaseState>> Inspect();
 

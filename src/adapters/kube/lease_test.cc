@@ -1,5 +1,8 @@
 #include "adapters/kube/lease.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -201,6 +204,39 @@ TEST_CASE("A Lease is taken over only when released, or by its own run when stal
     CHECK(now["spec"]["renewTime"] != "2020-01-01T00:00:00.000000Z");
   }
   REQUIRE(lease.Release());
+  CHECK(ReadLease(standin).is_null());
+}
+
+TEST_CASE("A kept Lease stays, is not renewed, and only its own run's resume takes it", "[lease]") {
+  StandIn standin;
+  SystemProcessRunner runner(nullptr, nullptr);
+  // The stopped run's process, gone by the time of its resume: a child that exited, reaped.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  REQUIRE(child > 0);
+  REQUIRE(::waitpid(child, nullptr, 0) == child);
+  const int dead = static_cast<int>(child);
+  {
+    KubeLease stopped(runner, standin.Tooling(), Ref());
+    REQUIRE(stopped.Acquire(Holder("run-1", dead), seconds(3)));
+    stopped.Keep();  // the run could not journal its next step: it stops, resumable
+    CHECK_FALSE(stopped.held());
+  }  // nor does its destructor delete it
+  const json kept = ReadLease(standin);
+  REQUIRE_FALSE(kept.is_null());
+  CHECK(Contains(kept["spec"]["holderIdentity"].get<std::string>(), "run-1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past a renewal period (1 s)
+  CHECK(ReadLease(standin)["metadata"]["resourceVersion"] == kept["metadata"]["resourceVersion"]);
+
+  KubeLease other(runner, standin.Tooling(), Ref());
+  auto refused = other.Acquire(Holder("run-2"), seconds(60));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == ErrorKind::kLocked);
+
+  KubeLease resumed(runner, standin.Tooling(), Ref());
+  REQUIRE(resumed.Acquire(Holder("run-1", static_cast<int>(::getpid())), seconds(60)));
+  CHECK(ReadLease(standin)["metadata"]["resourceVersion"] != kept["metadata"]["resourceVersion"]);
+  REQUIRE(resumed.Release());
   CHECK(ReadLease(standin).is_null());
 }
 
