@@ -70,7 +70,9 @@ TEST_CASE("a plan without helm blocks shows no helm settings", "[report][helm]")
   const std::string text = RenderPlanSummary(*loaded);
   INFO(text);
   CHECK_THAT(text, !Catch::Contains("      helm"));
-  for (const auto& service : PlanSummaryJson(*loaded).at("services")) {
+  // Kept in a variable: a range-for over `PlanSummaryJson(…).at(…)` reads a destroyed temporary.
+  const nlohmann::json summary = PlanSummaryJson(*loaded);
+  for (const auto& service : summary.at("services")) {
     CHECK(service.at("helm").is_null());
   }
 }
