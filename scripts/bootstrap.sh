@@ -19,6 +19,8 @@ packages=(
   libcurl4-openssl-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libhowardhinnant-date-dev
   tzdata
   curl  # the probe benchmark's baseline (xargs -P8 curl)
+  clang libclang-rt-14-dev  # scripts/test.sh's fuzz stage: libFuzzer and clang's sanitizer runtimes
+  util-linux  # prlimit, for the fault matrix's file size limit
 )
 
 missing=()
