@@ -55,12 +55,13 @@ struct Fault {
   bool keeps_lock = false;                ///< a stopped, resumable run keeps the target's lock
 };
 
+/// PROD's API server plays the faults of `spec` (scripts/standin/README.md, /_standin/faults).
 void ApiFaults(KeybuzzWorld& world, const std::string& spec) {
   world.Control("prod", "faults", spec);
 }
 
-/// DEV runs `image` (known to the stand-in with `prod_routes` in PROD, DEV's routes elsewhere):
-/// a build healthy in DEV whose PROD service plays the fault of route table `table`.
+/// DEV runs the api build `tag`: healthy in DEV, while in PROD `routes` (the fault it plays) come
+/// before DEV's routes.
 void ShipFaultyBuild(KeybuzzWorld& world, const std::string& tag, const nlohmann::json& routes) {
   const std::string image = kApi + ":" + tag;
   const std::string table = "fault-" + tag;
