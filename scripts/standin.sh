@@ -2,6 +2,7 @@
 # Starts and stops the local Kubernetes API stand-in (scripts/standin/, see its README.md).
 #   standin.sh up DIR [--world FILE] [--rollout-seconds S] [--deadline-seconds S]
 #   standin.sh down DIR
+#   standin.sh ctl DIR ENV WHAT [JSON]   the control API (state, faults, images, routes, settings)
 # `up` runs ONE background python process (DIR/standin.pid, DIR/standin.log) and returns once
 # DIR/kubeconfig, DIR/endpoints.json and DIR/requests.jsonl exist; `down` stops exactly that process.
 # The process gets its own session (setsid): whoever called `up` (a test through promote's process
@@ -9,7 +10,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-usage() { echo "usage: $0 up DIR [--world FILE] [--rollout-seconds S] [--deadline-seconds S] | down DIR" >&2; exit 2; }
+usage() { echo "usage: $0 up DIR [--world FILE] [--rollout-seconds S] [--deadline-seconds S] | down DIR | ctl DIR ENV WHAT [JSON]" >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 cmd=$1 dir=$2
 shift 2
@@ -68,6 +69,10 @@ down)
   fi
   rm -f "$dir/standin.pid" "$dir/ready"
   echo "standin: down in $dir"
+  ;;
+ctl)
+  PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+    exec python3 -m standin ctl "$dir" "$@"
   ;;
 *) usage ;;
 esac

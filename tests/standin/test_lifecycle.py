@@ -43,6 +43,12 @@ class UpDownTest(unittest.TestCase):
             kc = f.read()
         self.assertIn("current-context: dev", kc)
         self.assertEqual(run([STANDIN_SH, "up", d], timeout=30).rc, 1, "a second up must refuse")
+        # The control API from the command line: set a fault, read it back.
+        r = run([STANDIN_SH, "ctl", d, "prod", "faults", '{"mode":"500","times":2}'], timeout=30)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual((json.loads(r.out)["mode"], json.loads(r.out)["times"]), ("500", 2))
+        r = run([STANDIN_SH, "ctl", d, "prod", "faults"], timeout=30)
+        self.assertEqual(json.loads(r.out)["mode"], "500", r.err)
         self.assertEqual(run([STANDIN_SH, "down", d], timeout=30).rc, 0)
         self.assertEqual(standin_pids(d), [])
         self.assertFalse(os.path.exists(os.path.join(d, "standin.pid")))
