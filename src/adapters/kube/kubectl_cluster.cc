@@ -48,12 +48,19 @@ Error ExternalError(std::string what, const WorkloadRef& ref, std::string fix) {
                "context " + ref.context + ", namespace " + ref.ns, std::move(fix)};
 }
 
+/// An API answer (through `kubectl proxy`) that is not JSON: what sits at the kubeconfig's server
+/// URL is not (only) a Kubernetes API server, e.g. a login page or a load balancer's 502 page.
+Error NotJsonAnswer(const std::string& doing, const WorkloadRef& ref) {
+  return ExternalError(doing + ": the API server's answer is not JSON", ref,
+                       "check that the server of context " + ref.context +
+                           " is a Kubernetes API server, not a proxy or login page in front of "
+                           "it: `kubectl --context " +
+                           ref.context + " get --raw /version`");
+}
+
 Result<json> ParseJson(const std::string& text, const std::string& doing, const WorkloadRef& ref) {
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return ExternalError(doing + ": kubectl printed something that is not JSON", ref,
-                         "check that the kubectl binary is a real kubectl (promote --kubectl)");
-  }
+  if (parsed.is_discarded()) return NotJsonAnswer(doing, ref);
   return parsed;
 }
 
@@ -599,8 +606,7 @@ Result<std::vector<SecretPresence>> KubectlCluster::CheckSecrets(
   auto present = SecretNamesFromAnswer(listed->body);
   std::fill(listed->body.begin(), listed->body.end(), '\0');
   if (!present) {
-    return ExternalError(doing + ": kubectl printed something that is not JSON", where,
-                         "check that the kubectl binary is a real kubectl (promote --kubectl)");
+    return NotJsonAnswer(doing, where);
   }
   for (const auto& name : names) found.push_back({name, present->count(name) > 0});
   return found;
