@@ -361,34 +361,30 @@ void KubeLease::RenewLoop() {
   }
 }
 
-void KubeLease::Keep() {
+std::optional<LeaseHolder> KubeLease::StopRenewing() {
+  LeaseHolder me;
   {
     std::lock_guard lock(mutex_);
-    if (!held_) return;
+    if (!held_) return std::nullopt;
     stopping_ = true;
+    me = me_;
   }
   wake_.notify_all();
   if (renewer_.joinable()) renewer_.join();
   std::lock_guard lock(mutex_);
   held_ = false;
   resource_version_.clear();
+  return me;
+}
+
+void KubeLease::Keep() {
+  static_cast<void>(StopRenewing());
 }
 
 Status KubeLease::Release() {
-  LeaseHolder me;
-  {
-    std::lock_guard lock(mutex_);
-    if (!held_) return Done{};
-    stopping_ = true;
-    me = me_;
-  }
-  wake_.notify_all();
-  if (renewer_.joinable()) renewer_.join();
-  {
-    std::lock_guard lock(mutex_);
-    held_ = false;
-    resource_version_.clear();
-  }
+  const std::optional<LeaseHolder> held = StopRenewing();
+  if (!held) return Done{};
+  const LeaseHolder& me = *held;
   // Why `kubectl delete --raw PATH -f -` and not `kubectl delete lease NAME`: the latter has no
   // precondition flag, so read-compare-then-delete would remove a Lease that someone re-created
   // or took over between our read and our delete. --raw sends our DeleteOptions body as is, and

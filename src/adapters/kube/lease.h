@@ -131,6 +131,8 @@ class KubeLease {
                         std::chrono::milliseconds timeout);
   Error LockedError(const LeaseState& state) const;
   void RenewLoop();
+  /// Stops the renewer and marks the Lease not held; the holder it was held for, if it was.
+  std::optional<LeaseHolder> StopRenewing();
   void MarkLost(const std::string& reason);
 
   ProcessRunner& runner_;
