@@ -21,6 +21,7 @@ packages=(
   curl  # the probe benchmark's baseline (xargs -P8 curl)
   clang libclang-rt-14-dev  # scripts/test.sh's fuzz stage: libFuzzer and clang's sanitizer runtimes
   util-linux  # prlimit, for the fault matrix's file size limit
+  docker-registry  # the registry digest check's tests: a real OCI registry on loopback
 )
 
 missing=()
