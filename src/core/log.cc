@@ -22,18 +22,12 @@
 #include <utility>
 
 #include "core/redactor.h"
+#include "core/text.h"
 
 namespace promote {
 namespace {
 
 constexpr char kTextPattern[] = "[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v";
-
-std::string Lowered(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 /// `2026-02-01T12:00:00.123Z`: UTC with milliseconds, what log collectors parse without help.
 std::string IsoTimestamp(std::chrono::system_clock::time_point time) {
@@ -119,7 +113,7 @@ std::shared_ptr<spdlog::sinks::sink> OutputSink(const LogOptions& options) {
 }  // namespace
 
 Result<spdlog::level::level_enum> ParseLogLevel(std::string_view text) {
-  std::string name = Lowered(text);
+  std::string name = Lower(text);
   if (name == "trace") return spdlog::level::trace;
   if (name == "debug") return spdlog::level::debug;
   if (name == "info") return spdlog::level::info;
@@ -132,7 +126,7 @@ Result<spdlog::level::level_enum> ParseLogLevel(std::string_view text) {
 }
 
 Result<LogFormat> ParseLogFormat(std::string_view text) {
-  std::string name = Lowered(text);
+  std::string name = Lower(text);
   if (name == "text") return LogFormat::kText;
   if (name == "json") return LogFormat::kJson;
   return Error{ErrorKind::kUsage, "unknown log format '" + std::string(text) + "'", "--log-format",
@@ -140,7 +134,7 @@ Result<LogFormat> ParseLogFormat(std::string_view text) {
 }
 
 Result<LogColor> ParseLogColor(std::string_view text) {
-  std::string name = Lowered(text);
+  std::string name = Lower(text);
   if (name == "auto") return LogColor::kAuto;
   if (name == "always") return LogColor::kAlways;
   if (name == "never") return LogColor::kNever;

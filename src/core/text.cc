@@ -1,5 +1,8 @@
 #include "core/text.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace promote {
 
 std::string Join(const std::vector<std::string>& items, std::string_view separator) {
@@ -9,6 +12,21 @@ std::string Join(const std::vector<std::string>& items, std::string_view separat
     out += items[i];
   }
   return out;
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string Trim(std::string_view text) {
+  const char* kSpace = " \t\r\n";
+  const std::size_t first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return "";
+  const std::size_t last = text.find_last_not_of(kSpace);
+  return std::string(text.substr(first, last - first + 1));
 }
 
 }  // namespace promote

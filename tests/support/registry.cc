@@ -1,9 +1,6 @@
 #include "support/registry.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +16,8 @@
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "support/ports.h"
 
 namespace promote::testing {
 namespace {
@@ -172,23 +171,6 @@ Answer Request(const std::string& method, const std::string& url,
   return answer;
 }
 
-/// A port nothing listened on a moment ago: bind 127.0.0.1:0, read what the kernel chose, close.
-/// Something else may take it before the registry does; the caller retries then.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(fd);
-  REQUIRE(bound);
-  return ntohs(address.sin_port);
-}
-
 /// What the registry wrote to stderr so far (its stdout when stderr is empty), with how it ended.
 std::string SaidSoFar(adapters::BackgroundProcess& process) {
   // A marker it never prints and no wait: WaitForLine's Error carries the end of its output.
@@ -204,7 +186,7 @@ LocalRegistry::LocalRegistry()
   token_ = std::to_string(random()) + std::to_string(random());
   const auto deadline = Clock::now() + kReadyWithin;
   for (int attempt = 0; attempt <= kPortRetries; ++attempt) {
-    if (StartOn(FreePort(), deadline)) return;
+    if (StartOn(ClosedPort(), deadline)) return;
   }
   FAIL("docker-registry found its port taken " << kPortRetries + 1 << " times in a row");
 }

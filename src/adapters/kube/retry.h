@@ -4,25 +4,16 @@
 // every write promote makes sets an exact value (this image, this revision).
 #pragma once
 
-#include <chrono>
 #include <string>
+
+#include "adapters/http/transient.h"
 
 namespace promote::adapters::kube {
 
-/// Repeats of a call after a transient failure: 100, 200 and 400 ms apart, 0.7 s in all.
-inline constexpr int kTransientRetries = 3;
-inline constexpr std::chrono::milliseconds kFirstRetryPause{100};
-
-/// The pause before repeat `retry` (0-based) of a call.
-inline std::chrono::milliseconds RetryPause(int retry) {
-  return kFirstRetryPause * (1 << retry);
-}
-
-/// Statuses an API server gives for a moment and then not: too many requests, and the 5xx of
-/// a restarting server or a failing load balancer in front of it.
-inline bool TransientStatus(long status) {
-  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
-}
+using http::kFirstRetryPause;
+using http::kTransientRetries;
+using http::RetryPause;
+using http::TransientStatus;
 
 /// Whether what kubectl or helm printed on failing says the request itself was refused for
 /// good (no rights, no such object, an invalid change, a release busy with another operation),

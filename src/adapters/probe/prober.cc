@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "adapters/http/curl_global.h"
+#include "core/text.h"
 #include "core/version.h"
 
 namespace promote::adapters::probe {
@@ -27,22 +28,6 @@ using Clock = std::chrono::steady_clock;
 /// "Name: value" of a request header as curl wants it; an empty value needs "Name;".
 std::string HeaderLine(const std::string& name, const std::string& value) {
   return value.empty() ? name + ";" : name + ": " + value;
-}
-
-/// Lower-case ASCII copy, for header names.
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-/// Strips spaces, tabs and the CR/LF that end a header line.
-std::string Trim(std::string_view text) {
-  const char* kSpace = " \t\r\n";
-  const size_t first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return "";
-  const size_t last = text.find_last_not_of(kSpace);
-  return std::string(text.substr(first, last - first + 1));
 }
 
 /// The first `limit` bytes of `body`, never cutting a UTF-8 sequence in half.

@@ -1,13 +1,6 @@
 // HttpProber against a real HTTP server on 127.0.0.1 (cpp-httplib, in-process, on a free port).
 #include "adapters/probe/prober.h"
 
-// Debian's cpp-httplib is a compiled library whose classes change layout with these macros; they
-// must come from its pkg-config Cflags (PkgConfig::HTTPLIB), or Request is misread at run time.
-#if !defined(CPPHTTPLIB_OPENSSL_SUPPORT) || !defined(CPPHTTPLIB_ZLIB_SUPPORT) || \
-    !defined(CPPHTTPLIB_BROTLI_SUPPORT)
-#error "link promote_tests with PkgConfig::HTTPLIB (pkg-config cpp-httplib) for its ABI macros"
-#endif
-
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -24,57 +17,15 @@
 #include <sstream>
 #include <thread>
 
+#include "support/http_server.h"
+
 namespace promote::adapters::probe {
 namespace {
 
 using std::chrono::milliseconds;
 
-/// An httplib server on 127.0.0.1:<free port>, serving from a thread for the test's lifetime.
-class TestServer {
- public:
-  explicit TestServer(const std::function<void(httplib::Server&)>& routes) {
-    // httplib's default pool (8 threads) is held by idle keep-alive connections: size it for
-    // every connection the prober may open at once (16) plus room.
-    server_.new_task_queue = [] { return new httplib::ThreadPool(40); };
-    server_.set_socket_options([this](int socket) {
-      httplib::default_socket_options(socket);
-      listen_socket_ = socket;
-    });
-    routes(server_);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    // httplib listens with a backlog of 5: 16 simultaneous connects overflow it, and the kernel
-    // drops the extra SYNs (resent a second later). Listening again only raises the backlog.
-    REQUIRE(::listen(listen_socket_, 128) == 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~TestServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  httplib::Server server_;
-  int listen_socket_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-};
-
-/// A loopback port nobody listens on: bound, read, closed.
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-  socklen_t length = sizeof(address);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using testing::ClosedPort;
+using testing::TestServer;
 
 /// Sleeps up to `limit` in small steps, ending early once `stop` is set (so teardown is quick).
 void SleepUnless(const std::atomic<bool>& stop, milliseconds limit) {
