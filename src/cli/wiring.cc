@@ -9,6 +9,7 @@
 #include "adapters/kube/kubectl_cluster.h"
 #include "adapters/probe/prober.h"
 #include "adapters/process/process.h"
+#include "adapters/registry/registry.h"
 #include "core/redactor.h"
 #include "plan/plan.h"
 
@@ -175,6 +176,8 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
       [self](const std::string& env) -> adapters::kube::Cluster& { return self->ClusterFor(env); },
       std::move(endpoints), std::move(releases), plan.releases.remote});
   wiring->context_->hooks = wiring->hooks_.get();
+  wiring->registry_ = std::make_unique<adapters::registry::HttpRegistry>(logger);
+  wiring->context_->registry = wiring->registry_.get();
   return wiring;
 }
 
@@ -194,6 +197,18 @@ std::unique_ptr<adapters::kube::Cluster> KubectlFor(const GlobalOptions& options
 void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor) {
   for (const auto& name : plan.secret_env) {
     if (const char* value = std::getenv(name.c_str())) redactor.AddSecret(name, value);
+  }
+  for (const auto& [env_name, env] : plan.environments) {
+    for (const auto& [host, variable] : env.registry.credentials) {
+      const char* value = std::getenv(variable.c_str());
+      if (value == nullptr) continue;
+      const std::string text = value;
+      redactor.AddSecret(variable, text);
+      // USER:PASSWORD: the password alone, echoed somewhere, must be hidden too.
+      if (const auto colon = text.find(':'); colon != std::string::npos) {
+        redactor.AddSecret(variable, text.substr(colon + 1));
+      }
+    }
   }
   // The shipped webhook hook's URL is a credential (Slack's carry their token in the path).
   if (const char* url = std::getenv("PROMOTE_WEBHOOK_URL")) {

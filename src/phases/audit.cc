@@ -13,7 +13,9 @@
 #include <set>
 
 #include "adapters/git/release_repo.h"
+#include "adapters/registry/registry.h"
 #include "core/image_reference.h"
+#include "core/parallel.h"
 #include "core/redactor.h"
 #include "core/shell_line.h"
 #include "core/text.h"
@@ -298,6 +300,18 @@ BadImage BadImageFromJson(const nlohmann::json& entry) {
   return bad;
 }
 
+const char* PresenceName(RegistryFinding::Presence presence) {
+  switch (presence) {
+    case RegistryFinding::Presence::kPresent:
+      return "present";
+    case RegistryFinding::Presence::kMissing:
+      return "missing";
+    case RegistryFinding::Presence::kUnknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
 std::string BadImage::Describe() const {
   return service + " " + image +
          (digest && image.find('@') == std::string::npos ? "@" + *digest : "") +
@@ -425,6 +439,28 @@ void RefuseWhatTheRunCannotPass(AuditReport& report) {
                                   ", whose golden probe fails: " + golden +
                                   "; every wave is validated, so the run would roll back; fix " +
                                   c.service + " in " + report.target + " first");
+      }
+    }
+  }
+  if (const auto& findings = report.target_env.registry) {
+    for (const auto& c : report.comparisons) {
+      if (c.action != ServiceAction::kPromote) continue;
+      const std::string image = c.DeployImage();
+      const auto found =
+          std::find_if(findings->begin(), findings->end(), [&](const RegistryFinding& finding) {
+            return finding.service == c.service && finding.image == image;
+          });
+      if (found == findings->end()) {
+        report.refusals.push_back(c.service + ": " + image + " was not looked up in " +
+                                  report.target + "'s registry; audit again");
+      } else if (found->presence == RegistryFinding::Presence::kMissing) {
+        report.refusals.push_back(c.service + ": " + image + " is not in the registry " +
+                                  report.target + " pulls it from (" + found->registry + "), so " +
+                                  report.target + " could not pull it; push it there (or correct " +
+                                  report.target + "'s registry.mirrors) and audit again");
+      } else if (found->presence == RegistryFinding::Presence::kUnknown) {
+        report.refusals.push_back(c.service + ": could not check that " + report.target +
+                                  "'s registry holds " + image + ": " + found->detail);
       }
     }
   }
@@ -641,6 +677,47 @@ EnvironmentObservation Audit::Observe(Context& context, const std::string& env_n
   return observation;
 }
 
+bool Audit::CheckRegistry(Context& context, AuditReport& report) const {
+  const plan::RegistryCheck& check = plan_.FindEnvironment(target_)->registry;
+  if (!check.verify) return false;
+  std::vector<RegistryFinding> findings;
+  std::vector<ImageReference> images;
+  for (const auto& c : report.comparisons) {
+    if (c.action != ServiceAction::kPromote) continue;
+    auto image = ParseImageReference(c.DeployImage());
+    if (!image) continue;  // the supply-chain check has refused it already
+    RegistryFinding& finding = findings.emplace_back();
+    finding.service = c.service;
+    finding.image = c.DeployImage();
+    finding.registry = adapters::registry::AccessFor(check, *image).base_url;
+    images.push_back(std::move(*image));
+  }
+  // Lookups are independent HEADs, often to a registry far away: a few at a time.
+  ForEachConcurrently(findings.size(), 8, [&](std::size_t i) {
+    RegistryFinding& finding = findings[i];
+    if (!context.registry) {
+      finding.detail = "this promote has no registry client";
+      return;
+    }
+    auto lookup =
+        context.registry->Lookup(images[i], adapters::registry::AccessFor(check, images[i]));
+    if (!lookup) {
+      finding.detail =
+          lookup.error().what + (lookup.error().fix.empty() ? "" : "; " + lookup.error().fix);
+      return;
+    }
+    finding.presence = lookup->presence == adapters::registry::ImagePresence::kPresent
+                           ? RegistryFinding::Presence::kPresent
+                           : RegistryFinding::Presence::kMissing;
+  });
+  for (const auto& finding : findings) {
+    context.logger.info("audit: {} in {}'s registry {}: {}", finding.image, target_,
+                        finding.registry, PresenceName(finding.presence));
+  }
+  report.target_env.registry = std::move(findings);
+  return true;
+}
+
 AuditReport Audit::Run(Context& context) const {
   const auto started = context.now();
   AuditReport report;
@@ -695,6 +772,9 @@ AuditReport Audit::Run(Context& context) const {
                         request_.override_freeze, request_.override_window);
   report.releases = ReadReleaseFacts(context, target_);
   Conclude(plan_, report);
+  // The registry is asked only about what the conclusion would deploy; its answer can only add
+  // refusals, so concluding again changes nothing else.
+  if (CheckRegistry(context, report)) Conclude(plan_, report);
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(context.now() - started);
   return report;
 }

@@ -48,6 +48,20 @@ struct SecretFinding {
   bool present() const { return !namespaces.empty(); }
 };
 
+/// An image a run would deploy, as the registry the target pulls it from answered (the plan's
+/// `registry.verify`): an image the target cannot pull is refused before anything changes.
+struct RegistryFinding {
+  /// What the registry said of the image.
+  enum class Presence { kPresent, kMissing, kUnknown };
+  std::string service;
+  std::string image;     ///< the reference looked up: exactly what the deploy would set
+  std::string registry;  ///< the base URL asked
+  Presence presence = Presence::kUnknown;
+  std::string detail;  ///< kUnknown: why the registry could not tell, with its fix
+};
+
+const char* PresenceName(RegistryFinding::Presence presence);  ///< "present", "missing", "unknown"
+
 /// One environment as the audit saw it: its services and its required secrets.
 struct EnvironmentObservation {
   std::string name;
@@ -55,6 +69,9 @@ struct EnvironmentObservation {
   std::vector<ServiceObservation> services;
   std::vector<SecretFinding> secrets;
   std::optional<std::string> secrets_error;  ///< the secrets could not be listed
+  /// The images a run would deploy here, looked up in the registry this environment pulls from
+  /// (only a target whose plan sets registry.verify); unset = not looked up.
+  std::optional<std::vector<RegistryFinding>> registry;
 
   const ServiceObservation* Find(const std::string& service) const;
 };
@@ -213,6 +230,9 @@ class Audit {
 
  private:
   EnvironmentObservation Observe(Context& context, const std::string& env_name) const;
+  /// Looks every image the run would deploy up in the target's registry (registry.verify);
+  /// false when the plan asks for no such check.
+  bool CheckRegistry(Context& context, AuditReport& report) const;
 
   const plan::Plan& plan_;
   std::string source_;

@@ -179,6 +179,48 @@ TEST_CASE("only images from the plan's repositories are promoted", "[audit][supp
   }
 }
 
+TEST_CASE("an image the target's registry lacks, or cannot be asked about, is refused",
+          "[audit][supply-chain]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(false, "v2", true);
+  const std::string image = "registry.test/api:v2@" + DigestOf("api", "v2");
+  SECTION("not looked up yet (the first conclusion): no refusal of its own") {
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kPromote);
+  }
+  SECTION("present: promoted") {
+    report.target_env.registry = {
+        {"api", image, "http://127.0.0.1:5000", RegistryFinding::Presence::kPresent, ""}};
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kPromote);
+  }
+  SECTION("missing: refused, naming the service, the image and the registry") {
+    report.target_env.registry = {
+        {"api", image, "http://127.0.0.1:5000", RegistryFinding::Presence::kMissing, ""}};
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+    CHECK_THAT(report.recommendation_reason,
+               Catch::Contains("api: " + image +
+                               " is not in the registry prod pulls it from "
+                               "(http://127.0.0.1:5000), so prod could not pull it"));
+  }
+  SECTION("unknown: refused with the registry's error, never waved through") {
+    report.target_env.registry = {{"api", image, "http://127.0.0.1:5000",
+                                   RegistryFinding::Presence::kUnknown, "answered 503"}};
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+    CHECK_THAT(
+        report.recommendation_reason,
+        Catch::Contains("could not check that prod's registry holds " + image + ": answered 503"));
+  }
+  SECTION("looked up, but not this image: refused") {
+    report.target_env.registry = std::vector<RegistryFinding>{};
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+    CHECK_THAT(report.recommendation_reason, Catch::Contains("was not looked up"));
+  }
+}
+
 TEST_CASE("an unhealthy source is never recommended", "[audit]") {
   const auto plan = LoadTestPlan();
   auto report = Situation(true, "v2", /*dev_login_works=*/false);

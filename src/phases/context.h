@@ -34,6 +34,10 @@ namespace promote::adapters::hooks {
 class HookRunner;
 }
 
+namespace promote::adapters::registry {
+class ImageRegistry;
+}
+
 namespace promote::phases {
 
 class StepLog;
@@ -62,6 +66,9 @@ struct Context {
   StepLog* steps = nullptr;
   /// The operator's hooks (--hooks DIR, else hooks/ beside the plan); null = none.
   const adapters::hooks::HookRunner* hooks = nullptr;
+  /// Where the audit asks whether the target's registry holds an image (registry.verify);
+  /// null = no client, and a plan that asks for the check is then refused, never waved through.
+  adapters::registry::ImageRegistry* registry = nullptr;
 };
 
 }  // namespace promote::phases

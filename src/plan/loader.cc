@@ -97,12 +97,6 @@ std::string Index(const std::string& parent, size_t i) {
   return parent + "[" + std::to_string(i) + "]";
 }
 
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 bool IsLowerAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -308,8 +302,9 @@ const std::vector<std::string> kTopKeys = {"apiVersion", "name",         "releas
                                            "validate",   "rollback",     "hooks"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
 const std::vector<std::string> kEnvironmentKeys = {
-    "context", "kubeconfig", "driver", "namespace", "url",
-    "secrets", "approval",   "lock",   "freeze",    "requireDigest"};
+    "context",  "kubeconfig", "driver", "namespace",     "url",     "secrets",
+    "approval", "lock",       "freeze", "requireDigest", "registry"};
+const std::vector<std::string> kRegistryKeys = {"verify", "mirrors", "credentials"};
 const std::vector<std::string> kLockKeys = {"backend", "namespace", "name", "duration"};
 const std::vector<std::string> kLockBackends = {"file", "lease"};
 const std::vector<std::string> kFreezeKeys = {"timeZone", "windows"};
@@ -628,18 +623,23 @@ class SchemaReader {
     }
   }
 
+  // The name of an environment variable whose value promote reads and redacts.
+  std::string VariableName(const Field& item) const {
+    const std::string name = Text(item);
+    const bool valid = (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+                       std::all_of(name.begin(), name.end(),
+                                   [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+    if (!valid) {
+      Fail(item.mark, item.path + ": '" + name + "' is not an environment variable name",
+           "use letters, digits and '_', not starting with a digit, e.g. KEYBUZZ_API_TOKEN");
+    }
+    return name;
+  }
+
   std::vector<std::string> ReadSecretEnv(const Field& field) const {
     std::vector<std::string> names;
     for (const Field& item : List(field, "a list of environment variable names")) {
-      const std::string name = Text(item);
-      const bool valid = (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
-                         std::all_of(name.begin(), name.end(),
-                                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-      if (!valid) {
-        Fail(item.mark, item.path + ": '" + name + "' is not an environment variable name",
-             "use letters, digits and '_', not starting with a digit, e.g. KEYBUZZ_API_TOKEN");
-      }
-      names.push_back(name);
+      names.push_back(VariableName(item));
     }
     return names;
   }
@@ -1102,7 +1102,55 @@ class SchemaReader {
     if (auto lock = map.Get("lock")) environment.lock = ReadLock(*lock);
     if (auto freeze = map.Get("freeze")) environment.freeze = ReadFreeze(*freeze);
     if (auto digest = map.Get("requireDigest")) environment.require_digest = Bool(*digest);
+    if (auto registry = map.Get("registry")) environment.registry = ReadRegistry(*registry);
     return environment;
+  }
+
+  // A registry host as an image reference names it: "ghcr.io", "localhost:5000", "docker.io".
+  std::string RegistryHost(const Field& field, const std::string& host) const {
+    const auto colon = host.find(':');
+    const std::string name = host.substr(0, colon);
+    const std::string port = colon == std::string::npos ? "" : host.substr(colon + 1);
+    const bool name_ok = !name.empty() && name.front() != '.' && name.front() != '-' &&
+                         std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                           return std::islower(c) || std::isdigit(c) || c == '.' || c == '-';
+                         });
+    const bool port_ok =
+        colon == std::string::npos ||
+        (!port.empty() && port.size() <= 5 &&
+         std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }));
+    if (!name_ok || !port_ok) {
+      Fail(field.mark, field.path + ": '" + host + "' is not a registry host",
+           "write the registry as image references name it, e.g. ghcr.io or localhost:5000 "
+           "(lower case, no scheme, no path)");
+    }
+    return host;
+  }
+
+  RegistryCheck ReadRegistry(const Field& field) const {
+    const MapView map = Map(field, kRegistryKeys,
+                            "a map { verify, mirrors: {HOST: URL}, credentials: {HOST: VAR} }");
+    RegistryCheck registry;
+    // Writing the block at all asks for the check; `verify: false` keeps it written but off.
+    registry.verify = true;
+    if (auto verify = map.Get("verify")) registry.verify = Bool(*verify);
+    if (auto mirrors = map.Get("mirrors")) {
+      const MapView hosts = Map(*mirrors, {}, "a map of registry host to URL");
+      for (const Entry& entry : hosts.entries()) {
+        const Field key{entry.value.path, YAML::Node(entry.key), entry.key_mark};
+        const std::string url = Text(entry.value);
+        CheckUrl(entry.value, url, "");
+        registry.mirrors[RegistryHost(key, entry.key)] = url;
+      }
+    }
+    if (auto credentials = map.Get("credentials")) {
+      const MapView hosts = Map(*credentials, {}, "a map of registry host to variable name");
+      for (const Entry& entry : hosts.entries()) {
+        const Field key{entry.value.path, YAML::Node(entry.key), entry.key_mark};
+        registry.credentials[RegistryHost(key, entry.key)] = VariableName(entry.value);
+      }
+    }
+    return registry;
   }
 
   LockPolicy ReadLock(const Field& field) const {

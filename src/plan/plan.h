@@ -50,6 +50,19 @@ struct FreezePolicy {
   std::vector<FreezeWindow> windows;
 };
 
+/// Whether an image is checked to be in the registry an environment pulls it from before the
+/// first change, and where that registry answers: a node that cannot pull the image would
+/// otherwise fail the rollout only after PROD has started to change.
+struct RegistryCheck {
+  bool verify = false;
+  /// Registry host as images name it ("ghcr.io", "docker.io") → the base URL this environment
+  /// pulls it through (a mirror); a host not named is asked at https://HOST.
+  std::map<std::string, std::string> mirrors;
+  /// Registry host → the environment variable holding "USER:PASSWORD" (or a token) for it; the
+  /// variable's value is redacted like secretEnv and only its name is ever written.
+  std::map<std::string, std::string> credentials;
+};
+
 /// One environment (dev, prod, …): where its workloads live and how to reach its services.
 struct Environment {
   std::string name;
@@ -65,6 +78,7 @@ struct Environment {
   FreezePolicy freeze;
   /// Every image deployed here must be pinned by a digest (the source's pods report it).
   bool require_digest = false;
+  RegistryCheck registry;
 
   /// Namespace of `service` in this environment ({service} substituted).
   std::string NamespaceFor(const std::string& service) const;

@@ -99,12 +99,24 @@ json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role
     secrets.push_back(
         {{"name", secret.name}, {"present", secret.present()}, {"namespaces", secret.namespaces}});
   }
+  json registry;  // null: not looked up
+  if (env.registry) {
+    registry = json::array();
+    for (const auto& finding : *env.registry) {
+      registry.push_back({{"service", finding.service},
+                          {"image", finding.image},
+                          {"registry", finding.registry},
+                          {"presence", phases::PresenceName(finding.presence)},
+                          {"detail", OrNull(finding.detail)}});
+    }
+  }
   return {{"name", env.name},
           {"role", role},
           {"context", env.context},
           {"services", std::move(services)},
           {"secrets", std::move(secrets)},
-          {"secretsError", OrNull(env.secrets_error)}};
+          {"secretsError", OrNull(env.secrets_error)},
+          {"registry", std::move(registry)}};
 }
 
 json VerdictJson(const std::string& env, const phases::Verdict& verdict) {

@@ -319,6 +319,28 @@ void RenderSecrets(std::ostringstream& out, const phases::AuditReport& report) {
   if (!any) out << "The plan requires no secrets.\n";
 }
 
+void RenderRegistry(std::ostringstream& out, const phases::AuditReport& report) {
+  const auto& findings = report.target_env.registry;
+  if (!findings) return;
+  Heading(out, "Images in " + report.target + "'s registry");
+  if (findings->empty()) {
+    out << "Nothing would be deployed, so no image was looked up.\n";
+    return;
+  }
+  out << "Every image the run would deploy, asked of the registry " << report.target
+      << " pulls it from before anything changes.\n\n";
+  out << "| Service | Image | Registry | In it |\n|---|---|---|---|\n";
+  for (const auto& finding : *findings) {
+    const char* icon = finding.presence == phases::RegistryFinding::Presence::kPresent   ? "✅"
+                       : finding.presence == phases::RegistryFinding::Presence::kMissing ? "❌"
+                                                                                         : "⚠️";
+    out << "| " << Cell(finding.service) << " | " << Code(finding.image) << " | "
+        << Code(finding.registry) << " | " << icon << " " << phases::PresenceName(finding.presence)
+        << (finding.detail.empty() ? std::string() : ": " + Cell(finding.detail)) << " |\n";
+  }
+  out << "\n";
+}
+
 void RenderDrift(std::ostringstream& out, const phases::AuditReport& report) {
   if (report.drift.empty()) return;
   Heading(out, "Drift");
@@ -404,6 +426,7 @@ std::string RenderAuditMarkdown(const phases::AuditReport& report) {
   RenderEndpoints(out, report.source_env);
   RenderEndpoints(out, report.target_env);
   RenderSecrets(out, report);
+  RenderRegistry(out, report);
   RenderDrift(out, report);
   RenderRecommendations(out, report);
   // Sections end with their own blank line; keep at most one between blocks.

@@ -81,6 +81,7 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
         << ", " << DescribeGate(env.approval);
     if (!env.secrets.empty()) out << ", requires secrets " << Join(env.secrets, ", ");
     if (env.require_digest) out << ", requires image digests";
+    if (env.registry.verify) out << ", checks images are in its registry";
     out << "\n";
   }
   const auto waves = plan.Waves();
@@ -138,6 +139,7 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
         {"driver", DriverName(env.driver)},
         {"secrets", env.secrets},
         {"requireDigest", env.require_digest},
+        {"verifyImages", env.registry.verify},
         {"approval",
          {{"required", env.approval.required},
           {"approvers", env.approval.approvers},
