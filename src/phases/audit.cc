@@ -711,8 +711,10 @@ bool Audit::CheckRegistry(Context& context, AuditReport& report) const {
                            : RegistryFinding::Presence::kMissing;
   });
   for (const auto& finding : findings) {
-    context.logger.info("audit: {} in {}'s registry {}: {}", finding.image, target_,
-                        finding.registry, PresenceName(finding.presence));
+    const bool present = finding.presence == RegistryFinding::Presence::kPresent;
+    context.logger.log(present ? spdlog::level::debug : spdlog::level::warn,
+                       "audit: {} in {}'s registry {}: {}", finding.image, target_,
+                       finding.registry, PresenceName(finding.presence));
   }
   report.target_env.registry = std::move(findings);
   return true;

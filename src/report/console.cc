@@ -54,6 +54,14 @@ std::string RenderAuditSummary(const phases::AuditReport& report) {
     out << "\n";
   }
   for (const auto& image : report.drift) out << "  drift: " << image << " is in no release tag\n";
+  if (const auto& findings = report.target_env.registry; findings && !findings->empty()) {
+    std::size_t present = 0;
+    for (const auto& finding : *findings) {
+      present += finding.presence == phases::RegistryFinding::Presence::kPresent;
+    }
+    out << "  registry: " << present << " of " << findings->size()
+        << " image(s) to deploy found in " << report.target << "'s registry\n";
+  }
   if (report.NoReleaseYet()) {
     out << "  releases: none of " << report.target << " recorded yet (not drift); record what it "
         << "runs now with: " << report.Suggest({"baseline", report.target}) << "\n";

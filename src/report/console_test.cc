@@ -32,5 +32,16 @@ TEST_CASE("the audit summary shows an image it could not read as unknown, not as
   CHECK_THAT(summary, !Catch::Contains("latest"));
 }
 
+TEST_CASE("the audit summary counts the images found in the target's registry", "[report]") {
+  auto report = testdata::KeybuzzAudit();
+  CHECK_THAT(RenderAuditSummary(report), !Catch::Contains("registry:"));  // not asked for
+  using Presence = phases::RegistryFinding::Presence;
+  report.target_env.registry = {
+      {"api", "ghcr.io/a/api:v2", "https://ghcr.io", Presence::kPresent, ""},
+      {"client", "ghcr.io/a/client:v2", "https://ghcr.io", Presence::kMissing, ""}};
+  CHECK_THAT(RenderAuditSummary(report),
+             Catch::Contains("registry: 1 of 2 image(s) to deploy found in prod's registry"));
+}
+
 }  // namespace
 }  // namespace promote::report
