@@ -105,6 +105,8 @@ class Runtime:
                 srv = services.serve(self, env, d)
                 self.service_servers[(env, d.get("service", d["name"]))] = srv
                 eps[d.get("service", d["name"])] = "http://127.0.0.1:%d" % srv.server_address[1]
+                for alias in d.get("aliases", []):  # another host of the same service (www)
+                    eps[alias] = eps[d.get("service", d["name"])]
             eps["api_server"] = "http://127.0.0.1:%d" % ports[env]
             self.endpoints[env] = eps
         self._write_files(state_dir, ports)

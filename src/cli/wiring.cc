@@ -59,13 +59,18 @@ Status CheckEndpointsCover(
     }
     // The file replaces the plan's URLs of that environment: a service it leaves out (or
     // misspells) would be probed at the plan's URL, which is the very address it replaces.
-    for (const auto& service : plan.services) {
-      if (!services.count(service.name)) {
+    std::vector<std::string> needed;
+    for (const auto& service : plan.services) needed.push_back(service.name);
+    for (const auto& base : plan.ProbeBases()) needed.push_back(base);
+    for (const auto& name : needed) {
+      if (!services.count(name)) {
         std::string given;
-        for (const auto& [name, unused] : services) given += (given.empty() ? "" : ", ") + name;
-        return fail("'" + env + "." + service.name + "' has no URL (the file names " +
+        for (const auto& [known, unused] : services) given += (given.empty() ? "" : ", ") + known;
+        return fail("'" + env + "." + name + "' has no URL (the file names " +
                         (given.empty() ? std::string("none") : given) + ")",
-                    "give every service of the plan a URL under \"" + env + "\"");
+                    "give every service of the plan, and every base its probes name, a URL "
+                    "under \"" +
+                        env + "\"");
       }
     }
   }

@@ -225,4 +225,10 @@ bool RepositoryAllowed(const ImageReference& image, const std::vector<std::strin
   return false;
 }
 
+std::string ShortDigest(const std::string& digest) {
+  const auto colon = digest.find(':');
+  const std::size_t keep = (colon == std::string::npos ? 0 : colon + 1) + 12;
+  return digest.size() > keep ? digest.substr(0, keep) : digest;
+}
+
 }  // namespace promote

@@ -34,4 +34,7 @@ Result<ImageReference> ParseImageReference(std::string_view text);
 /// directly under ghcr.io/keybuzz). Patterns are normalized like repositories.
 bool RepositoryAllowed(const ImageReference& image, const std::vector<std::string>& allowed);
 
+/// "sha256:0123456789ab": a digest cut to 12 hex digits, as people quote one.
+std::string ShortDigest(const std::string& digest);
+
 }  // namespace promote

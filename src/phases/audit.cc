@@ -54,10 +54,45 @@ const char* RolloutWord(RolloutState state) {
   return "unknown";
 }
 
-// The reason an environment is not fully functional, or empty when it is.
+// What users can do in `env`, capability by capability: a probe that was not run (its service
+// has no result for it) counts as failed, never as working.
+std::vector<CapabilityState> JudgeCapabilities(const plan::Plan& plan,
+                                               const EnvironmentObservation& env) {
+  std::vector<CapabilityState> states;
+  for (const plan::Capability& capability : plan.CapabilitiesWithRest()) {
+    CapabilityState& state = states.emplace_back();
+    state.name = capability.name;
+    state.golden = capability.golden;
+    state.implicit = capability.implicit;
+    for (const plan::ProbeRef& ref : capability.probes) {
+      state.probes.push_back(ref.Name());
+      const ServiceObservation* service = env.Find(ref.service);
+      const ProbeResult* result = nullptr;
+      if (service) {
+        for (const auto& probe : service->probes) {
+          if (probe.probe_name == ref.probe) result = &probe;
+        }
+      }
+      if (result && result->passed()) continue;
+      state.failed.push_back({ref.Name(), result ? ProbeLine(*result) : std::string("not probed"),
+                              service ? service->ns : std::string()});
+    }
+  }
+  return states;
+}
+
+// The reason an environment is not fully functional, or empty when it is: every golden
+// capability and golden probe that fails makes it not functional, and the sentence names all of
+// them, then the other capabilities that do not work.
 Verdict JudgeEnvironment(const EnvironmentObservation& env) {
   std::vector<std::string> golden_failures;
   std::vector<std::string> other_problems;
+  std::set<std::string> told;  // probes a failing golden capability has named already
+  for (const auto& capability : env.capabilities) {
+    if (!capability.golden || capability.Works()) continue;
+    golden_failures.push_back(capability.Impossible());
+    for (const auto& failure : capability.failed) told.insert(failure.probe);
+  }
   for (const auto& service : env.services) {
     if (service.read_error) {
       other_problems.push_back(service.service + " could not be read: " + *service.read_error);
@@ -71,6 +106,7 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
     for (const auto& probe : service.probes) {
       if (probe.passed()) continue;
       if (probe.golden) {
+        if (told.count(service.service + "/" + probe.probe_name)) continue;
         golden_failures.push_back(probe.probe_name + " impossible: " + ProbeLine(probe) + " on " +
                                   service.ns);
       } else {
@@ -92,7 +128,17 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
     for (const auto& part : parts) out += (out.empty() ? "" : "; ") + part;
     return out;
   };
-  if (!golden_failures.empty()) return {Functional::kNotFunctional, join(golden_failures)};
+  if (!golden_failures.empty()) {
+    std::vector<std::string> others;
+    for (const auto& capability : env.capabilities) {
+      if (!capability.golden && !capability.implicit && !capability.Works()) {
+        others.push_back(capability.name);
+      }
+    }
+    std::string reason = join(golden_failures);
+    if (!others.empty()) reason += "; also not working: " + Join(others, ", ");
+    return {Functional::kNotFunctional, reason};
+  }
   if (!other_problems.empty()) return {Functional::kDegraded, join(other_problems)};
   return {Functional::kFunctional, "every golden probe passes and every workload is rolled out"};
 }
@@ -202,6 +248,22 @@ std::string FailingGolden(const ServiceObservation* seen) {
 
 }  // namespace
 
+std::string CapabilityState::Impossible() const {
+  std::string out = name + " impossible: ";
+  const bool one_namespace = std::all_of(
+      failed.begin(), failed.end(),
+      [&](const CapabilityFailure& failure) { return failure.ns == failed.front().ns; });
+  for (std::size_t i = 0; i < failed.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += failed[i].line;
+    if (!one_namespace && !failed[i].ns.empty()) out += " on " + failed[i].ns;
+  }
+  if (one_namespace && !failed.empty() && !failed.front().ns.empty()) {
+    out += " on " + failed.front().ns;
+  }
+  return out;
+}
+
 bool ServiceObservation::GoldenProbesPass() const {
   return std::all_of(probes.begin(), probes.end(),
                      [](const ProbeResult& p) { return !p.golden || p.passed(); });
@@ -298,6 +360,36 @@ BadImage BadImageFromJson(const nlohmann::json& entry) {
   BadImage bad{text("service"), text("image"), std::nullopt, text("release"), text("reason")};
   if (const std::string digest = text("digest"); !digest.empty()) bad.digest = digest;
   return bad;
+}
+
+const char* RootCauseKindName(RootCause::Kind kind) {
+  switch (kind) {
+    case RootCause::Kind::kImage:
+      return "image";
+    case RootCause::Kind::kEnvironment:
+      return "environment";
+    case RootCause::Kind::kEverywhere:
+      return "everywhere";
+  }
+  return "unknown";
+}
+
+const char* OptionKindName(Option::Kind kind) {
+  switch (kind) {
+    case Option::Kind::kPromote:
+      return "promote";
+    case Option::Kind::kRestore:
+      return "restore";
+    case Option::Kind::kFixSource:
+      return "fix-source";
+    case Option::Kind::kFixTarget:
+      return "fix-target";
+    case Option::Kind::kUnblock:
+      return "unblock";
+    case Option::Kind::kNothing:
+      return "nothing";
+  }
+  return "unknown";
 }
 
 const char* PresenceName(RegistryFinding::Presence presence) {
@@ -519,6 +611,249 @@ void Recommend(AuditReport& report, const std::vector<std::string>& changes) {
   }
 }
 
+// --- root causes and options -----------------------------------------------------------------
+
+// "v0.9.29-contact-fix (sha256:0f3c2a1b9d8e)": an image as a person quotes it.
+std::string Quoted(const ServiceObservation& seen) {
+  std::string out = Tag(seen.status.image);
+  if (seen.status.digest) out += " (" + ShortDigest(*seen.status.digest) + ")";
+  return out;
+}
+
+// "POST /auth/login" of a probe, and with its answer: "POST /auth/login (500)".
+std::string Route(const ProbeResult& probe) {
+  return probe.method + " " + probe.path;
+}
+std::string RouteAnswered(const ProbeResult& probe) {
+  return Route(probe) + " (" +
+         (probe.status >= 0 ? std::to_string(probe.status) : std::string("no answer")) + ")";
+}
+
+// A route the image does not have at all answers 404 (or 405 for a method it lacks).
+bool RouteMissing(const ProbeResult& probe) {
+  return probe.status == 404 || probe.status == 405;
+}
+
+RootCause ImageCause(const AuditReport& report, const ServiceObservation& source,
+                     const ServiceObservation& target,
+                     const std::vector<const ProbeResult*>& failing) {
+  RootCause cause;
+  cause.kind = RootCause::Kind::kImage;
+  cause.service = target.service;
+  std::vector<std::string> lacks;
+  std::vector<std::string> breaks;
+  for (const ProbeResult* probe : failing) {
+    cause.probes.push_back(Route(*probe));
+    (RouteMissing(*probe) ? lacks : breaks)
+        .push_back(RouteMissing(*probe) ? Route(*probe) : RouteAnswered(*probe));
+  }
+  if (!target.status.workload_present) {
+    cause.sentence = report.target + " runs no " + target.workload + " in " + target.ns + ", so " +
+                     Join(cause.probes, ", ") + " get no service there that " + report.source +
+                     "'s " + target.service + " " + Quoted(source) + " gives";
+    return cause;
+  }
+  std::string what;
+  if (!lacks.empty()) what = "lacks " + Join(lacks, ", ");
+  if (!breaks.empty()) what += (what.empty() ? "" : " and ") + ("fails " + Join(breaks, ", "));
+  cause.sentence = report.target + "'s " + target.service + " image " + Quoted(target) + " " +
+                   what + " that " + report.source + "'s " + Quoted(source) + " serves";
+  return cause;
+}
+
+RootCause EnvironmentCause(const AuditReport& report, const ServiceObservation& source,
+                           const ServiceObservation& target,
+                           const std::vector<const ProbeResult*>& failing) {
+  RootCause cause;
+  cause.kind = RootCause::Kind::kEnvironment;
+  cause.service = target.service;
+  std::vector<std::string> answered;
+  for (const ProbeResult* probe : failing) {
+    cause.probes.push_back(Route(*probe));
+    answered.push_back(RouteAnswered(*probe));
+  }
+  cause.sentence = target.service + " runs the same image, " + Quoted(target) + ", in " +
+                   report.source + " and " + report.target + ", yet " + Join(answered, ", ") +
+                   " fails only in " + report.target + ": the difference is in " + report.target +
+                   "'s environment";
+  // Names only: what the source's container is configured with that the target's is not, and
+  // the target's required secrets that are missing.
+  std::vector<std::string> lacking;
+  for (const auto& name : source.status.config) {
+    if (!std::binary_search(target.status.config.begin(), target.status.config.end(), name)) {
+      lacking.push_back(name);
+    }
+  }
+  std::vector<std::string> missing;
+  for (const auto& secret : report.target_env.secrets) {
+    if (!secret.present()) missing.push_back(secret.name);
+  }
+  if (!lacking.empty()) {
+    cause.sentence += "; " + report.target + "'s " + target.service + " lacks " +
+                      Join(lacking, ", ") + " that " + report.source + "'s has";
+  }
+  if (!missing.empty()) {
+    cause.sentence += "; " + report.target + " lacks required secrets " + Join(missing, ", ");
+  }
+  if (lacking.empty() && missing.empty()) {
+    cause.sentence +=
+        " (its data, or configuration promote does not read: the names of its "
+        "env, Secrets and ConfigMaps match)";
+  }
+  return cause;
+}
+
+// For every service, the probes failing in the target: those that pass in the source are the
+// images' difference, or the environment's when both run one image; those failing in both no
+// promotion fixes.
+std::vector<RootCause> AttributeCauses(const AuditReport& report) {
+  std::vector<RootCause> causes;
+  if (report.restore) return causes;  // a release's manifest was not probed
+  for (const auto& target : report.target_env.services) {
+    const ServiceObservation* source = report.source_env.Find(target.service);
+    if (!source || source->read_error || target.read_error) continue;
+    std::vector<const ProbeResult*> only_target;
+    std::vector<std::pair<const ProbeResult*, const ProbeResult*>> both;  // (target, source)
+    for (const auto& probe : target.probes) {
+      if (probe.passed()) continue;
+      const auto theirs =
+          std::find_if(source->probes.begin(), source->probes.end(),
+                       [&](const ProbeResult& p) { return p.probe_name == probe.probe_name; });
+      if (theirs == source->probes.end()) continue;
+      if (theirs->passed()) {
+        only_target.push_back(&probe);
+      } else {
+        both.emplace_back(&probe, &*theirs);
+      }
+    }
+    if (!only_target.empty()) {
+      const bool same = target.status.workload_present && SameRelease(*source, target);
+      causes.push_back(same ? EnvironmentCause(report, *source, target, only_target)
+                            : ImageCause(report, *source, target, only_target));
+    }
+    if (!both.empty()) {
+      RootCause cause;
+      cause.kind = RootCause::Kind::kEverywhere;
+      cause.service = target.service;
+      std::vector<std::string> answered;
+      const auto status = [](const ProbeResult& probe) {
+        return probe.status >= 0 ? std::to_string(probe.status) : std::string("no answer");
+      };
+      for (const auto& [theirs, ours] : both) {
+        cause.probes.push_back(Route(*theirs));
+        answered.push_back(Route(*theirs) + " (" + status(*ours) + " in " + report.source + ", " +
+                           status(*theirs) + " in " + report.target + ")");
+      }
+      cause.sentence = Join(answered, ", ") + " fails in " + report.source + "'s " +
+                       target.service + " " + Quoted(*source) + " too: no promotion can fix it; " +
+                       target.service + " needs a fix and a new build";
+      causes.push_back(std::move(cause));
+    }
+  }
+  return causes;
+}
+
+// The newest release of the target validated good that would change what it runs (a release
+// equal to the target's present images restores nothing) and holds no image a bad release
+// failed on.
+const PastRelease* LastGoodRelease(const AuditReport& report) {
+  for (const auto& release : report.releases.of_target) {
+    if (!release.good) continue;
+    bool changes = false;
+    bool bad = false;
+    for (const auto& [service, image] : release.services) {
+      const ServiceObservation* now = report.target_env.Find(service);
+      const bool same =
+          now && ((image.digest && now->status.digest) ? *image.digest == *now->status.digest
+                                                       : image.image == now->status.image);
+      changes |= !same;
+      for (const auto& known : report.releases.bad_images) {
+        bad |= known.service == service && SameImage(image.image, image.digest, known);
+      }
+    }
+    if (changes && !bad) return &release;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> CauseSentences(const AuditReport& report, RootCause::Kind kind) {
+  std::vector<std::string> sentences;
+  for (const auto& cause : report.causes) {
+    if (cause.kind == kind) sentences.push_back(cause.sentence);
+  }
+  return sentences;
+}
+
+// What could be done about the target, the recommended option first: the promotion when it
+// may go; else, for a broken target, its last release validated good (unless its images are
+// blameless); then the fixes no promotion makes, and what refuses the promotion.
+std::vector<Option> RankOptions(const AuditReport& report) {
+  const auto image = CauseSentences(report, RootCause::Kind::kImage);
+  const auto environment = CauseSentences(report, RootCause::Kind::kEnvironment);
+  const auto everywhere = CauseSentences(report, RootCause::Kind::kEverywhere);
+  const bool broken = report.target_verdict.functional == Functional::kNotFunctional;
+  std::vector<Option> options;
+  if (report.recommendation == Recommendation::kPromote) {
+    Option& promote = options.emplace_back();
+    promote.kind = report.restore ? Option::Kind::kRestore : Option::Kind::kPromote;
+    promote.title = report.restore ? "restore release " + report.source + " in " + report.target
+                                   : "promote the stable " + report.source + " to " + report.target;
+    promote.command = report.command;
+    promote.why = !image.empty()
+                      ? report.target + " fails where " + report.source +
+                            " works because of its images (see the root cause), and " +
+                            report.source +
+                            "'s images are healthy and allowed: " + report.recommendation_reason
+                      : report.recommendation_reason;
+  }
+  // A release validated good worked in the target; going back to it helps unless the target's
+  // images are not the cause (the same image fails there for reasons of its environment).
+  const bool images_blameless = image.empty() && everywhere.empty() && !environment.empty();
+  if (report.recommendation != Recommendation::kPromote && broken && !images_blameless &&
+      !report.restore) {
+    if (const PastRelease* good = LastGoodRelease(report)) {
+      Option& restore = options.emplace_back();
+      restore.kind = Option::Kind::kRestore;
+      restore.title =
+          "restore " + good->tag + ", the last release of " + report.target + " validated good";
+      restore.command = report.Suggest({"rollback", report.target, "--to", good->tag});
+      restore.why =
+          report.target + " is not functional (" + report.target_verdict.reason + ") and " +
+          report.source + " cannot be promoted: " +
+          (report.refusals.empty() ? report.recommendation_reason : report.refusals.front()) +
+          "; " + good->tag + " was promoted and validated" +
+          (good->created_at.empty() ? "" : " on " + good->created_at);
+    }
+  }
+  if (!environment.empty()) {
+    Option& fix = options.emplace_back();
+    fix.kind = Option::Kind::kFixTarget;
+    fix.title = "fix " + report.target + "'s environment: a promotion would not change it";
+    fix.why = Join(environment, "; ");
+  }
+  if (!everywhere.empty()) {
+    Option& fix = options.emplace_back();
+    fix.kind = Option::Kind::kFixSource;
+    fix.title = "fix the service in " + report.source +
+                " and ship a new build: nothing a promotion can fix";
+    fix.why = Join(everywhere, "; ");
+  }
+  if (report.recommendation == Recommendation::kDoNotPromote) {
+    Option& unblock = options.emplace_back();
+    unblock.kind = Option::Kind::kUnblock;
+    unblock.title = "remove what refuses the promotion, then audit again";
+    unblock.command = report.command;
+    unblock.why = Join(report.refusals, "; ");
+  }
+  if (options.empty()) {
+    Option& nothing = options.emplace_back();
+    nothing.kind = Option::Kind::kNothing;
+    nothing.title = "nothing to do";
+    nothing.why = report.recommendation_reason;
+  }
+  return options;
+}
+
 }  // namespace
 
 void Conclude(const plan::Plan& plan, AuditReport& report) {
@@ -536,11 +871,17 @@ void Conclude(const plan::Plan& plan, AuditReport& report) {
     if (c.action == ServiceAction::kBlocked) report.refusals.push_back(c.reason);
     if (c.action == ServiceAction::kPromote) changes.push_back(service.name + " " + c.reason);
   }
+  report.target_env.capabilities = JudgeCapabilities(plan, report.target_env);
+  // A release's manifest (rollback --to) is not probed: it has no capabilities to judge.
+  report.source_env.capabilities.clear();
+  if (!report.restore) report.source_env.capabilities = JudgeCapabilities(plan, report.source_env);
   report.source_verdict = JudgeEnvironment(report.source_env);
   report.target_verdict = JudgeEnvironment(report.target_env);
   report.drift = Drift(report);
   if (!changes.empty()) RefuseWhatTheRunCannotPass(report);
   Recommend(report, changes);
+  report.causes = AttributeCauses(report);
+  report.options = RankOptions(report);
 }
 
 ReleaseFacts ReadReleaseFacts(Context& context, const std::string& target) {
@@ -571,6 +912,11 @@ ReleaseFacts ReadReleaseFacts(Context& context, const std::string& target) {
       context.logger.warn("audit: the tags of remote {} are unknown: {}", *context.releases_remote,
                           theirs.error().Format());
     }
+  }
+  for (auto release = releases->rbegin(); release != releases->rend(); ++release) {
+    if (release->manifest.target_env != target) continue;
+    facts.of_target.push_back({release->name, release->manifest.created_at,
+                               !release->note.has_value(), release->manifest.services});
   }
   for (const auto& release : *releases) {
     if (release.manifest.target_env == target) {
@@ -638,6 +984,22 @@ EnvironmentObservation Audit::Observe(Context& context, const std::string& env_n
       seen.read_error = statuses[i].error().what;
       context.logger.warn("audit: {} in {}: {}", service.name, env_name, *seen.read_error);
     }
+  }
+  // Its namespaces, each once, as the hand-written audit's first table had them.
+  std::vector<std::string> all_namespaces;
+  for (const auto& seen : observation.services) {
+    if (std::find(all_namespaces.begin(), all_namespaces.end(), seen.ns) == all_namespaces.end()) {
+      all_namespaces.push_back(seen.ns);
+    }
+  }
+  adapters::kube::WorkloadRef scope;
+  scope.context = env.context;
+  scope.kubeconfig = env.kubeconfig;
+  if (auto namespaces = cluster.ReadNamespaces(scope, all_namespaces)) {
+    observation.namespaces = std::move(*namespaces);
+  } else {
+    observation.namespaces_error = namespaces.error().what;
+    context.logger.warn("audit: namespaces of {}: {}", env_name, *observation.namespaces_error);
   }
   // Required secrets may live in any of the environment's service namespaces, each listed once.
   // A namespace that could not be read leaves them unknown, never "missing".
@@ -739,9 +1101,9 @@ AuditReport Audit::Run(Context& context) const {
     const plan::Environment& planned = *plan_.FindEnvironment(probed[e]);
     for (std::size_t s = 0; s < plan_.services.size(); ++s) {
       const plan::Service& service = plan_.services[s];
-      const std::string base = BaseUrlFor(context, planned, service.name);
       for (const auto& probe : service.probes) {
-        targets.push_back({service.name, probed[e], base, probe});
+        targets.push_back({service.name, probed[e],
+                           BaseUrlFor(context, planned, probe.UrlName(service.name)), probe});
         owners.emplace_back(e, s);
       }
     }

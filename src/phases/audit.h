@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <set>
@@ -40,6 +41,28 @@ struct ServiceObservation {
   std::string UnhealthyReason() const;
 };
 
+/// A probe of a capability that failed, with where, for the sentences the conclusion makes.
+struct CapabilityFailure {
+  std::string probe;  ///< "api/login"
+  std::string line;   ///< "POST /auth/login → 404 (route missing)", or why it was not probed
+  std::string ns;     ///< the namespace of its service
+};
+
+/// One capability (plan::Capability) in one environment: it works when every probe behind it
+/// passes. The conclusion's "what works" and "what does not" are lists of these.
+struct CapabilityState {
+  std::string name;
+  bool golden = false;
+  bool implicit = false;                  ///< a service's probes that no capability names
+  std::vector<std::string> probes;        ///< "api/login", as the plan names them
+  std::vector<CapabilityFailure> failed;  ///< empty: it works
+
+  bool Works() const { return failed.empty(); }
+  /// "auth impossible: POST /auth/login → 404 (route missing), POST /auth/signup → 404 on
+  /// keybuzz-api-prod", for a capability that does not work.
+  std::string Impossible() const;
+};
+
 /// A required Secret of an environment: where it was found (by name only; never its value).
 struct SecretFinding {
   std::string name;
@@ -67,8 +90,14 @@ struct EnvironmentObservation {
   std::string name;
   std::string context;
   std::vector<ServiceObservation> services;
+  /// The namespaces of its services, each once, in plan order, as `kubectl get ns` shows them.
+  std::vector<adapters::kube::NamespaceStatus> namespaces;
+  std::optional<std::string> namespaces_error;  ///< they could not be read
   std::vector<SecretFinding> secrets;
   std::optional<std::string> secrets_error;  ///< the secrets could not be listed
+  /// What users can and cannot do here, capability by capability (plan::CapabilitiesWithRest);
+  /// empty for a release's manifest, which is not probed.
+  std::vector<CapabilityState> capabilities;
   /// The images a run would deploy here, looked up in the registry this environment pulls from
   /// (only a target whose plan sets registry.verify); unset = not looked up.
   std::optional<std::vector<RegistryFinding>> registry;
@@ -86,7 +115,9 @@ enum class Functional {
 /// The verdict on one environment with its reason in a sentence.
 struct Verdict {
   Functional functional = Functional::kNotFunctional;
-  std::string reason;  ///< "login impossible: POST /auth/login → 404 on keybuzz-api-prod"
+  /// "auth impossible: POST /auth/login → 404 (route missing) on keybuzz-api-prod", every
+  /// golden capability and probe that fails, then "also not working: inbox, webhooks".
+  std::string reason;
 };
 
 /// What the promotion would do to one service.
@@ -114,6 +145,16 @@ struct BadImage {
 nlohmann::json BadImageJson(const BadImage& bad);
 BadImage BadImageFromJson(const nlohmann::json& entry);
 
+/// A release of the target as `promote rollback ENV --to TAG` could restore it.
+struct PastRelease {
+  std::string tag;
+  std::string created_at;  ///< RFC 3339 UTC
+  /// Validated good: its promotion ended Promoted (its tag carries no note). A release noted
+  /// bad, unverified or never deployed is not one to go back to.
+  bool good = false;
+  std::map<std::string, adapters::git::ReleasedImage> services;
+};
+
 /// What the release repository says, read once by the audit (tags and notes; nothing written).
 struct ReleaseFacts {
   std::string repo;                    ///< its path, "" when none is configured
@@ -129,6 +170,7 @@ struct ReleaseFacts {
   /// released is refused as a whole, as it always was.
   std::vector<std::pair<std::string, adapters::git::ReleaseManifest>> bad_whole;
   std::vector<std::string> bad_whole_reasons;  ///< parallel to bad_whole
+  std::vector<PastRelease> of_target;          ///< the target's releases, newest first
 };
 
 /// Source vs target for one service: the promotion *diff*.
@@ -152,6 +194,44 @@ struct ServiceComparison {
   std::string ReleasedImage() const;
   std::optional<std::string> ReleasedDigest() const;
 };
+
+/// Why a probe that passes in the source fails in the target, as the audit attributes it.
+struct RootCause {
+  /// Where the difference is.
+  enum class Kind {
+    kImage,        ///< the service runs different images: the target's lacks or breaks routes
+    kEnvironment,  ///< the same image in both: the target's configuration, secrets or data
+    kEverywhere,   ///< it fails in the source too: no promotion can fix it
+  };
+  Kind kind = Kind::kImage;
+  std::string service;
+  std::vector<std::string> probes;  ///< "POST /auth/login", as the probes read
+  /// "prod's api image v0.9.29-contact-fix (sha256:0f3c…) lacks POST /auth/login, … that
+  /// dev's v0.4.31-replacement (sha256:9a1b…) serves"
+  std::string sentence;
+};
+
+const char* RootCauseKindName(RootCause::Kind kind);  ///< "image", "environment", "everywhere"
+
+/// One thing a person could do about the target, with the command that does it and why; the
+/// audit ranks them, the recommended one first.
+struct Option {
+  /// What the option does.
+  enum class Kind {
+    kPromote,    ///< promote the source's images
+    kRestore,    ///< restore the target's last release validated good (rollback --to)
+    kFixSource,  ///< the same probes fail in the source: fix the service, build, promote
+    kFixTarget,  ///< the target's environment differs: fix its configuration or secrets
+    kUnblock,    ///< the promotion is refused: remove its reasons, audit again
+    kNothing,    ///< the target runs what the source runs and works
+  };
+  Kind kind = Kind::kNothing;
+  std::string title;    ///< "promote the stable dev to prod"
+  std::string command;  ///< what to run, "" when it is work for a person (a fix, a build)
+  std::string why;
+};
+
+const char* OptionKindName(Option::Kind kind);  ///< "promote", "restore", "fix-source", …
 
 /// The audit's conclusion.
 enum class Recommendation {
@@ -187,6 +267,10 @@ struct AuditReport {
   std::string recommendation_reason;
   /// Every reason not to promote, each with its fix (the first is in recommendation_reason).
   std::vector<std::string> refusals;
+  /// Why the target fails where the source does not, service by service (not for a restore).
+  std::vector<RootCause> causes;
+  /// What could be done, the recommended option first; never empty after Conclude.
+  std::vector<Option> options;
   /// How the person invoked promote (program and global flags): every command a report
   /// suggests starts with these, so it runs against the same plan, clusters and repositories.
   std::vector<std::string> command_prefix = {"promote"};

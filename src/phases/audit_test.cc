@@ -351,3 +351,188 @@ TEST_CASE(
           return r.find("api could not be read in prod") != std::string::npos;
         }) == 1);
 }
+
+TEST_CASE("capabilities: what works and what does not, and a verdict naming every failure",
+          "[audit][capabilities]") {
+  // The test plan's probes grouped as a person names them: api/login is golden already, and
+  // `stats` becomes golden through its capability.
+  auto loaded = promote::plan::ParsePlan(std::string(kPlan) + R"(
+capabilities:
+  auth: { probes: [login], golden: true }
+  reporting: { probes: [api/stats], golden: true }
+  storefront: [home]
+)",
+                                         "shop.yaml");
+  REQUIRE(loaded);
+  const auto& plan = *loaded;
+  auto report = Situation(/*prod_login_works=*/false, "v2", /*dev_login_works=*/true);
+  report.target_env.services[0].probes[1] =
+      Probe("stats", "GET", "/stats", true, 500, ProbeOutcome::kFailed, "server error");
+  Conclude(plan, report);
+
+  const auto& prod = report.target_env.capabilities;
+  REQUIRE(prod.size() == 3);  // every probe is named: no implicit rest
+  CHECK(prod[0].name == "auth");
+  CHECK_FALSE(prod[0].Works());
+  CHECK(prod[0].probes == std::vector<std::string>{"api/login"});
+  CHECK(prod[1].name == "reporting");
+  CHECK_FALSE(prod[1].Works());
+  CHECK(prod[2].name == "storefront");
+  CHECK(prod[2].Works());
+  // Every golden capability that fails is named, not only the first.
+  CHECK(report.target_verdict.functional == Functional::kNotFunctional);
+  CHECK(report.target_verdict.reason ==
+        "auth impossible: POST /login → 404 (route missing) on shop-api-prod; "
+        "reporting impossible: GET /stats → 500 (server error) on shop-api-prod");
+  for (const auto& capability : report.source_env.capabilities) CHECK(capability.Works());
+  CHECK(report.source_verdict.functional == Functional::kFunctional);
+}
+
+TEST_CASE("capabilities: the probes no capability names are grouped by service",
+          "[audit][capabilities]") {
+  auto loaded = promote::plan::ParsePlan(std::string(kPlan) + R"(
+capabilities:
+  storefront: [web/home]
+)",
+                                         "shop.yaml");
+  REQUIRE(loaded);
+  auto report = Situation(false, "v2", true);
+  Conclude(*loaded, report);
+  const auto& prod = report.target_env.capabilities;
+  REQUIRE(prod.size() == 2);
+  CHECK(prod[1].name == "api (other probes)");
+  CHECK(prod[1].implicit);
+  CHECK(prod[1].probes == std::vector<std::string>{"api/login", "api/stats"});
+  CHECK_FALSE(prod[1].Works());
+  // Without capabilities in the plan, each service is one, and the verdict is the golden probe's.
+  auto plain = Situation(false, "v2", true);
+  Conclude(LoadTestPlan(), plain);
+  REQUIRE(plain.target_env.capabilities.size() == 2);
+  CHECK(plain.target_env.capabilities[0].name == "api");
+  CHECK(plain.target_verdict.reason ==
+        "login impossible: POST /login → 404 (route missing) on shop-api-prod");
+}
+
+TEST_CASE("capabilities: a non-golden one that fails is named after the golden failures",
+          "[audit][capabilities]") {
+  auto loaded = promote::plan::ParsePlan(std::string(kPlan) + R"(
+capabilities:
+  auth: [login]
+  reporting: [stats]
+)",
+                                         "shop.yaml");
+  REQUIRE(loaded);
+  auto report = Situation(false, "v2", true);
+  report.target_env.services[0].probes[1] =
+      Probe("stats", "GET", "/stats", false, 500, ProbeOutcome::kFailed, "server error");
+  Conclude(*loaded, report);
+  // login is golden by itself; its capability is not, so the probe speaks for it.
+  CHECK(report.target_verdict.reason ==
+        "login impossible: POST /login → 404 (route missing) on shop-api-prod; "
+        "also not working: auth, reporting");
+}
+
+TEST_CASE("root cause: the target's image lacks what the source's serves, so promote it",
+          "[audit][root-cause]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(/*prod_login_works=*/false, "v2", /*dev_login_works=*/true);
+  Conclude(plan, report);
+  REQUIRE(report.causes.size() == 1);
+  CHECK(report.causes[0].kind == RootCause::Kind::kImage);
+  CHECK(report.causes[0].service == "api");
+  CHECK(report.causes[0].sentence == "prod's api image v1 (" + DigestOf("api", "v1").substr(0, 19) +
+                                         ") lacks POST /login that dev's v2 (" +
+                                         DigestOf("api", "v2").substr(0, 19) + ") serves");
+  REQUIRE_FALSE(report.options.empty());
+  CHECK(report.options[0].kind == Option::Kind::kPromote);
+  CHECK(report.options[0].command == report.command);
+  CHECK_THAT(report.options[0].why, Catch::Contains("because of its images"));
+}
+
+TEST_CASE("root cause: broken in the source too, the last good release is recommended",
+          "[audit][root-cause]") {
+  const auto plan = LoadTestPlan();
+  // DEV's new build is broken as well (it cannot be promoted), PROD's v1 lacks login, and the
+  // release repository holds prod-1 (v0, validated good), prod-2 (v1, what PROD runs now) and
+  // prod-3 (v0.9, marked bad).
+  auto report = Situation(/*prod_login_works=*/false, "v2", /*dev_login_works=*/false);
+  report.source_env.services[0].probes[1] =
+      Probe("stats", "GET", "/stats", false, 500, ProbeOutcome::kFailed, "server error");
+  report.target_env.services[0].probes[1] =
+      Probe("stats", "GET", "/stats", false, 500, ProbeOutcome::kFailed, "server error");
+  report.releases.known = true;
+  report.releases.releases_of_target = 3;
+  const auto image = [](const std::string& tag) {
+    return promote::adapters::git::ReleasedImage{"registry.test/api:" + tag, DigestOf("api", tag)};
+  };
+  const promote::adapters::git::ReleasedImage web{"registry.test/web:v1", DigestOf("web", "v1")};
+  report.releases.of_target = {
+      {"prod-3", "2026-12-03T10:00:00Z", false, {{"api", image("v0.9")}, {"web", web}}},
+      {"prod-2", "2026-12-02T10:00:00Z", true, {{"api", image("v1")}, {"web", web}}},
+      {"prod-1", "2026-12-01T10:00:00Z", true, {{"api", image("v0")}, {"web", web}}}};
+  Conclude(plan, report);
+  CHECK(report.recommendation == Recommendation::kDoNotPromote);
+  // login fails in both: nothing a promotion can fix, and so does stats.
+  REQUIRE(report.causes.size() == 1);
+  CHECK(report.causes[0].kind == RootCause::Kind::kEverywhere);
+  CHECK(report.causes[0].probes == std::vector<std::string>{"POST /login", "GET /stats"});
+  // PROD worked on prod-1 (prod-2 is what it runs now, prod-3 was marked bad): go back to it.
+  REQUIRE(report.options.size() == 3);
+  CHECK(report.options[0].kind == Option::Kind::kRestore);
+  CHECK(report.options[0].title == "restore prod-1, the last release of prod validated good");
+  CHECK(report.options[0].command ==
+        "promote --plan=plans/shop.yaml '--kubeconfig=/tmp/my config' rollback prod --to prod-1");
+  CHECK_THAT(report.options[0].why, Catch::Contains("api is unhealthy in dev"));
+  CHECK(report.options[1].kind == Option::Kind::kFixSource);
+  CHECK(report.options[2].kind == Option::Kind::kUnblock);
+
+  SECTION("without a release validated good, the fix comes first") {
+    report.releases.of_target.pop_back();
+    Conclude(plan, report);
+    REQUIRE(report.options.size() == 2);
+    CHECK(report.options[0].kind == Option::Kind::kFixSource);
+  }
+
+  SECTION("when the target's image is the cause, its last good release goes first") {
+    // DEV's login works but its stats fail (not golden here, yet golden for the release's
+    // sake: the new build is blocked by a bad image note), PROD's v1 lacks login.
+    report.source_env.services[0].probes[0] =
+        Probe("login", "POST", "/login", true, 200, ProbeOutcome::kPassed, "ok");
+    report.releases.bad_images = {
+        {"api", "registry.test/api:v2", DigestOf("api", "v2"), "prod-9", "crash loop"}};
+    Conclude(plan, report);
+    CHECK(report.recommendation == Recommendation::kDoNotPromote);
+    REQUIRE_FALSE(report.options.empty());
+    CHECK(report.options[0].kind == Option::Kind::kRestore);
+    CHECK_THAT(report.options[0].why, Catch::Contains("failed in release prod-9"));
+  }
+}
+
+TEST_CASE("root cause: the same image in both, the target's environment lacks a secret",
+          "[audit][root-cause]") {
+  const auto plan = LoadTestPlan();
+  auto report = Situation(/*prod_login_works=*/false, "v1", /*dev_login_works=*/true);
+  report.target_env.secrets = {{"db-password", {}}};
+  report.source_env.services[0].status.config = {"env DB_URL", "secret db-password"};
+  report.target_env.services[0].status.config = {"env DB_URL"};
+  Conclude(plan, report);
+  REQUIRE(report.causes.size() == 1);
+  CHECK(report.causes[0].kind == RootCause::Kind::kEnvironment);
+  CHECK(report.causes[0].sentence ==
+        "api runs the same image, v1 (" + DigestOf("api", "v1").substr(0, 19) +
+            "), in dev and prod, yet POST /login (404) fails only in prod: the difference is in "
+            "prod's "
+            "environment; prod's api lacks secret db-password that dev's has; prod lacks "
+            "required secrets db-password");
+  REQUIRE_FALSE(report.options.empty());
+  CHECK(report.options[0].kind == Option::Kind::kFixTarget);
+  // The image is blameless, so going back to an older release is not offered.
+  report.releases.known = true;
+  report.releases.of_target = {{"prod-1",
+                                "2026-12-01T10:00:00Z",
+                                true,
+                                {{"api", {"registry.test/api:v0", DigestOf("api", "v0")}},
+                                 {"web", {"registry.test/web:v1", DigestOf("web", "v1")}}}}};
+  Conclude(plan, report);
+  for (const auto& option : report.options) CHECK(option.kind != Option::Kind::kRestore);
+}

@@ -23,11 +23,11 @@ adapters::kube::WorkloadRef WorkloadRefFor(const plan::Environment& env,
 }
 
 std::string BaseUrlFor(const Context& context, const plan::Environment& env,
-                       const std::string& service) {
+                       const std::string& name) {
   if (auto e = context.endpoints.find(env.name); e != context.endpoints.end()) {
-    if (auto u = e->second.find(service); u != e->second.end()) return u->second;
+    if (auto u = e->second.find(name); u != e->second.end()) return u->second;
   }
-  return env.UrlFor(service);
+  return env.UrlFor(name);
 }
 
 }  // namespace promote::phases

@@ -19,8 +19,9 @@ struct Context;
 adapters::kube::WorkloadRef WorkloadRefFor(const plan::Environment& env,
                                            const plan::Service& service);
 
-/// The base URL probes of `service` in `env` go to: --endpoints first, else the plan's URL.
+/// The base URL named `name` in `env` (a service, or a probe's base: Probe::UrlName): the
+/// --endpoints file's first, else the plan's.
 std::string BaseUrlFor(const Context& context, const plan::Environment& env,
-                       const std::string& service);
+                       const std::string& name);
 
 }  // namespace promote::phases

@@ -302,7 +302,6 @@ ValidationResult Validate::Run(Context& context) const {
       context.logger.error("validate: {}", result.reason);
       return result;
     }
-    const std::string base = BaseUrlFor(context, *env, name);
     const auto waived = waived_.find(name);
     for (const auto& probe : service->probes) {
       // A golden probe is not waived for a release: without it the product is down.
@@ -312,7 +311,7 @@ ValidationResult Validate::Run(Context& context) const {
         result.waived.push_back(name + " " + probe.method + " " + probe.path);
         continue;
       }
-      targets.push_back({name, target_env_, base, probe});
+      targets.push_back({name, target_env_, BaseUrlFor(context, *env, probe.UrlName(name)), probe});
     }
   }
   if (targets.empty()) {

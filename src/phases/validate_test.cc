@@ -429,6 +429,10 @@ TEST_CASE("validate against the stand-in: PROD api fails on login 404, website p
   for (const auto& service : plan.services) {
     context.endpoints["prod"][service.name] = standin.Endpoint("prod", service.name);
   }
+  // The website's www probe goes to its `base`, which the stand-in serves on the same port.
+  for (const auto& base : plan.ProbeBases()) {
+    context.endpoints["prod"][base] = standin.Endpoint("prod", base);
+  }
   auto policy = Policy(milliseconds(200), milliseconds(600), 2, 1, 2);
 
   const ValidationResult api = Validate(plan, "prod", {"api"}, policy).Run(context);
@@ -447,6 +451,8 @@ TEST_CASE("validate against the stand-in: PROD api fails on login 404, website p
   CHECK(website.consecutive_successes >= 2);
   CHECK(website.elapsed >= milliseconds(600));
   CHECK(website.failures == 0);
-  REQUIRE(website.last_round.size() == 1);
+  REQUIRE(website.last_round.size() == 2);  // keybuzz.test and www.keybuzz.test
   CHECK(website.last_round[0].status == 200);
+  CHECK(website.last_round[1].probe_name == "www");
+  CHECK(website.last_round[1].status == 200);
 }

@@ -297,9 +297,10 @@ std::string SanitizeName(const std::string& name, NameRule rule) {
 // ---------------------------------------------------------------------------------------------
 // The schema walker.
 
-const std::vector<std::string> kTopKeys = {"apiVersion", "name",         "releases",
-                                           "secretEnv",  "environments", "services",
-                                           "validate",   "rollback",     "hooks"};
+const std::vector<std::string> kTopKeys = {"apiVersion",   "name",        "releases", "secretEnv",
+                                           "environments", "services",    "validate", "rollback",
+                                           "hooks",        "capabilities"};
+const std::vector<std::string> kCapabilityKeys = {"probes", "golden"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
 const std::vector<std::string> kEnvironmentKeys = {
     "context",  "kubeconfig", "driver", "namespace",     "url",     "secrets",
@@ -318,7 +319,7 @@ const std::vector<std::string> kHelmKeys = {"release", "chart", "valuesKey"};
 const std::vector<std::string> kMethodKeys = {"get", "post", "put", "delete", "head", "patch"};
 const std::vector<std::string> kProbeKeys = {
     "name",   "get",          "post", "put",  "delete",  "head",    "patch",   "method", "path",
-    "expect", "bodyContains", "json", "body", "headers", "timeout", "retries", "golden"};
+    "expect", "bodyContains", "json", "body", "headers", "timeout", "retries", "golden", "base"};
 const std::vector<std::string> kJsonKeys = {"path", "equals"};
 const std::vector<std::string> kExpectKeys = {"not", "range"};
 const std::vector<std::string> kValidateKeys = {"initialDelay",  "interval",     "soak",
@@ -387,6 +388,20 @@ class SchemaReader {
     plan.environments = ReadEnvironments(
         Require(top, "environments", "{ dev: {...}, prod: {...} }"), plan.services);
     CheckHelmTargets(plan, service_fields);
+    if (auto field = top.Get("capabilities")) {
+      plan.capabilities = ReadCapabilities(*field, plan.services);
+      // A golden capability is golden probes: the audit, the validation and the source's health
+      // then all hold it to the same rule, without a second notion of "golden" to keep in step.
+      for (const Capability& capability : plan.capabilities) {
+        if (!capability.golden) continue;
+        for (const ProbeRef& ref : capability.probes) {
+          for (Service& service : plan.services) {
+            if (service.name != ref.service) continue;
+            for (Probe& probe : service.probes) probe.golden |= probe.name == ref.probe;
+          }
+        }
+      }
+    }
     if (auto field = top.Get("validate")) plan.validate = ReadValidate(*field);
     // After validate, whatever the key order in the file: the soak's default is 3 intervals.
     plan.rollback = ReadRollback(top.Get("rollback"), plan.validate);
@@ -918,6 +933,7 @@ class SchemaReader {
           static_cast<int>(Integer(*retries, 0, 100, "retries counts extra attempts: 0 or more"));
     }
     if (auto golden = map.Get("golden")) probe.golden = Bool(*golden);
+    if (auto base = map.Get("base")) probe.base = Name(*base, NameRule::kDnsLabel, "URL name");
     return probe;
   }
 
@@ -1044,6 +1060,75 @@ class SchemaReader {
                  " } (release defaults to the service name, valuesKey to image.tag)");
       }
     }
+  }
+
+  // --- capabilities --------------------------------------------------------------------------
+
+  std::vector<Capability> ReadCapabilities(const Field& field,
+                                           const std::vector<Service>& services) const {
+    const MapView map = Map(field, {}, "a map of capability name to its probes");
+    std::vector<Capability> capabilities;
+    for (const Entry& entry : map.entries()) {
+      const Field key_field{entry.value.path, YAML::Node(entry.key), entry.key_mark};
+      Capability capability;
+      capability.name = entry.key;
+      CheckName(key_field, capability.name, NameRule::kDnsLabel, "capability name");
+      Field probes = entry.value;
+      if (entry.value.node.IsMap()) {
+        const MapView form = Map(entry.value, kCapabilityKeys, "a map { probes, golden }");
+        probes = Require(form, "probes", "[login, signup]");
+        if (auto golden = form.Get("golden")) capability.golden = Bool(*golden);
+      }
+      const std::vector<Field> items =
+          List(probes, "a list of probe names (PROBE, or SERVICE/PROBE when names repeat)");
+      if (items.empty()) {
+        Fail(probes.mark, probes.path + ": capability '" + capability.name + "' names no probe",
+             "list the probes users need for it, e.g. [login, signup]");
+      }
+      for (const Field& item : items) {
+        ProbeRef ref = ResolveProbe(item, services);
+        if (std::find(capability.probes.begin(), capability.probes.end(), ref) !=
+            capability.probes.end()) {
+          Fail(item.mark, item.path + ": probe '" + ref.Name() + "' is listed twice",
+               "list each probe once");
+        }
+        capability.probes.push_back(std::move(ref));
+      }
+      capabilities.push_back(std::move(capability));
+    }
+    return capabilities;
+  }
+
+  // "login" (a probe name only one service has) or "api/login"; the probe's default name
+  // ("GET /health") may be used too, so only a service name counts as the part before '/'.
+  ProbeRef ResolveProbe(const Field& item, const std::vector<Service>& services) const {
+    const std::string text = Text(item);
+    std::vector<ProbeRef> matches;
+    std::vector<std::string> known;    // SERVICE/PROBE
+    std::vector<std::string> spelled;  // both ways, for the nearest to a typo
+    for (const Service& service : services) {
+      for (const Probe& probe : service.probes) {
+        known.push_back(service.name + "/" + probe.name);
+        spelled.push_back(known.back());
+        spelled.push_back(probe.name);
+        const bool qualified = text == service.name + "/" + probe.name;
+        if (qualified) return {service.name, probe.name};
+        if (text == probe.name) matches.push_back({service.name, probe.name});
+      }
+    }
+    if (matches.size() == 1) return matches.front();
+    if (matches.size() > 1) {
+      std::vector<std::string> names;
+      for (const auto& match : matches) names.push_back(match.Name());
+      Fail(item.mark,
+           item.path + ": probe '" + text + "' is in several services (" +
+               promote::Join(names, ", ") + ")",
+           "write SERVICE/PROBE, e.g. " + names.front());
+    }
+    const auto nearest = Suggest(text, spelled);
+    Fail(
+        item.mark, item.path + ": no probe '" + text + "' in the plan's services",
+        nearest ? "did you mean '" + *nearest + "'?" : "probes are: " + promote::Join(known, ", "));
   }
 
   // --- environments --------------------------------------------------------------------------
@@ -1371,6 +1456,17 @@ class SchemaReader {
                 Environment& environment) const {
     std::vector<std::string> names;
     for (const Service& service : services) names.push_back(service.name);
+    // The other URLs probes name as their `base` (a website's www host) are keys here too.
+    std::map<std::string, std::string> bases;  // base → the first probe that names it
+    for (const Service& service : services) {
+      for (const Probe& probe : service.probes) {
+        if (probe.base.empty() || bases.count(probe.base)) continue;
+        bases[probe.base] = service.name + "/" + probe.name;
+        if (std::find(names.begin(), names.end(), probe.base) == names.end()) {
+          names.push_back(probe.base);
+        }
+      }
+    }
     if (field.node.IsScalar()) {
       environment.url_template = Text(field);
       CheckUrl(field, environment.url_template, "{service}");
@@ -1383,8 +1479,9 @@ class SchemaReader {
     const MapView map = Map(field, {}, "");
     for (const Entry& entry : map.entries()) {
       if (std::find(names.begin(), names.end(), entry.key) == names.end()) {
-        Fail(entry.key_mark, entry.value.path + ": no service named '" + entry.key + "'",
-             SuggestionFix(entry.key, names, "services are"));
+        Fail(entry.key_mark,
+             entry.value.path + ": no service named '" + entry.key + "', nor a probe base",
+             SuggestionFix(entry.key, names, "services and probe bases are"));
       }
       const std::string url = Text(entry.value);
       CheckUrl(entry.value, url, "");
@@ -1394,6 +1491,11 @@ class SchemaReader {
       if (service.probes.empty() || environment.urls.count(service.name)) continue;
       Fail(field.mark, field.path + ": no URL for service '" + service.name + "', which has probes",
            "add " + service.name + ": http://... to this map, or use one template with {service}");
+    }
+    for (const auto& [base, probe] : bases) {
+      if (environment.urls.count(base)) continue;
+      Fail(field.mark, field.path + ": no URL for '" + base + "', the base of probe " + probe,
+           "add " + base + ": https://... to this map, or use one template with {service}");
     }
   }
 

@@ -93,6 +93,37 @@ const Environment* Plan::FindEnvironment(const std::string& name) const {
   return it == environments.end() ? nullptr : &it->second;
 }
 
+std::vector<Capability> Plan::CapabilitiesWithRest() const {
+  std::vector<Capability> all = capabilities;
+  std::set<std::pair<std::string, std::string>> named;
+  for (const Capability& capability : capabilities) {
+    for (const ProbeRef& ref : capability.probes) named.emplace(ref.service, ref.probe);
+  }
+  for (const Service& service : services) {
+    Capability rest;
+    rest.name = capabilities.empty() ? service.name : service.name + " (other probes)";
+    rest.implicit = true;
+    for (const Probe& probe : service.probes) {
+      if (!named.count({service.name, probe.name}))
+        rest.probes.push_back({service.name, probe.name});
+    }
+    if (!rest.probes.empty()) all.push_back(std::move(rest));
+  }
+  return all;
+}
+
+std::vector<std::string> Plan::ProbeBases() const {
+  std::vector<std::string> bases;
+  for (const Service& service : services) {
+    for (const Probe& probe : service.probes) {
+      if (!probe.base.empty() && std::find(bases.begin(), bases.end(), probe.base) == bases.end()) {
+        bases.push_back(probe.base);
+      }
+    }
+  }
+  return bases;
+}
+
 std::vector<std::vector<const Service*>> Plan::Waves() const {
   std::set<int> wave_numbers;
   for (const Service& service : services) wave_numbers.insert(service.wave);

@@ -82,8 +82,9 @@ struct Environment {
 
   /// Namespace of `service` in this environment ({service} substituted).
   std::string NamespaceFor(const std::string& service) const;
-  /// Base URL of `service` for probes (per-service entry, else the template).
-  std::string UrlFor(const std::string& service) const;
+  /// Base URL of `name` for probes, a service or a probe's base (its url entry, else the
+  /// template with {service} = name).
+  std::string UrlFor(const std::string& name) const;
 };
 
 /// Which HTTP statuses a probe accepts: any of `codes`, any range, and none of `not_codes`.
@@ -116,6 +117,14 @@ struct Probe {
   std::chrono::milliseconds timeout{5000};
   int retries = 0;
   bool golden = false;  ///< without this route the product is down for users
+  /// Probed at this URL of the environment instead of its service's (the website's "www"
+  /// host): a key of the environment's url map, or {service} of its template; "" = the service.
+  std::string base;
+
+  /// The name of the environment URL this probe goes to: its base, else its service's.
+  const std::string& UrlName(const std::string& service) const {
+    return base.empty() ? service : base;
+  }
 };
 
 /// How a service is rolled out by helm: release name, chart, and the values key of the image.
@@ -148,6 +157,29 @@ struct Service {
   std::optional<HelmTarget> helm;
   int wave = 1;
   std::vector<Probe> probes;
+};
+
+/// A probe of the plan, named by its service and its own name: "api/login".
+struct ProbeRef {
+  std::string service;
+  std::string probe;
+
+  std::string Name() const { return service + "/" + probe; }
+  bool operator==(const ProbeRef&) const = default;
+};
+
+/// What a person recognises the product by ("auth", "inbox"): a named group of probes that works
+/// only when every probe in it passes. The audit's conclusion lists what works and what does not
+/// by capability, as a hand-written audit would, rather than probe by probe.
+struct Capability {
+  std::string name;
+  std::vector<ProbeRef> probes;
+  /// Without it the product is down for users: when it fails the environment is not functional.
+  /// The loader makes every probe of a golden capability golden.
+  bool golden = false;
+  /// Not in the plan: the probes of one service that no capability names, grouped under the
+  /// service's name so that every probe counts somewhere in the conclusion.
+  bool implicit = false;
 };
 
 /// When to call a promotion healthy or failed (Argo Rollouts' analysis thresholds).
@@ -185,7 +217,8 @@ struct Plan {
   std::string name;
   ReleaseRepo releases;
   std::map<std::string, Environment> environments;
-  std::vector<Service> services;  ///< plan order
+  std::vector<Service> services;         ///< plan order
+  std::vector<Capability> capabilities;  ///< plan order; only those the plan names
   ValidationPolicy validate;
   RollbackPolicy rollback;  ///< how a rollback's restored state is judged
   std::map<std::string, std::vector<std::string>> hooks;  ///< boundary → executables
@@ -193,6 +226,11 @@ struct Plan {
 
   const Environment* FindEnvironment(const std::string& name) const;
   const Service* FindService(const std::string& name) const;
+  /// The plan's capabilities, then one implicit capability per service for its probes that none
+  /// names ("api", or "api (other probes)" once the plan names capabilities of its own).
+  std::vector<Capability> CapabilitiesWithRest() const;
+  /// The URL names probes give as their base, each once, in plan order.
+  std::vector<std::string> ProbeBases() const;
   /// Service names grouped by wave, waves ascending, plan order within a wave.
   std::vector<std::vector<const Service*>> Waves() const;
 };

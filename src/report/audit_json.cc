@@ -99,6 +99,27 @@ json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role
     secrets.push_back(
         {{"name", secret.name}, {"present", secret.present()}, {"namespaces", secret.namespaces}});
   }
+  json namespaces = json::array();
+  for (const auto& ns : env.namespaces) {
+    namespaces.push_back({{"name", ns.name},
+                          {"present", ns.present},
+                          {"phase", OrNull(ns.phase)},
+                          {"created", OrNull(ns.created)}});
+  }
+  json capabilities = json::array();
+  for (const auto& capability : env.capabilities) {
+    json failed = json::array();
+    for (const auto& failure : capability.failed) {
+      failed.push_back(
+          {{"probe", failure.probe}, {"line", failure.line}, {"namespace", OrNull(failure.ns)}});
+    }
+    capabilities.push_back({{"name", capability.name},
+                            {"golden", capability.golden},
+                            {"implicit", capability.implicit},
+                            {"works", capability.Works()},
+                            {"probes", capability.probes},
+                            {"failed", std::move(failed)}});
+  }
   json registry;  // null: not looked up
   if (env.registry) {
     registry = json::array();
@@ -113,9 +134,12 @@ json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role
   return {{"name", env.name},
           {"role", role},
           {"context", env.context},
+          {"namespaces", std::move(namespaces)},
+          {"namespacesError", OrNull(env.namespaces_error)},
           {"services", std::move(services)},
           {"secrets", std::move(secrets)},
           {"secretsError", OrNull(env.secrets_error)},
+          {"capabilities", std::move(capabilities)},
           {"registry", std::move(registry)}};
 }
 
@@ -142,6 +166,22 @@ json ComparisonJson(const phases::ServiceComparison& c) {
 json AuditDocument(const phases::AuditReport& report, bool with_services) {
   json comparisons = json::array();
   for (const auto& c : report.comparisons) comparisons.push_back(ComparisonJson(c));
+  json causes = json::array();
+  for (const auto& cause : report.causes) {
+    causes.push_back({{"kind", phases::RootCauseKindName(cause.kind)},
+                      {"service", cause.service},
+                      {"probes", cause.probes},
+                      {"sentence", cause.sentence}});
+  }
+  json options = json::array();
+  for (std::size_t i = 0; i < report.options.size(); ++i) {
+    const auto& option = report.options[i];
+    options.push_back({{"kind", phases::OptionKindName(option.kind)},
+                       {"title", option.title},
+                       {"command", OrNull(option.command)},
+                       {"why", option.why},
+                       {"recommended", i == 0}});
+  }
   return {
       {"schema", kAuditSchema},
       {"plan", {{"name", report.plan_name}, {"file", OrNull(report.plan_file)}}},
@@ -155,6 +195,8 @@ json AuditDocument(const phases::AuditReport& report, bool with_services) {
       {"environments", json::array({EnvironmentJson(report.source_env, "source", with_services),
                                     EnvironmentJson(report.target_env, "target", with_services)})},
       {"comparisons", std::move(comparisons)},
+      {"causes", std::move(causes)},
+      {"options", std::move(options)},
       {"drift",
        {{"checked", report.releases.known && !report.NoReleaseYet()},
         {"noReleaseYet", report.NoReleaseYet()},

@@ -1,4 +1,4 @@
-// The audit as JSON for machines, schema "promote/audit/v1" (documented field by field in
+// The audit as JSON for machines, schema "promote/audit/v2" (documented field by field in
 // docs/report-schema.md). Additive changes keep v1; renaming or removing a field bumps to v2.
 #pragma once
 
@@ -14,7 +14,7 @@ struct AuditReport;
 namespace promote::report {
 
 /// The schema identifier written as the report's "schema" field.
-inline constexpr char kAuditSchema[] = "promote/audit/v1";
+inline constexpr char kAuditSchema[] = "promote/audit/v2";
 
 /// Every fact of the audit as fields (see docs/report-schema.md).
 nlohmann::json AuditJson(const phases::AuditReport& report);

@@ -37,7 +37,7 @@ const json& ProbeOf(const json& service, const std::string& name) {
 TEST_CASE("audit json: schema, run and verdicts", "[report]") {
   // Through text and back, as a consumer reads the file.
   const json doc = json::parse(AuditJson(testdata::KeybuzzAudit()).dump());
-  CHECK(doc.at("schema") == "promote/audit/v1");
+  CHECK(doc.at("schema") == "promote/audit/v2");
   CHECK(doc.at("plan") == json({{"name", "keybuzz"}, {"file", "plans/keybuzz.yaml"}}));
   CHECK(doc.at("source") == "dev");
   CHECK(doc.at("target") == "prod");

@@ -3,6 +3,7 @@
 // actions and outcomes get one icon each (✅ ⚠️ ❌) so the report scans at a glance.
 #include "report/audit_markdown.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -10,6 +11,8 @@
 
 #include "adapters/kube/cluster.h"
 #include "core/duration.h"
+#include "core/text.h"
+#include "core/time_format.h"
 #include "phases/audit.h"
 #include "report/audit_json.h"
 #include "report/markdown.h"
@@ -75,34 +78,6 @@ const char* RolloutIcon(RolloutState state) {
   return "❔";
 }
 
-// Seconds since the epoch of an RFC 3339 time ("2026-02-01T09:00:00Z", fractions and offsets
-// accepted), or nullopt when it is not one.
-std::optional<std::chrono::sys_seconds> ParseTime(const std::string& text) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
-      6) {
-    return std::nullopt;
-  }
-  std::size_t at = static_cast<std::size_t>(consumed);
-  if (at < text.size() && text[at] == '.') {
-    ++at;
-    while (at < text.size() && text[at] >= '0' && text[at] <= '9') ++at;
-  }
-  int offset_minutes = 0;
-  if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
-    int oh = 0, om = 0;
-    if (std::sscanf(text.c_str() + at + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
-    offset_minutes = (text[at] == '+' ? 1 : -1) * (oh * 60 + om);
-  } else if (at >= text.size() || (text[at] != 'Z' && text[at] != 'z')) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(mo),
-                                         std::chrono::day(d)};
-  if (!date.ok()) return std::nullopt;
-  return std::chrono::sys_days(date) + std::chrono::hours(h) + std::chrono::minutes(mi) +
-         std::chrono::seconds(s) - std::chrono::minutes(offset_minutes);
-}
-
 // A duration cut to its largest unit, so an age reads "52h" rather than "52h14m3s".
 std::string Coarse(milliseconds duration) {
   using std::chrono::duration_cast;
@@ -119,8 +94,8 @@ std::string Coarse(milliseconds duration) {
 // cannot be read.
 std::string Age(const std::string& created, const std::string& started_at) {
   if (created.empty()) return kNone;
-  const auto from = ParseTime(created);
-  const auto to = ParseTime(started_at);
+  const auto from = ParseRfc3339(created);
+  const auto to = ParseRfc3339(started_at);
   if (!from || !to || *to < *from) return Cell(created);
   return Coarse(std::chrono::duration_cast<milliseconds>(*to - *from));
 }
@@ -177,6 +152,63 @@ void Heading(std::ostringstream& out, const std::string& title) {
   out << "\n## " << title << "\n\n";
 }
 
+// What users can and cannot do in `env`, as a hand-written audit's conclusion lists it; the
+// probes behind each capability name it precisely.
+void RenderCapabilities(std::ostringstream& out, const phases::EnvironmentObservation& env) {
+  if (env.capabilities.empty()) return;
+  std::vector<std::string> works;
+  for (const auto& capability : env.capabilities) {
+    if (!capability.Works()) continue;
+    works.push_back(Cell(capability.name) + (capability.golden ? " ★" : "") + " (" +
+                    Cell(Join(capability.probes, ", ")) + ")");
+  }
+  out << "**What works in " << env.name << "**: " << (works.empty() ? "nothing" : Join(works, ", "))
+      << "\n\n";
+  if (works.size() == env.capabilities.size()) return;
+  out << "**What does not work in " << env.name << "**:\n\n";
+  for (const auto& capability : env.capabilities) {
+    if (capability.Works()) continue;
+    out << "- ❌ **" << Cell(capability.name) << "**" << (capability.golden ? " ★" : "") << ": ";
+    // One namespace is named once, at the end; several are named probe by probe.
+    const bool one_namespace = std::all_of(
+        capability.failed.begin(), capability.failed.end(),
+        [&](const phases::CapabilityFailure& f) { return f.ns == capability.failed.front().ns; });
+    for (std::size_t i = 0; i < capability.failed.size(); ++i) {
+      const auto& failure = capability.failed[i];
+      out << (i ? ", " : "") << Cell(failure.line)
+          << (one_namespace || failure.ns.empty() ? std::string() : " on " + Code(failure.ns));
+    }
+    if (one_namespace && !capability.failed.front().ns.empty()) {
+      out << " on " << Code(capability.failed.front().ns);
+    }
+    out << "\n";
+  }
+  out << "\n";
+}
+
+void RenderCauses(std::ostringstream& out, const phases::AuditReport& report) {
+  if (report.causes.empty()) return;
+  out << "**Root cause**:\n\n";
+  for (const auto& cause : report.causes) {
+    out << "- " << (cause.kind == phases::RootCause::Kind::kEverywhere ? "🚫 " : "")
+        << Cell(cause.sentence) << "\n";
+  }
+  out << "\n";
+}
+
+void RenderOptions(std::ostringstream& out, const phases::AuditReport& report) {
+  if (report.options.empty()) return;
+  out << "**Options**, the recommended one first:\n\n";
+  for (std::size_t i = 0; i < report.options.size(); ++i) {
+    const auto& option = report.options[i];
+    out << i + 1 << ". **" << Cell(option.title) << "**" << (i == 0 ? " (recommended)" : "");
+    if (!option.why.empty()) out << ": " << Cell(option.why);
+    if (!option.command.empty()) out << " — " << Code(option.command);
+    out << "\n";
+  }
+  out << "\n";
+}
+
 void RenderConclusion(std::ostringstream& out, const phases::AuditReport& report) {
   Heading(out, "Conclusion");
   auto verdict = [&](const std::string& env, const phases::Verdict& v) {
@@ -187,6 +219,10 @@ void RenderConclusion(std::ostringstream& out, const phases::AuditReport& report
   };
   verdict(report.target, report.target_verdict);
   verdict(report.source, report.source_verdict);
+  RenderCapabilities(out, report.target_env);
+  RenderCapabilities(out, report.source_env);
+  RenderCauses(out, report);
+  RenderOptions(out, report);
   const std::string name = Words(RecommendationName(report.recommendation));
   std::string reason = report.recommendation_reason;
   if (reason.rfind(name + ": ", 0) == 0) reason = reason.substr(name.size() + 2);
@@ -236,6 +272,17 @@ void RenderEnvironment(std::ostringstream& out, const phases::AuditReport& repor
   out << "### " << env.name;
   if (!env.context.empty()) out << " (context " << Code(env.context) << ")";
   out << "\n\n";
+  if (env.namespaces_error) {
+    out << "⚠️ the namespaces could not be read: " << Cell(*env.namespaces_error) << "\n\n";
+  } else if (!env.namespaces.empty()) {
+    out << "| Namespace | Present | Phase | Age |\n|---|---|---|---|\n";
+    for (const auto& ns : env.namespaces) {
+      out << "| " << Code(ns.name) << " | " << (ns.present ? "✅" : "❌ missing") << " | "
+          << (ns.phase.empty() ? std::string(kNone) : Cell(ns.phase)) << " | "
+          << (ns.present ? Age(ns.created, report.started_at) : std::string(kNone)) << " |\n";
+    }
+    out << "\n";
+  }
   if (env.services.empty()) {
     out << "No service observed.\n\n";
     return;

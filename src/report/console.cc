@@ -8,6 +8,7 @@
 #include "core/image_reference.h"
 #include "core/redactor.h"
 #include "core/shell_line.h"
+#include "core/text.h"
 #include "engine/run_plan.h"
 #include "phases/audit.h"
 
@@ -43,6 +44,13 @@ std::string RenderAuditSummary(const phases::AuditReport& report) {
     out << "  " << env->name << ": " << Upper(phases::FunctionalName(verdict.functional));
     if (verdict.functional != phases::Functional::kFunctional) out << " — " << verdict.reason;
     out << "\n";
+    std::vector<std::string> works;
+    std::vector<std::string> broken;
+    for (const auto& capability : env->capabilities) {
+      (capability.Works() ? works : broken).push_back(capability.name);
+    }
+    if (!works.empty()) out << "    works: " << Join(works, ", ") << "\n";
+    if (!broken.empty()) out << "    does not work: " << Join(broken, ", ") << "\n";
   }
   for (const auto& comparison : report.comparisons) {
     out << "  " << comparison.service << ": "
@@ -66,8 +74,18 @@ std::string RenderAuditSummary(const phases::AuditReport& report) {
     out << "  releases: none of " << report.target << " recorded yet (not drift); record what it "
         << "runs now with: " << report.Suggest({"baseline", report.target}) << "\n";
   }
+  for (const auto& cause : report.causes) out << "  cause: " << cause.sentence << "\n";
   out << "Recommendation: " << report.recommendation_reason << "\n";
   if (!report.command.empty()) out << "  " << report.command << "\n";
+  if (report.options.size() > 1 ||
+      (!report.options.empty() && report.options.front().command != report.command)) {
+    out << "Options, the recommended one first:\n";
+    for (std::size_t i = 0; i < report.options.size(); ++i) {
+      const auto& option = report.options[i];
+      out << "  " << i + 1 << ". " << option.title << (i == 0 ? " (recommended)" : "") << "\n";
+      if (!option.command.empty()) out << "       " << option.command << "\n";
+    }
+  }
   return out.str();
 }
 

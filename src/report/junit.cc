@@ -91,11 +91,54 @@ Case ProbeCase(const std::string& env, const adapters::probe::ProbeResult& probe
   return c;
 }
 
-std::vector<Case> EnvironmentCases(const phases::EnvironmentObservation& env) {
+/// One <testsuite>: its name and cases.
+struct Suite {
+  std::string name;
   std::vector<Case> cases;
+};
+
+/// The probe `ref` ("api/login") as observed in `env`; null when it was not probed.
+const adapters::probe::ProbeResult* FindProbe(const phases::EnvironmentObservation& env,
+                                              const std::string& ref) {
   for (const auto& service : env.services) {
-    for (const auto& probe : service.probes) cases.push_back(ProbeCase(env.name, probe));
+    for (const auto& probe : service.probes) {
+      if (service.service + "/" + probe.probe_name == ref) return &probe;
+    }
   }
+  return nullptr;
+}
+
+// A suite a capability (what a person recognises the product by), then one for the secrets; an
+// environment without capabilities (a release's manifest) has a suite of its probes.
+std::vector<Suite> EnvironmentSuites(const phases::EnvironmentObservation& env) {
+  std::vector<Suite> suites;
+  for (const auto& capability : env.capabilities) {
+    Suite& suite = suites.emplace_back();
+    suite.name = "audit." + env.name + "." + capability.name;
+    for (const auto& ref : capability.probes) {
+      if (const auto* probe = FindProbe(env, ref)) {
+        suite.cases.push_back(ProbeCase(env.name, *probe));
+        continue;
+      }
+      Case c;
+      c.classname = env.name + "." + ref.substr(0, ref.find('/'));
+      c.name = ref;
+      c.kind = CaseKind::kError;
+      c.type = "not probed";
+      c.message = ref + " was not probed in " + env.name;
+      suite.cases.push_back(std::move(c));
+    }
+  }
+  if (env.capabilities.empty()) {
+    Suite& suite = suites.emplace_back();
+    suite.name = "audit." + env.name;
+    for (const auto& service : env.services) {
+      for (const auto& probe : service.probes) suite.cases.push_back(ProbeCase(env.name, probe));
+    }
+  }
+  if (env.secrets.empty()) return suites;
+  Suite& secrets = suites.emplace_back();
+  secrets.name = "audit." + env.name + ".secrets";
   for (const auto& secret : env.secrets) {
     Case c;
     c.classname = env.name + ".secrets";
@@ -109,27 +152,26 @@ std::vector<Case> EnvironmentCases(const phases::EnvironmentObservation& env) {
       c.type = "missing secret";
       c.message = "required secret " + secret.name + " is missing in " + env.name;
     }
-    cases.push_back(std::move(c));
+    secrets.cases.push_back(std::move(c));
   }
-  return cases;
+  return suites;
 }
 
-void WriteSuite(std::ostringstream& out, const phases::AuditReport& report,
-                const phases::EnvironmentObservation& env, const std::vector<Case>& cases) {
+void WriteSuite(std::ostringstream& out, const phases::AuditReport& report, const Suite& suite) {
   int failures = 0;
   int errors = 0;
   std::chrono::milliseconds time{0};
-  for (const auto& c : cases) {
+  for (const auto& c : suite.cases) {
     failures += c.kind == CaseKind::kFailure;
     errors += c.kind == CaseKind::kError;
     time += c.time;
   }
-  out << "  <testsuite name=\"audit." << Xml(env.name) << "\" tests=\"" << cases.size()
+  out << "  <testsuite name=\"" << Xml(suite.name) << "\" tests=\"" << suite.cases.size()
       << "\" failures=\"" << failures << "\" errors=\"" << errors << "\" skipped=\"0\" time=\""
       << Seconds(time) << "\"";
   if (!report.started_at.empty()) out << " timestamp=\"" << Xml(report.started_at) << "\"";
   out << ">\n";
-  for (const auto& c : cases) {
+  for (const auto& c : suite.cases) {
     out << "    <testcase classname=\"" << Xml(c.classname) << "\" name=\"" << Xml(c.name)
         << "\" time=\"" << Seconds(c.time) << "\"";
     if (c.kind == CaseKind::kPassed) {
@@ -147,12 +189,14 @@ void WriteSuite(std::ostringstream& out, const phases::AuditReport& report,
 }  // namespace
 
 std::string RenderJUnit(const phases::AuditReport& report) {
-  const auto source_cases = EnvironmentCases(report.source_env);
-  const auto target_cases = EnvironmentCases(report.target_env);
+  std::vector<Suite> suites = EnvironmentSuites(report.source_env);
+  for (auto& suite : EnvironmentSuites(report.target_env)) suites.push_back(std::move(suite));
+  std::size_t tests = 0;
   int failures = 0;
   int errors = 0;
-  for (const auto* cases : {&source_cases, &target_cases}) {
-    for (const auto& c : *cases) {
+  for (const auto& suite : suites) {
+    tests += suite.cases.size();
+    for (const auto& c : suite.cases) {
       failures += c.kind == CaseKind::kFailure;
       errors += c.kind == CaseKind::kError;
     }
@@ -161,10 +205,9 @@ std::string RenderJUnit(const phases::AuditReport& report) {
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out << "<testsuites name=\""
       << Xml("audit " + report.plan_name + " " + report.source + " → " + report.target)
-      << "\" tests=\"" << source_cases.size() + target_cases.size() << "\" failures=\"" << failures
-      << "\" errors=\"" << errors << "\" time=\"" << Seconds(report.duration) << "\">\n";
-  WriteSuite(out, report, report.source_env, source_cases);
-  WriteSuite(out, report, report.target_env, target_cases);
+      << "\" tests=\"" << tests << "\" failures=\"" << failures << "\" errors=\"" << errors
+      << "\" time=\"" << Seconds(report.duration) << "\">\n";
+  for (const auto& suite : suites) WriteSuite(out, report, suite);
   out << "</testsuites>\n";
   return out.str();
 }

@@ -69,10 +69,12 @@ std::string XmlProblem(const std::string& xml) {
 }
 
 TEST_CASE("junit: one case per probe and per secret, suites per environment", "[report]") {
+  // Without capabilities (a release's manifest is never probed for them): a suite of the
+  // environment's probes, and one of its secrets.
   const std::string xml = RenderJUnit(testdata::KeybuzzAudit());
   CHECK(XmlProblem(xml).empty());
   CHECK(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 0) == 0);
-  CHECK(Count(xml, "<testsuite ") == 2);
+  CHECK(Count(xml, "<testsuite ") == 3);
   CHECK(Count(xml, "<testcase ") == 14);  // 5 + 5 probes, 4 prod secrets
   CHECK(Count(xml, "<failure ") == 2);
   CHECK(Count(xml, "<error ") == 0);
@@ -80,7 +82,9 @@ TEST_CASE("junit: one case per probe and per secret, suites per environment", "[
                  "<testsuites name=\"audit keybuzz dev → prod\" tests=\"14\" failures=\"2\" "
                  "errors=\"0\" time=\"4.321\">"));
   CHECK(Contains(xml, "<testsuite name=\"audit.dev\" tests=\"5\" failures=\"0\" errors=\"0\""));
-  CHECK(Contains(xml, "<testsuite name=\"audit.prod\" tests=\"9\" failures=\"2\" errors=\"0\""));
+  CHECK(Contains(xml, "<testsuite name=\"audit.prod\" tests=\"5\" failures=\"2\" errors=\"0\""));
+  CHECK(Contains(xml,
+                 "<testsuite name=\"audit.prod.secrets\" tests=\"4\" failures=\"0\" errors=\"0\""));
   CHECK(Contains(xml,
                  "<testcase classname=\"prod.api\" name=\"POST /auth/login\" "
                  "time=\"0.022\">\n      <failure message=\"expected status not 404, got "
@@ -90,6 +94,27 @@ TEST_CASE("junit: one case per probe and per secret, suites per environment", "[
   CHECK(Contains(xml, "<testcase classname=\"prod.secrets\" name=\"secret keybuzz-stripe\""));
   // The failure's text holds the evidence, escaped.
   CHECK(Contains(xml, "body: {&quot;message&quot;:&quot;Cannot POST /auth/login&quot;"));
+}
+
+TEST_CASE("junit: a capability is a test suite of its probes", "[report]") {
+  auto report = testdata::KeybuzzAudit();
+  phases::CapabilityState login;
+  login.name = "login";
+  login.golden = true;
+  login.probes = {"api/login", "api/gone"};  // the second was never probed
+  login.failed = {{"api/login", "POST /auth/login → 404 (route missing)", "keybuzz-api-prod"}};
+  phases::CapabilityState website;
+  website.name = "website";
+  website.probes = {"website/home"};
+  report.target_env.capabilities = {login, website};
+  const std::string xml = RenderJUnit(report);
+  CHECK(XmlProblem(xml).empty());
+  CHECK(Contains(xml,
+                 "<testsuite name=\"audit.prod.login\" tests=\"2\" failures=\"1\" errors=\"1\""));
+  CHECK(Contains(xml, "<testsuite name=\"audit.prod.website\" tests=\"1\" failures=\"0\""));
+  CHECK(Contains(xml, "<error message=\"api/gone was not probed in prod\" type=\"not probed\">"));
+  CHECK_FALSE(Contains(xml, "<testsuite name=\"audit.prod\" "));  // no suite of loose probes
+  CHECK(Contains(xml, "<testsuite name=\"audit.dev\" "));         // dev has no capabilities here
 }
 
 TEST_CASE("junit: errors, missing secrets and escaping", "[report]") {
@@ -111,7 +136,9 @@ TEST_CASE("junit: errors, missing secrets and escaping", "[report]") {
   CHECK(Contains(xml, "message=\"expected &lt;200&gt; &amp; &quot;ok&quot;\""));
   CHECK_FALSE(Contains(xml, "<200>"));
   CHECK_FALSE(Contains(xml, "\x01"));
-  CHECK(Contains(xml, "<testsuite name=\"audit.prod\" tests=\"9\" failures=\"3\" errors=\"1\""));
+  CHECK(Contains(xml, "<testsuite name=\"audit.prod\" tests=\"5\" failures=\"2\" errors=\"1\""));
+  CHECK(Contains(xml,
+                 "<testsuite name=\"audit.prod.secrets\" tests=\"4\" failures=\"1\" errors=\"0\""));
 
   report.target_env.secrets_error = "forbidden";
   const std::string unreadable = RenderJUnit(report);

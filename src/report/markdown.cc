@@ -1,6 +1,7 @@
 #include "report/markdown.h"
 
 #include "adapters/kube/cluster.h"
+#include "core/image_reference.h"
 
 namespace promote::report::markdown {
 
@@ -24,12 +25,6 @@ std::string Code(const std::string& text) {
   const std::string fence = text.find('`') == std::string::npos ? "`" : "`` ";
   const std::string close = fence == "`" ? "`" : " ``";
   return fence + Cell(text) + close;
-}
-
-std::string ShortDigest(const std::string& digest) {
-  const auto colon = digest.find(':');
-  const std::size_t keep = (colon == std::string::npos ? 0 : colon + 1) + 12;
-  return digest.size() > keep ? digest.substr(0, keep) : digest;
 }
 
 std::string ShortImage(const std::string& image, const std::optional<std::string>& digest) {

@@ -16,9 +16,6 @@ std::string Cell(const std::string& text);
 /// empty.
 std::string Code(const std::string& text);
 
-/// "sha256:0123456789abcdef…" → "sha256:0123456789ab": enough to tell digests apart.
-std::string ShortDigest(const std::string& digest);
-
 /// The tag of an image as code, and its digest shortened on a second line when given.
 std::string ShortImage(const std::string& image,
                        const std::optional<std::string>& digest = std::nullopt);

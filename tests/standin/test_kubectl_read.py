@@ -115,10 +115,16 @@ class KubectlReadTest(StandinCase):
             self.assertEqual(json.loads(body), {"status": "ok", "service": "keybuzz-api"})
             self.assertEqual(self.http(ep + "/auth/me")[0], 401)
             self.assertEqual(self.http(ep + "/tenants")[0], 200)
-            for path in ("/spaces", "/users", "/conversations", "/messages", "/attachments",
-                         "/dashboard/stats", "/stats/platform"):
-                self.assertEqual(self.http(ep + path)[0], 401, path)
-            self.assertNotEqual(self.http(ep + "/webhooks/amazon", "POST", {})[0], 404)
+        # As in the incident, PROD's API has lost every business route; DEV's refuses without a
+        # token.
+        for path in ("/spaces", "/users", "/conversations", "/messages", "/attachments",
+                     "/dashboard/stats", "/stats/platform"):
+            self.assertEqual(self.http(dev["api"] + path)[0], 401, path)
+            self.assertEqual(self.http(prod["api"] + path)[0], 404, path)
+        self.assertNotEqual(self.http(dev["api"] + "/webhooks/amazon", "POST", {})[0], 404)
+        self.assertEqual(self.http(prod["api"] + "/webhooks/amazon", "POST", {})[0], 404)
+        # The website's second host is another name for its port.
+        self.assertEqual(prod["www"], prod["website"])
         code, headers, _ = self.http(prod["client"] + "/")
         self.assertEqual((code, headers.get("Location")), (307, "/login"))
         self.assertEqual(self.http(prod["client"] + "/login")[0], 200)

@@ -427,6 +427,21 @@ class FakeWorld::FakeCluster final : public adapters::kube::Cluster {
     return status;
   }
 
+  Result<std::vector<adapters::kube::NamespaceStatus>> ReadNamespaces(
+      const WorkloadRef& where, const std::vector<std::string>& names) override {
+    std::lock_guard lock(world_.mutex);
+    std::vector<adapters::kube::NamespaceStatus> statuses;
+    for (const auto& name : names) {
+      WorkloadRef in = where;
+      in.ns = name;
+      auto ns = world_.namespaces.find(NamespaceOf(in));
+      const bool present = ns != world_.namespaces.end() && ns->second.present;
+      statuses.push_back(
+          {name, present, present ? "Active" : "", present ? "2026-11-01T10:00:00Z" : ""});
+    }
+    return statuses;
+  }
+
   Result<std::vector<adapters::kube::SecretPresence>> CheckSecrets(
       const WorkloadRef& where, const std::vector<std::string>& names) override {
     const Doing doing{"kubectl", "listing secrets in " + where.ns + " (" + where.context + ")",

@@ -75,11 +75,23 @@ struct WorkloadStatus {
   /// Plain `env` values (of every container) whose names look secret, as (name, value): only
   /// for the audit to teach the Redactor, which it does at once and then clears them.
   std::vector<std::pair<std::string, std::string>> secret_env;
+  /// What the service's container is configured with, by name only, sorted: "env NAME",
+  /// "secret NAME" and "configmap NAME" (referenced by env, envFrom or a volume). Two
+  /// environments running one image differ here, so the audit can say what PROD lacks.
+  std::vector<std::string> config;
   /// A pod of the template's image that cannot get going without a change, as "pod NAME:
   /// REASON: message" (CrashLoopBackOff, ImagePullBackOff, …); empty when none is. Waits end on
   /// it at once instead of at the progress deadline (600 s by Kubernetes' default).
   std::string stuck;
   bool crash_looping = false;  ///< `stuck` is a CrashLoopBackOff: the image's own failure
+};
+
+/// A namespace as `kubectl get namespace` shows it: whether it exists, its phase, its age.
+struct NamespaceStatus {
+  std::string name;
+  bool present = false;
+  std::string phase;    ///< "Active", "Terminating"; "" when absent
+  std::string created;  ///< creationTimestamp, RFC 3339; "" when absent
 };
 
 /// Whether a required Secret exists, by name only.
@@ -155,6 +167,11 @@ class Cluster {
                                             std::chrono::milliseconds timeout) const = 0;
   virtual Status Rollback(const WorkloadRef& ref, const RollbackTarget& target,
                           std::chrono::milliseconds timeout) = 0;
+
+  /// Each of `names` as a namespace of the cluster `where` names (its context and kubeconfig),
+  /// in the order given. Not pure, so fakes need not read namespaces: the default is an Error.
+  virtual Result<std::vector<NamespaceStatus>> ReadNamespaces(
+      const WorkloadRef& where, const std::vector<std::string>& names);
 
   /// The Lease `ref` as a run lock (adapters/kube/lease.h), through this cluster's kubectl.
   /// Not pure, so fakes that never lock need not implement it: the default is an Error.

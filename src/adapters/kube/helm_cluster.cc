@@ -150,6 +150,11 @@ Result<std::vector<SecretPresence>> HelmCluster::CheckSecrets(
   return kubectl_.CheckSecrets(where, names);
 }
 
+Result<std::vector<NamespaceStatus>> HelmCluster::ReadNamespaces(
+    const WorkloadRef& where, const std::vector<std::string>& names) {
+  return kubectl_.ReadNamespaces(where, names);
+}
+
 std::vector<Result<WorkloadStatus>> HelmCluster::ReadWorkloads(
     const std::vector<WorkloadRef>& refs) {
   auto statuses = kubectl_.ReadWorkloads(refs);

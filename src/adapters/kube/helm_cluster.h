@@ -18,6 +18,8 @@ class HelmCluster final : public Cluster {
   Result<std::vector<SecretPresence>> CheckSecrets(const WorkloadRef& where,
                                                    const std::vector<std::string>& names) override;
   std::vector<Result<WorkloadStatus>> ReadWorkloads(const std::vector<WorkloadRef>& refs) override;
+  Result<std::vector<NamespaceStatus>> ReadNamespaces(
+      const WorkloadRef& where, const std::vector<std::string>& names) override;
   std::vector<Result<std::vector<SecretPresence>>> CheckSecretsIn(
       const std::vector<WorkloadRef>& wheres, const std::vector<std::string>& names) override;
   std::vector<Result<RolloutResult>> WaitRollouts(const std::vector<WorkloadRef>& refs,

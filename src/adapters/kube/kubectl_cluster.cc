@@ -78,6 +78,35 @@ std::string StringAt(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// What `container` is configured with, by name only (never a value): its env variables, and
+// the Secrets and ConfigMaps it reads through env, envFrom or the pod's volumes it mounts.
+std::vector<std::string> ConfigNames(const json& container, const json& pod_spec) {
+  std::set<std::string> names;
+  const auto add = [&](const char* kind, const std::string& name) {
+    if (!name.empty()) names.insert(std::string(kind) + " " + name);
+  };
+  for (const auto& entry : ArrayAt(container, "env")) {
+    add("env", StringAt(entry, "name"));
+    const json& from = ObjectAt(entry, "valueFrom");
+    add("secret", StringAt(ObjectAt(from, "secretKeyRef"), "name"));
+    add("configmap", StringAt(ObjectAt(from, "configMapKeyRef"), "name"));
+  }
+  for (const auto& source : ArrayAt(container, "envFrom")) {
+    add("secret", StringAt(ObjectAt(source, "secretRef"), "name"));
+    add("configmap", StringAt(ObjectAt(source, "configMapRef"), "name"));
+  }
+  std::set<std::string> mounted;
+  for (const auto& mount : ArrayAt(container, "volumeMounts")) {
+    mounted.insert(StringAt(mount, "name"));
+  }
+  for (const auto& volume : ArrayAt(pod_spec, "volumes")) {
+    if (!mounted.count(StringAt(volume, "name"))) continue;
+    add("secret", StringAt(ObjectAt(volume, "secret"), "secretName"));
+    add("configmap", StringAt(ObjectAt(volume, "configMap"), "name"));
+  }
+  return {names.begin(), names.end()};
+}
+
 // The rules of `kubectl rollout status` for a Deployment (and close enough for the others),
 // in its order: a spec change the controller has not observed yet is progressing, whatever the
 // conditions still say about the previous one (a stale ProgressDeadlineExceeded, right after a
@@ -149,6 +178,12 @@ std::vector<Result<RolloutResult>> Cluster::WaitRollouts(const std::vector<Workl
 Result<std::unique_ptr<KubeLease>> Cluster::Lease(const LeaseRef& ref) {
   return Error{ErrorKind::kInternal, "this cluster adapter cannot hold a Lease",
                "context " + ref.context, "use the kubectl or helm driver"};
+}
+
+Result<std::vector<NamespaceStatus>> Cluster::ReadNamespaces(const WorkloadRef& where,
+                                                             const std::vector<std::string>&) {
+  return Error{ErrorKind::kInternal, "this cluster adapter does not read namespaces",
+               "context " + where.context, "use the kubectl or helm driver"};
 }
 
 Tooling ResolveTooling(const std::string& kubectl_flag, const std::string& helm_flag) {
@@ -350,12 +385,14 @@ Status ParseWorkload(const json& workload, const WorkloadRef& ref, const std::st
   if (auto rev = StringAt(annotations, "deployment.kubernetes.io/revision"); !rev.empty()) {
     status.revision = IntegerText(rev);
   }
-  const json& containers = ArrayAt(ObjectAt(ObjectAt(spec, "template"), "spec"), "containers");
+  const json& pod_spec = ObjectAt(ObjectAt(spec, "template"), "spec");
+  const json& containers = ArrayAt(pod_spec, "containers");
   bool named = false;
   for (const auto& container : containers) {
     if (StringAt(container, "name") == ref.container) {
       named = true;
       status.image = StringAt(container, "image");
+      status.config = ConfigNames(container, pod_spec);
     }
     // Every container's: a sidecar's token echoed by the service is as secret as its own.
     const json& env = container.is_object() ? container.value("env", json::array()) : json();
@@ -682,6 +719,63 @@ std::string ObjectKey(const std::string& kind, const std::string& ns, const std:
 }
 
 }  // namespace
+
+Result<std::vector<NamespaceStatus>> KubectlCluster::ReadNamespaces(
+    const WorkloadRef& where, const std::vector<std::string>& names) {
+  const std::string doing =
+      "reading " + std::to_string(names.size()) + " namespace(s) (" + where.context + ")";
+  WorkloadRef scope = where;
+  scope.ns.clear();
+  std::map<std::string, NamespaceStatus> found;
+  const auto read = [&](const json& item) {
+    const json& meta = ObjectAt(item, "metadata");
+    NamespaceStatus ns;
+    ns.name = StringAt(meta, "name");
+    ns.present = true;
+    ns.phase = StringAt(ObjectAt(item, "status"), "phase");
+    ns.created = StringAt(meta, "creationTimestamp");
+    found[ns.name] = std::move(ns);
+  };
+  bool listed = false;
+  if (names.size() > kNamespaceListsUpTo) {
+    const std::set<std::string> wanted(names.begin(), names.end());
+    std::string token;
+    for (int page = 0; page < kMaxListPages; ++page) {
+      std::string url =
+          "/api/v1/namespaces?limit=" + std::to_string(std::max(1, tooling_.list_page_size));
+      if (!token.empty()) url += "&continue=" + EscapeUrl(token);
+      auto got = ApiGet(scope, url, doing, "application/json", {403});
+      if (!got) return std::move(got).error();
+      if (got->status == 403) break;  // RBAC may grant `get` on the plan's namespaces only
+      const json list = json::parse(got->body, nullptr, /*allow_exceptions=*/false);
+      for (const auto& item : ArrayAt(list, "items")) {
+        if (wanted.count(StringAt(ObjectAt(item, "metadata"), "name"))) read(item);
+      }
+      token = StringAt(ObjectAt(list, "metadata"), "continue");
+      if (token.empty()) {
+        listed = true;
+        break;
+      }
+    }
+  }
+  if (!listed) {
+    std::vector<std::optional<Result<ApiResponse>>> answers(names.size());
+    ForEachConcurrently(names.size(), kConcurrentCalls, [&](std::size_t i) {
+      answers[i].emplace(ApiGet(scope, "/api/v1/namespaces/" + EscapeUrl(names[i]), doing));
+    });
+    for (auto& answer : answers) {
+      if (!*answer) return std::move(*answer).error();
+      if ((*answer)->status == 404) continue;
+      read(json::parse((*answer)->body, nullptr, /*allow_exceptions=*/false));
+    }
+  }
+  std::vector<NamespaceStatus> statuses;
+  for (const auto& name : names) {
+    auto it = found.find(name);
+    statuses.push_back(it != found.end() ? it->second : NamespaceStatus{name, false, "", ""});
+  }
+  return statuses;
+}
 
 Status KubectlCluster::List(const WorkloadRef& scope, const ListQuery& query,
                             const std::set<std::string>& namespaces,

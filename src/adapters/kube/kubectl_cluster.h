@@ -75,6 +75,10 @@ class KubectlCluster final : public Cluster {
   /// page. Up to kNamespaceListsUpTo namespaces are listed one by one, more with one list of the
   /// whole cluster, filtered here; when RBAC forbids that, one by one again. `visit` is never
   /// called concurrently.
+  /// Up to kNamespaceListsUpTo namespaces are read with one GET each, more with one list of
+  /// every namespace, filtered here (one GET each again when RBAC forbids that list).
+  Result<std::vector<NamespaceStatus>> ReadNamespaces(
+      const WorkloadRef& where, const std::vector<std::string>& names) override;
   Status List(const WorkloadRef& scope, const ListQuery& query,
               const std::set<std::string>& namespaces,
               const std::function<void(nlohmann::json&)>& visit, const std::string& doing);
