@@ -37,7 +37,7 @@ void PrintText(const phases::AuditReport& report, const engine::RunPlan& plan, b
         << "\n";
   }
   out << "Reports: " << paths.markdown.string() << ", " << paths.json.string() << ", "
-      << paths.junit.string() << "\n";
+      << paths.junit.string() << ", " << paths.html.string() << "\n";
 }
 
 }  // namespace
@@ -122,7 +122,8 @@ Result<CommandOutcome> RunAuditCommand(const GlobalOptions& options, const plan:
                           {"reports",
                            {{"markdown", paths->markdown.string()},
                             {"json", paths->json.string()},
-                            {"junit", paths->junit.string()}}},
+                            {"junit", paths->junit.string()},
+                            {"html", paths->html.string()}}},
                           {"exitCode", static_cast<int>(outcome.code)}};
     if (dry_run) doc["promotionPlan"] = report::PromotionPlanJson(promotion, *redactor);
     doc["freeze"] = promotion.freeze.frozen

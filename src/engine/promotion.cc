@@ -770,6 +770,7 @@ class Driver {
     result.summary = std::move(summary);
     if (auto ok = machine.MoveTo(state, std::move(detail)); !ok) return std::move(ok).error();
     result.state = state;
+    result.timeline = BuildTimeline(journal.events(), result.validations);
     if (observer_) observer_->Ended(result);
     if (IsTerminal(state)) {
       const bool success = state == RunState::kPromoted || state == RunState::kNothingToDo;

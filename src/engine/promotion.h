@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "engine/run_plan.h"
 #include "engine/states.h"
+#include "engine/timeline.h"
 #include "phases/audit.h"
 #include "phases/deploy.h"
 #include "phases/validate.h"
@@ -113,6 +114,8 @@ struct PromotionResult {
   std::string freeze_override;
   /// "--force by ana: …", when bad images were deployed anyway (which ones: plan.forced).
   std::string forced;
+  /// The run as its journal recorded it, step by step, for the report's timeline.
+  std::vector<TimelineStep> timeline;
 };
 
 /// Receives what a run produces for people, so that the engine never renders reports itself:

@@ -15,8 +15,10 @@
 #include "core/duration.h"
 #include "core/redactor.h"
 #include "engine/promotion.h"
+#include "report/html.h"
 #include "report/markdown.h"
 #include "report/report_writer.h"
+#include "report/timeline.h"
 
 namespace promote::report {
 namespace {
@@ -409,6 +411,11 @@ std::string RenderPromotionMarkdown(const engine::PromotionResult& result,
   RenderValidations(out, result);
   RenderRollback(out, result);
   RenderNextSteps(out, result);
+  if (!result.timeline.empty()) {
+    out << "\n## Timeline\n\n"
+        << RenderMermaidGantt(result.timeline,
+                              "Run " + run_id + ": " + engine::StateName(result.state));
+  }
   return out.str();
 }
 
@@ -430,6 +437,18 @@ json PromotionJson(const engine::PromotionResult& result, const std::string& run
           {"freezeOverride",
            result.freeze_override.empty() ? json(nullptr) : json(result.freeze_override)},
           {"rollouts", rollouts},
+          {"timeline",
+           [&] {
+             json steps = json::array();
+             for (const auto& step : result.timeline) {
+               steps.push_back({{"section", step.section},
+                                {"name", step.name},
+                                {"start", step.start},
+                                {"end", step.end.empty() ? json(nullptr) : json(step.end)},
+                                {"outcome", engine::TimelineOutcomeName(step.outcome)}});
+             }
+             return steps;
+           }()},
           {"validations", validations},
           {"restores", restores},
           {"failure", FailureJson(result.failure)},
@@ -449,10 +468,13 @@ Status WritePromotionReports(const engine::PromotionResult& result, const std::s
     return Error{ErrorKind::kInternal, "redaction broke the promotion JSON report",
                  "promotion_report", "report this bug; the promotion reports were not written"};
   }
-  if (Status md =
-          WriteRedactedFile(dir / "promotion.md", RenderPromotionMarkdown(clean, id), redactor);
-      !md) {
-    return md;
+  const std::string markdown = RenderPromotionMarkdown(clean, id);
+  if (Status md = WriteRedactedFile(dir / "promotion.md", markdown, redactor); !md) return md;
+  if (Status html = WriteRedactedFile(
+          dir / "promotion.html",
+          RenderHtmlPage("Promotion " + id, markdown, RenderSvgTimeline(clean.timeline)), redactor);
+      !html) {
+    return html;
   }
   return WriteRedactedFile(dir / "promotion.json", text, redactor);
 }

@@ -18,6 +18,7 @@
 #include "phases/audit.h"
 #include "report/audit_json.h"
 #include "report/audit_markdown.h"
+#include "report/html.h"
 #include "report/junit.h"
 
 namespace promote::report {
@@ -194,7 +195,8 @@ Result<ReportPaths> WriteAuditReports(const phases::AuditReport& report, const f
     return Error{ErrorKind::kExternal, "cannot create the report directory: " + ec.message(),
                  dir.string(), "choose a writable directory with --report-dir"};
   }
-  ReportPaths paths{dir / "audit.md", dir / "audit.json", dir / "audit.junit.xml"};
+  ReportPaths paths{dir / "audit.md", dir / "audit.json", dir / "audit.junit.xml",
+                    dir / "audit.html"};
   if (Status written = WriteAtomically(paths.markdown, markdown); !written) {
     return std::move(written).error();
   }
@@ -205,6 +207,12 @@ Result<ReportPaths> WriteAuditReports(const phases::AuditReport& report, const f
   std::string junit = RenderJUnit(clean);
   redactor.RedactInPlace(junit);
   if (Status written = WriteAtomically(paths.junit, junit); !written) {
+    return std::move(written).error();
+  }
+  std::string html = RenderHtmlPage(
+      "Audit " + clean.plan_name + " " + clean.source + " → " + clean.target, markdown);
+  redactor.RedactInPlace(html);
+  if (Status written = WriteAtomically(paths.html, html); !written) {
     return std::move(written).error();
   }
   if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {

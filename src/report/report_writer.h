@@ -23,14 +23,15 @@ struct ReportPaths {
   std::filesystem::path markdown;  ///< DIR/audit.md
   std::filesystem::path json;      ///< DIR/audit.json
   std::filesystem::path junit;     ///< DIR/audit.junit.xml
+  std::filesystem::path html;      ///< DIR/audit.html, the Markdown as a self-contained page
 };
 
-/// Writes audit.md, audit.json and audit.junit.xml into `dir` (created with its parents). Every
-/// string of `report` and every byte of each file pass through `redactor` (probe body excerpts
-/// come from services and may echo a credential). Each file is written to NAME.tmp, flushed to
-/// disk, then renamed over NAME, so a reader never sees half a report. When GITHUB_STEP_SUMMARY
-/// is set and not empty, the redacted Markdown is appended to the file it names. Errors are
-/// kExternal and name the path.
+/// Writes audit.md, audit.json, audit.junit.xml and audit.html into `dir` (created with its
+/// parents). Every string of `report` and every byte of each file pass through `redactor` (probe
+/// body excerpts come from services and may echo a credential). Each file is written to NAME.tmp,
+/// flushed to disk, then renamed over NAME, so a reader never sees half a report. When
+/// GITHUB_STEP_SUMMARY is set and not empty, the redacted Markdown is appended to the file it
+/// names. Errors are kExternal and name the path.
 Result<ReportPaths> WriteAuditReports(const phases::AuditReport& report,
                                       const std::filesystem::path& dir, const Redactor& redactor);
 

@@ -109,14 +109,15 @@ TEST_CASE("report writer: three files, no secret in any byte", "[report]") {
     CHECK(entry.path().extension() != ".tmp");
     ++entries;
   }
-  CHECK(entries == 3);
+  CHECK(entries == 4);
 
   // The files are what the renderers say, still usable after redaction.
   const std::string md = ReadFile(paths->markdown);
   CHECK(Contains(md, "# Audit: keybuzz dev → prod"));
+  CHECK(Contains(ReadFile(paths->html), "<h1>Audit: keybuzz dev → prod</h1>"));
   CHECK(Contains(md, "| 404 |"));
   const auto json = nlohmann::json::parse(ReadFile(paths->json));
-  CHECK(json.at("schema") == "promote/audit/v1");
+  CHECK(json.at("schema") == "promote/audit/v2");
   CHECK(json.at("verdicts").at("target").at("functional") == "not-functional");
   CHECK(Contains(ReadFile(paths->junit), "<testsuite name=\"audit.prod\""));
 }
