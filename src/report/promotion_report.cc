@@ -363,6 +363,11 @@ engine::PromotionResult Redacted(const engine::PromotionResult& result, const Re
   out.audit.target = r.Redact(result.audit.target);
   out.rollouts = result.rollouts;
   out.restores = result.restores;
+  out.timeline = result.timeline;
+  for (auto& step : out.timeline) {
+    step.section = r.Redact(step.section);
+    step.name = r.Redact(step.name);
+  }
   for (auto& rollout : out.rollouts) RedactRollout(r, rollout);
   for (auto& rollout : out.restores) RedactRollout(r, rollout);
   for (const auto& [label, v] : result.validations) {

@@ -64,6 +64,16 @@ TEST_CASE("a promotion tags the release, rolls out DEV's images and validates PR
   CHECK(world.States(outcome["run"]) ==
         std::vector<std::string>{"Planned", "Audited", "Approved", "Tagged", "Deploying",
                                  "Validating", "Deploying", "Validating", "Promoted"});
+  // The report's timeline is the journal's: a Mermaid gantt, and an SVG in the HTML page.
+  const fs::path run_dir = world.state() / "runs" / outcome["run"].get<std::string>();
+  const std::string markdown = ReadFile(run_dir / "promotion.md");
+  CHECK(markdown.find("## Timeline\n\n```mermaid\ngantt\n") != std::string::npos);
+  CHECK(markdown.find("    section wave 1\n") != std::string::npos);
+  CHECK(markdown.find("    set-image api :done, ") != std::string::npos);
+  CHECK(markdown.find("    Promoted :milestone, ") != std::string::npos);
+  const std::string html = ReadFile(run_dir / "promotion.html");
+  CHECK(html.find("<svg xmlns=") != std::string::npos);
+  CHECK(html.find("<script") == std::string::npos);
 
   // A second run finds nothing to do; --report-dir sends a run's reports where it says.
   const fs::path reports = world.state().parent_path() / "reports";
@@ -98,6 +108,10 @@ TEST_CASE("a build that fails validation in PROD is rolled back and marked bad",
       ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "promotion.md");
   CHECK(report.find("RolledBack") != std::string::npos);
   CHECK(report.find("POST /auth/login → 500") != std::string::npos);
+  // The timeline shows the failed validation as critical, then the rollback.
+  CHECK(report.find("    validation :crit, ") != std::string::npos);
+  CHECK(report.find("    section rollback\n    restore api :done, ") != std::string::npos);
+  CHECK(report.find("    RolledBack :milestone, ") != std::string::npos);
 
   // The failed attempt's tag is marked bad, not left looking like a good release.
   const std::string tag = outcome["tag"];
