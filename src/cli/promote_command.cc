@@ -120,6 +120,7 @@ Result<CommandOutcome> PrintRun(const GlobalOptions& options, const engine::Prom
   }
   text += "Journal: " + (run.run_dir / "events.jsonl").string() +
           "\nReports: " + (run.report_dir / "promotion.md").string() + ", " +
+          (run.report_dir / "promotion.html").string() + ", " +
           (run.report_dir / "audit" / "audit.md").string();
   if (result.state == engine::RunState::kPromoted) {
     text += ", " + (run.report_dir / "after" / "audit.md").string();

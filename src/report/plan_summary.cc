@@ -107,6 +107,10 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
         out << "      " << env_name << ": namespace " << env.NamespaceFor(service->name);
         const std::string url = env.UrlFor(service->name);
         if (!url.empty()) out << ", " << url;
+        for (const auto& probe : service->probes) {
+          if (probe.base.empty()) continue;
+          out << ", " << probe.name << " at " << probe.base << " " << env.UrlFor(probe.base);
+        }
         out << "\n";
       }
       if (const auto& helm = service->helm) {
@@ -117,6 +121,15 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
             << DescribeChartSource(helm->chart_source) << "), valuesKey " << helm->values_key
             << "\n";
       }
+    }
+  }
+  if (!plan.capabilities.empty()) {
+    out << "\nCapabilities (what the audit says works or not; ★ golden):\n";
+    for (const auto& capability : plan.capabilities) {
+      std::vector<std::string> probes;
+      for (const auto& ref : capability.probes) probes.push_back(ref.Name());
+      out << "  " << capability.name << (capability.golden ? " ★" : "") << ": "
+          << Join(probes, ", ") << "\n";
     }
   }
   const auto& v = plan.validate;

@@ -118,4 +118,19 @@ TEST_CASE("the plan summary shows the rollback policy", "[report][rollback]") {
   CHECK(PlanSummaryJson(other).at("rollback").at("soakMs") == 3000);
 }
 
+TEST_CASE("the plan summary shows the capabilities and the probes' other URLs",
+          "[report][capabilities]") {
+  auto loaded = plan::LoadPlan(kSourceDir / "plans/keybuzz.yaml");
+  REQUIRE(loaded.ok());
+  const std::string summary = RenderPlanSummary(*loaded);
+  CHECK_THAT(summary, Catch::Contains("\nCapabilities (what the audit says works or not; ★ "
+                                      "golden):\n  health: api/health, api/me\n"));
+  CHECK_THAT(summary, Catch::Contains("  login ★: api/login\n"));
+  CHECK_THAT(summary, Catch::Contains("  website: website/home, website/www\n"));
+  CHECK_THAT(summary,
+             Catch::Contains("prod: namespace keybuzz-website-prod, http://keybuzz.test, www at "
+                             "www http://www.keybuzz.test\n"));
+  CHECK_THAT(RenderPlanSummary(ShopPlan()), !Catch::Contains("Capabilities"));
+}
+
 }  // namespace promote::report

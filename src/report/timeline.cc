@@ -83,7 +83,7 @@ std::string Escape(const std::string& text) {
 }
 
 std::string Local(std::chrono::sys_seconds at) {
-  return FormatUtc(at, "%Y-%m-%dT%H:%M:%S");
+  return FormatUtc(at, "%Y-%m-%d %H:%M:%S");
 }
 
 }  // namespace
@@ -91,7 +91,7 @@ std::string Local(std::chrono::sys_seconds at) {
 std::string RenderMermaidGantt(const std::vector<TimelineStep>& steps, const std::string& title) {
   std::ostringstream out;
   out << "```mermaid\ngantt\n    title " << Plain(title) << "\n"
-      << "    dateFormat YYYY-MM-DDTHH:mm:ss\n    axisFormat %H:%M:%S\n";
+      << "    dateFormat YYYY-MM-DD HH:mm:ss\n    axisFormat %H:%M:%S\n";
   int id = 0;
   for (const auto& [section, bars] : Sections(steps)) {
     out << "    section " << Plain(section) << "\n";
