@@ -21,6 +21,34 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
+std::string EscapeMarkup(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\r' && c != '\t') break;
+        out += c;
+    }
+  }
+  return out;
+}
+
 std::string Trim(std::string_view text) {
   const char* kSpace = " \t\r\n";
   const std::size_t first = text.find_first_not_of(kSpace);

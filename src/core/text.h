@@ -13,6 +13,10 @@ std::string Join(const std::vector<std::string>& items, std::string_view separat
 /// `text` in ASCII lower case (header names, keys, what a person may write in any case).
 std::string Lower(std::string_view text);
 
+/// `text` safe in XML and HTML text and attribute values: the five markup characters escaped,
+/// and the control characters XML 1.0 cannot carry dropped (a service's answer may hold any).
+std::string EscapeMarkup(std::string_view text);
+
 /// `text` without the spaces, tabs, CR and LF around it (a header line's value).
 std::string Trim(std::string_view text);
 

@@ -7,31 +7,10 @@
 #include <sstream>
 #include <vector>
 
+#include "core/text.h"
+
 namespace promote::report {
 namespace {
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 /// Replaces every `from` in `text` with `to`.
 void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
@@ -51,7 +30,7 @@ std::string Inline(const std::string& line) {
       const std::size_t from = at + (doubled ? 3 : 1);
       const std::size_t end = line.find(close, from);
       if (end != std::string::npos) {
-        out += "<code>" + Escape(line.substr(from, end - from)) + "</code>";
+        out += "<code>" + EscapeMarkup(line.substr(from, end - from)) + "</code>";
         at = end + close.size();
         continue;
       }
@@ -65,7 +44,7 @@ std::string Inline(const std::string& line) {
       }
     }
     const std::size_t next = line.find_first_of("`*", at + 1);
-    std::string text = Escape(line.substr(at, next == std::string::npos ? next : next - at));
+    std::string text = EscapeMarkup(line.substr(at, next == std::string::npos ? next : next - at));
     ReplaceAll(text, "&lt;br&gt;", "<br>");
     ReplaceAll(text, "\\|", "|");
     out += text;
@@ -137,7 +116,7 @@ std::string RenderHtmlPage(const std::string& title, const std::string& markdown
       if (info == "mermaid" && !svg.empty()) {
         body << "<figure>" << svg << "</figure>\n";
       } else {
-        body << "<pre><code>" << Escape(code) << "</code></pre>\n";
+        body << "<pre><code>" << EscapeMarkup(code) << "</code></pre>\n";
       }
       continue;
     }
@@ -188,7 +167,7 @@ std::string RenderHtmlPage(const std::string& title, const std::string& markdown
   flush();
   std::ostringstream page;
   page << "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
-       << Escape(title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
+       << EscapeMarkup(title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
        << body.str() << "</body>\n</html>\n";
   return page.str();
 }

@@ -1,6 +1,6 @@
-// Implementation details: every attribute and text node goes through Xml(), which escapes the
-// five markup characters and drops control characters XML 1.0 cannot carry (a body excerpt from a
-// service may hold anything). Counts are computed before a suite is written, because JUnit
+// Implementation details: every attribute and text node goes through EscapeMarkup(), which escapes
+// the five markup characters and drops control characters XML 1.0 cannot carry (a body excerpt from
+// a service may hold anything). Counts are computed before a suite is written, because JUnit
 // readers take tests/failures/errors from the <testsuite> attributes.
 #include "report/junit.h"
 
@@ -10,40 +10,13 @@
 #include <vector>
 
 #include "adapters/probe/evaluate.h"
+#include "core/text.h"
 #include "phases/audit.h"
 
 namespace promote::report {
 namespace {
 
 using adapters::probe::ProbeOutcome;
-
-std::string Xml(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\r' && c != '\t') break;
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string Seconds(std::chrono::milliseconds duration) {
   char buffer[32];
@@ -166,22 +139,22 @@ void WriteSuite(std::ostringstream& out, const phases::AuditReport& report, cons
     errors += c.kind == CaseKind::kError;
     time += c.time;
   }
-  out << "  <testsuite name=\"" << Xml(suite.name) << "\" tests=\"" << suite.cases.size()
+  out << "  <testsuite name=\"" << EscapeMarkup(suite.name) << "\" tests=\"" << suite.cases.size()
       << "\" failures=\"" << failures << "\" errors=\"" << errors << "\" skipped=\"0\" time=\""
       << Seconds(time) << "\"";
-  if (!report.started_at.empty()) out << " timestamp=\"" << Xml(report.started_at) << "\"";
+  if (!report.started_at.empty()) out << " timestamp=\"" << EscapeMarkup(report.started_at) << "\"";
   out << ">\n";
   for (const auto& c : suite.cases) {
-    out << "    <testcase classname=\"" << Xml(c.classname) << "\" name=\"" << Xml(c.name)
-        << "\" time=\"" << Seconds(c.time) << "\"";
+    out << "    <testcase classname=\"" << EscapeMarkup(c.classname) << "\" name=\""
+        << EscapeMarkup(c.name) << "\" time=\"" << Seconds(c.time) << "\"";
     if (c.kind == CaseKind::kPassed) {
       out << "/>\n";
       continue;
     }
     const char* tag = c.kind == CaseKind::kFailure ? "failure" : "error";
-    out << ">\n      <" << tag << " message=\"" << Xml(c.message) << "\" type=\"" << Xml(c.type)
-        << "\">" << Xml(c.details.empty() ? c.message : c.details) << "</" << tag
-        << ">\n    </testcase>\n";
+    out << ">\n      <" << tag << " message=\"" << EscapeMarkup(c.message) << "\" type=\""
+        << EscapeMarkup(c.type) << "\">" << EscapeMarkup(c.details.empty() ? c.message : c.details)
+        << "</" << tag << ">\n    </testcase>\n";
   }
   out << "  </testsuite>\n";
 }
@@ -204,7 +177,7 @@ std::string RenderJUnit(const phases::AuditReport& report) {
   std::ostringstream out;
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out << "<testsuites name=\""
-      << Xml("audit " + report.plan_name + " " + report.source + " → " + report.target)
+      << EscapeMarkup("audit " + report.plan_name + " " + report.source + " → " + report.target)
       << "\" tests=\"" << tests << "\" failures=\"" << failures << "\" errors=\"" << errors
       << "\" time=\"" << Seconds(report.duration) << "\">\n";
   for (const auto& suite : suites) WriteSuite(out, report, suite);

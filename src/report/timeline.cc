@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/text.h"
 #include "core/time_format.h"
 
 namespace promote::report {
@@ -56,29 +57,6 @@ std::vector<std::pair<std::string, std::vector<Bar>>> Sections(
 std::string Plain(const std::string& text) {
   std::string out;
   for (char c : text) out += (c == ':' || c == '#' || c == ';' || c == '\n') ? ' ' : c;
-  return out;
-}
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
   return out;
 }
 
@@ -145,14 +123,14 @@ std::string RenderSvgTimeline(const std::vector<TimelineStep>& steps) {
   };
   int y = 0;
   for (const auto& [section, bars] : sections) {
-    out << "<text x=\"4\" y=\"" << y + 14 << "\" font-weight=\"bold\">" << Escape(section)
+    out << "<text x=\"4\" y=\"" << y + 14 << "\" font-weight=\"bold\">" << EscapeMarkup(section)
         << "</text>";
     y += kRow;
     for (const Bar& bar : bars) {
       const char* color = bar.step->outcome == Outcome::kFailed ? "#cf222e"
                           : bar.step->outcome == Outcome::kOpen ? "#bf8700"
                                                                 : "#2da44e";
-      out << "<text x=\"16\" y=\"" << y + 14 << "\">" << Escape(bar.step->name) << "</text>";
+      out << "<text x=\"16\" y=\"" << y + 14 << "\">" << EscapeMarkup(bar.step->name) << "</text>";
       if (bar.step->outcome == Outcome::kMilestone) {
         const int cx = x(bar.start);
         out << "<polygon points=\"" << cx << "," << y + 3 << " " << cx + 7 << "," << y + 10 << " "
@@ -160,7 +138,7 @@ std::string RenderSvgTimeline(const std::vector<TimelineStep>& steps) {
       } else {
         out << "<rect x=\"" << x(bar.start) << "\" y=\"" << y + 4 << "\" width=\""
             << std::max(3, x(bar.end) - x(bar.start)) << "\" height=\"12\" fill=\"" << color
-            << "\"><title>" << Escape(bar.step->name) << ": " << Local(bar.start) << " → "
+            << "\"><title>" << EscapeMarkup(bar.step->name) << ": " << Local(bar.start) << " → "
             << Local(bar.end) << " UTC</title></rect>";
       }
       y += kRow;
