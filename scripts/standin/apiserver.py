@@ -11,7 +11,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import discovery, negotiation, patch, protobuf
+from . import discovery, metrics, negotiation, patch, protobuf
 from .store import ApiError, FieldSelector, LabelSelector, Watcher, not_found, now_rfc3339
 
 WATCH_CAP_SECONDS = 60.0  # no watch lives longer; informers simply re-watch
@@ -666,8 +666,10 @@ class ApiHandler(BaseHTTPRequestHandler):
                 if self.command == "POST":
                     self.cluster.faults.configure(body)
                 return self._send(200, self.cluster.faults.describe())
+            if path == "/_standin/metrics" and self.command in ("GET", "HEAD"):
+                return self._send(200, rt.metrics.exposition(self.cluster.env), metrics.CONTENT_TYPE)
             if path == "/_standin/images" and self.command == "POST":
-                rt.world.set_image(body["image"], body.get("spec", {}))
+                rt.world.set_image(body["image"], body.get("spec", {}), merge=bool(body.get("merge")))
                 rt.poke_controllers()
                 return self._send(200, {"ok": True})
             if path == "/_standin/routes" and self.command == "POST":

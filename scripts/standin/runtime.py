@@ -5,7 +5,7 @@ import json
 import os
 import threading
 
-from . import services
+from . import metrics, services
 from .apiserver import Cluster, RequestLog, apply_defaults
 from .controller import SEED_AGE, Controller
 from .discovery import lookup
@@ -26,6 +26,7 @@ class Runtime:
         self.clusters = {}
         self.service_servers = {}
         self.endpoints = {}
+        self.metrics = metrics.Registry()  # every service port's requests and latencies
 
     def settings(self):
         return {"rolloutSeconds": self.rollout_seconds, "progressDeadlineSeconds": self.deadline_seconds}

@@ -1,11 +1,13 @@
 """The world file: which images exist, how their rollouts end and what their HTTP routes answer."""
 
 import copy
+import fractions
 import hashlib
 import json
 import threading
 
 ROLLOUT_MODES = ("ready", "never-ready", "crash", "pull-error")
+MAX_LATENCY_MS = 5000.0  # latencyMs is bounded: a test must not be able to hang a port
 
 
 def split_image(ref):
@@ -27,14 +29,29 @@ def image_digest(ref):
 
 
 class Behaviour:
-    """How one image behaves in one environment: its digest, rollout outcome and routes."""
+    """How one image behaves in one environment: its digest, rollout outcome and routes, and how
+    badly it serves: the fraction of requests it fails (errorRate, on errorPaths when given) and
+    how long it waits before each answer (latencyMs)."""
 
-    def __init__(self, ref, digest, rollout, routes, known):
+    def __init__(self, ref, digest, rollout, routes, known, error_rate=0.0, error_paths=(), latency_ms=0.0):
         self.ref = ref
         self.digest = digest
         self.rollout = rollout
         self.routes = routes
         self.known = known
+        self.error_rate = error_rate
+        self.error_paths = tuple(error_paths)
+        self.latency_ms = latency_ms
+
+    def latency_seconds(self):
+        """How long to wait before answering (latencyMs, bounded at MAX_LATENCY_MS)."""
+        return min(max(self.latency_ms, 0.0), MAX_LATENCY_MS) / 1000.0
+
+    def error_eligible(self, path):
+        """Whether injected errors may hit this path: any path, or one under an errorPaths prefix."""
+        if self.error_rate <= 0:
+            return False
+        return not self.error_paths or any(path.startswith(p) for p in self.error_paths)
 
     def image_id(self):
         """The pod's status.containerStatuses[].imageID for this image ('' if never pulled)."""
@@ -55,16 +72,27 @@ class World:
         for ref, spec in data.get("images", {}).items():
             self.images[ref] = dict(spec)
         self.environments = data.get("environments", {})
+        self._error_counts = {}  # (env, image ref) -> requests eligible for an injected error
 
     @staticmethod
     def load(path):
         with open(path, encoding="utf-8") as f:
-            return World(json.load(f))
+            world = World(json.load(f))
+        for ref, spec in world.images.items():
+            check_serving(ref, spec)
+        return world
 
-    def set_image(self, ref, spec):
-        """Adds or replaces an image at runtime (control API)."""
+    def set_image(self, ref, spec, merge=False):
+        """Adds or replaces an image at runtime (control API); with merge, spec's top-level keys
+        replace only those of the image's current spec. Restarts its injected-error counts."""
+        spec = dict(spec)
         with self._lock:
-            self.images[ref] = dict(spec)
+            if merge:
+                spec = dict(self.images.get(ref, {}), **spec)
+            check_serving(ref, spec)
+            self.images[ref] = spec
+            for key in [k for k in self._error_counts if k[1] == ref]:
+                del self._error_counts[key]
 
     def set_route_table(self, name, routes):
         with self._lock:
@@ -117,7 +145,23 @@ class World:
         if rollout not in ROLLOUT_MODES:
             rollout = "ready"
         return Behaviour(ref, merged.get("digest") or image_digest(ref), rollout,
-                         list(merged.get("routes", [])), known=True)
+                         list(merged.get("routes", [])), known=True,
+                         error_rate=float(merged.get("errorRate", 0)),
+                         error_paths=merged.get("errorPaths") or (),
+                         latency_ms=float(merged.get("latencyMs", 0)))
+
+    def inject_error(self, behaviour, env, path):
+        """Whether this request of the image answers an injected 500. Deterministic: the n-th
+        eligible request of (env, image) fails when floor(n * errorRate) grows, so of its first n
+        requests exactly floor(n * errorRate) fail (errorRate 0.25: the 4th, 8th, 12th, …)."""
+        if not behaviour.error_eligible(path):
+            return False
+        rate = fractions.Fraction(min(behaviour.error_rate, 1.0)).limit_denominator(1000000)
+        key = (env, behaviour.ref)
+        with self._lock:
+            n = self._error_counts.get(key, 0) + 1
+            self._error_counts[key] = n
+        return n * rate.numerator // rate.denominator > (n - 1) * rate.numerator // rate.denominator
 
     def route(self, behaviour, method, path):
         """The first route of the behaviour's tables matching method and path, or None."""
@@ -130,3 +174,20 @@ class World:
                     if p == "*" or p == path or (p.endswith("*") and path.startswith(p[:-1])):
                         return r
         return None
+
+
+def check_serving(ref, spec):
+    """Rejects (ValueError) an image spec whose errorRate, errorPaths or latencyMs, at the top or
+    under env.<env>, are not a fraction in [0, 1], a list of path prefixes and milliseconds >= 0."""
+    parts = [spec] + [v for v in (spec.get("env") or {}).values() if isinstance(v, dict)]
+    for part in parts:
+        rate = part.get("errorRate", 0)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError("%s: errorRate must be a number from 0 to 1, not %r" % (ref, rate))
+        paths = part.get("errorPaths", [])
+        if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
+            raise ValueError("%s: errorPaths must be a list of path prefixes (\"/api/orders\"), not %r"
+                             % (ref, paths))
+        latency = part.get("latencyMs", 0)
+        if isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0:
+            raise ValueError("%s: latencyMs must be a number of milliseconds >= 0, not %r" % (ref, latency))
