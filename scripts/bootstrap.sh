@@ -22,6 +22,7 @@ packages=(
   clang libclang-rt-14-dev  # scripts/test.sh's fuzz stage: libFuzzer and clang's sanitizer runtimes
   util-linux  # prlimit, for the fault matrix's file size limit
   docker-registry  # the registry digest check's tests: a real OCI registry on loopback
+  prometheus  # metric checks' tests and demo: a real Prometheus on loopback (scripts/prometheus.sh)
 )
 
 missing=()
