@@ -6,7 +6,9 @@
 # `up` writes DIR/prometheus.yml (one job `standin`, a target per (env, service) of the stand-in's
 # endpoints.json, labelled env and service), runs ONE background prometheus on a free 127.0.0.1
 # port (DIR/prometheus.pid, log in DIR/prometheus.log, a fresh TSDB in DIR/data), waits at most
-# 30 s until it is ready and has scraped every target once, and writes its URL to DIR/url.
+# 30 s until it is ready and has scraped every target once, and writes its URL to DIR/url and
+# DIR/endpoints.json (the stand-in's endpoints with a "prometheus" URL in each environment: the
+# --endpoints file for promote's metric checks).
 # `down` stops exactly that process (TERM, then KILL after 5 s) and is idempotent.
 # The process gets its own session (setsid), as the stand-in's does. Only 127.0.0.1 is contacted.
 # PROMOTE_PROMETHEUS names another prometheus binary (default: the one on PATH).
@@ -147,7 +149,7 @@ up)
     exit 1
   fi
   rm -rf "$dir/data"
-  rm -f "$dir/prometheus.pid" "$dir/url"
+  rm -f "$dir/prometheus.pid" "$dir/url" "$dir/endpoints.json"
   targets=$(write_config "$endpoints" "$interval")
   deadline=$((SECONDS + START_SECONDS))
   for try in $(seq 1 "$PORT_TRIES"); do
@@ -161,6 +163,20 @@ up)
     wait_ready "$url" "$pid" "$targets" "$((deadline > SECONDS ? deadline - SECONDS : 1))" || rc=$?
     if [[ $rc -eq 0 ]]; then
       echo "$url" >"$dir/url"
+      # The stand-in's endpoints plus each environment's "prometheus": what promote's
+      # --endpoints takes, so that metric checks query this Prometheus and not the plan's.
+      python3 - "$endpoints" "$url" "$dir/endpoints.json" <<'PY'
+import json, os, sys
+source, url, out = sys.argv[1:]
+with open(source, encoding="utf-8") as f:
+    endpoints = json.load(f)
+for env in endpoints.values():
+    env["prometheus"] = url
+with open(out + ".tmp", "w", encoding="utf-8") as f:
+    json.dump(endpoints, f, indent=2)
+    f.write("\n")
+os.replace(out + ".tmp", out)
+PY
       echo "prometheus: up in $dir (pid $pid, $url, $targets targets)"
       exit 0
     fi
@@ -183,7 +199,7 @@ down)
   dir=$(cd "$dir" && pwd)
   [[ -f $dir/prometheus.pid ]] || exit 0
   stop "$(cat "$dir/prometheus.pid")"
-  rm -f "$dir/prometheus.pid" "$dir/url"
+  rm -f "$dir/prometheus.pid" "$dir/url" "$dir/endpoints.json"
   echo "prometheus: down in $dir"
   ;;
 *) usage ;;

@@ -7,6 +7,7 @@
 #include "adapters/hooks/hooks.h"
 #include "adapters/kube/helm_cluster.h"
 #include "adapters/kube/kubectl_cluster.h"
+#include "adapters/metrics/prometheus.h"
 #include "adapters/probe/prober.h"
 #include "adapters/process/process.h"
 #include "adapters/registry/registry.h"
@@ -62,13 +63,16 @@ Status CheckEndpointsCover(
     std::vector<std::string> needed;
     for (const auto& service : plan.services) needed.push_back(service.name);
     for (const auto& base : plan.ProbeBases()) needed.push_back(base);
+    // The metric checks' Prometheus is replaced too, or they would query the real one.
+    if (plan.HasMetrics()) needed.push_back("prometheus");
     for (const auto& name : needed) {
       if (!services.count(name)) {
         std::string given;
         for (const auto& [known, unused] : services) given += (given.empty() ? "" : ", ") + known;
         return fail("'" + env + "." + name + "' has no URL (the file names " +
                         (given.empty() ? std::string("none") : given) + ")",
-                    "give every service of the plan, and every base its probes name, a URL "
+                    "give every service of the plan, every base its probes name (and "
+                    "\"prometheus\" when it has metric checks) a URL "
                     "under \"" +
                         env + "\"");
       }
@@ -183,6 +187,13 @@ Result<std::unique_ptr<Wiring>> Wiring::Create(const WiringOptions& options, con
   wiring->context_->hooks = wiring->hooks_.get();
   wiring->registry_ = std::make_unique<adapters::registry::HttpRegistry>(logger);
   wiring->context_->registry = wiring->registry_.get();
+  std::map<std::string, std::map<std::string, std::string>> prometheus_headers;
+  for (const auto& [name, env] : plan.environments) {
+    if (env.prometheus) prometheus_headers[name] = env.prometheus->headers;
+  }
+  wiring->metrics_ =
+      std::make_unique<adapters::metrics::PrometheusClient>(std::move(prometheus_headers), logger);
+  wiring->context_->metrics = wiring->metrics_.get();
   return wiring;
 }
 
@@ -204,6 +215,11 @@ void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor) {
     if (const char* value = std::getenv(name.c_str())) redactor.AddSecret(name, value);
   }
   for (const auto& [env_name, env] : plan.environments) {
+    if (env.prometheus) {
+      for (const auto& [header, variable] : env.prometheus->headers) {
+        if (const char* value = std::getenv(variable.c_str())) redactor.AddSecret(variable, value);
+      }
+    }
     for (const auto& [host, variable] : env.registry.credentials) {
       const char* value = std::getenv(variable.c_str());
       if (value == nullptr) continue;

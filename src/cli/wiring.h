@@ -23,6 +23,10 @@ namespace promote::adapters::registry {
 class ImageRegistry;
 }
 
+namespace promote::adapters::metrics {
+class MetricSource;
+}
+
 namespace promote::plan {
 struct Plan;
 }
@@ -60,12 +64,13 @@ class Wiring {
   std::unique_ptr<adapters::probe::Prober> prober_;
   std::unique_ptr<adapters::hooks::HookRunner> hooks_;
   std::unique_ptr<adapters::registry::ImageRegistry> registry_;
+  std::unique_ptr<adapters::metrics::MetricSource> metrics_;
   std::map<std::string, std::unique_ptr<adapters::kube::Cluster>> clusters_;
   std::unique_ptr<phases::Context> context_;
 };
 
-/// The values of the plan's secretEnv variables, of the variables its registry.credentials name
-/// (and $PROMOTE_WEBHOOK_URL) join the redactor:
+/// The values of the plan's secretEnv variables, of the variables its registry.credentials and
+/// prometheus.headers name (and $PROMOTE_WEBHOOK_URL) join the redactor:
 /// every command that loads a plan calls this before anything else runs.
 void RegisterPlanSecrets(const plan::Plan& plan, Redactor& redactor);
 

@@ -32,12 +32,21 @@ using adapters::probe::ProbeOutcome;
 using adapters::probe::ProbeResult;
 
 std::string ProbeLine(const ProbeResult& probe) {
+  if (probe.metric) return probe.method + " " + probe.path + " → " + probe.verdict.note;
   std::string line = probe.method + " " + probe.path + " → ";
   line += probe.status >= 0 ? std::to_string(probe.status) : std::string("no answer");
   if (!probe.verdict.note.empty() && probe.verdict.note != "ok") {
     line += " (" + probe.verdict.note + ")";
   }
   return line;
+}
+
+// A metric check that got no value (no data, a query error, Prometheus unreachable) says
+// nothing of the service: the audit neither counts it as working nor as broken, and a quiet
+// DEV with no traffic to compute a rate from does not block a promotion. Validation, which
+// sends the traffic, counts it against the error limit.
+bool WithoutValue(const ProbeResult& probe) {
+  return probe.metric && probe.verdict.outcome == ProbeOutcome::kErrored;
 }
 
 const char* RolloutWord(RolloutState state) {
@@ -75,7 +84,8 @@ std::vector<CapabilityState> JudgeCapabilities(const plan::Plan& plan,
       }
       if (result && result->passed()) continue;
       state.failed.push_back({ref.Name(), result ? ProbeLine(*result) : std::string("not probed"),
-                              service ? service->ns : std::string()});
+                              service ? service->ns : std::string(),
+                              result && WithoutValue(*result)});
     }
   }
   return states;
@@ -90,7 +100,9 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
   std::set<std::string> told;  // probes a failing golden capability has named already
   for (const auto& capability : env.capabilities) {
     if (!capability.golden || capability.Works()) continue;
-    golden_failures.push_back(capability.Impossible());
+    const bool broken = std::any_of(capability.failed.begin(), capability.failed.end(),
+                                    [](const CapabilityFailure& f) { return !f.unknown; });
+    (broken ? golden_failures : other_problems).push_back(capability.Impossible());
     for (const auto& failure : capability.failed) told.insert(failure.probe);
   }
   for (const auto& service : env.services) {
@@ -107,8 +119,9 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
       if (probe.passed()) continue;
       if (probe.golden) {
         if (told.count(service.service + "/" + probe.probe_name)) continue;
-        golden_failures.push_back(probe.probe_name + " impossible: " + ProbeLine(probe) + " on " +
-                                  service.ns);
+        (WithoutValue(probe) ? other_problems : golden_failures)
+            .push_back(probe.probe_name + " impossible: " + ProbeLine(probe) + " on " +
+                       service.ns);
       } else {
         other_problems.push_back(ProbeLine(probe) + " on " + service.ns);
       }
@@ -241,7 +254,9 @@ std::vector<std::string> FailingProbes(const ServiceObservation* seen) {
 std::string FailingGolden(const ServiceObservation* seen) {
   if (!seen) return "";
   for (const auto& probe : seen->probes) {
-    if (probe.golden && !probe.passed()) return ProbeLine(probe) + " on " + seen->ns;
+    if (probe.golden && !probe.passed() && !WithoutValue(probe)) {
+      return ProbeLine(probe) + " on " + seen->ns;
+    }
   }
   return "";
 }
@@ -265,8 +280,9 @@ std::string CapabilityState::Impossible() const {
 }
 
 bool ServiceObservation::GoldenProbesPass() const {
-  return std::all_of(probes.begin(), probes.end(),
-                     [](const ProbeResult& p) { return !p.golden || p.passed(); });
+  return std::all_of(probes.begin(), probes.end(), [](const ProbeResult& p) {
+    return !p.golden || p.passed() || WithoutValue(p);
+  });
 }
 
 bool ServiceObservation::Healthy() const {
@@ -282,7 +298,9 @@ std::string ServiceObservation::UnhealthyReason() const {
     return workload + " is " + RolloutWord(status.rollout);
   }
   for (const auto& probe : probes) {
-    if (probe.golden && !probe.passed()) return ProbeLine(probe) + " on " + ns;
+    if (probe.golden && !probe.passed() && !WithoutValue(probe)) {
+      return ProbeLine(probe) + " on " + ns;
+    }
   }
   return "";
 }
@@ -625,6 +643,7 @@ std::string Route(const ProbeResult& probe) {
   return probe.method + " " + probe.path;
 }
 std::string RouteAnswered(const ProbeResult& probe) {
+  if (probe.metric) return Route(probe) + " (" + probe.verdict.note + ")";
   return Route(probe) + " (" +
          (probe.status >= 0 ? std::to_string(probe.status) : std::string("no answer")) + ")";
 }
@@ -715,7 +734,7 @@ std::vector<RootCause> AttributeCauses(const AuditReport& report) {
     std::vector<const ProbeResult*> only_target;
     std::vector<std::pair<const ProbeResult*, const ProbeResult*>> both;  // (target, source)
     for (const auto& probe : target.probes) {
-      if (probe.passed()) continue;
+      if (probe.passed() || WithoutValue(probe)) continue;  // no value blames nothing
       const auto theirs =
           std::find_if(source->probes.begin(), source->probes.end(),
                        [&](const ProbeResult& p) { return p.probe_name == probe.probe_name; });
@@ -737,6 +756,7 @@ std::vector<RootCause> AttributeCauses(const AuditReport& report) {
       cause.service = target.service;
       std::vector<std::string> answered;
       const auto status = [](const ProbeResult& probe) {
+        if (probe.metric) return probe.verdict.note;
         return probe.status >= 0 ? std::to_string(probe.status) : std::string("no answer");
       };
       for (const auto& [theirs, ours] : both) {
@@ -1102,13 +1122,12 @@ AuditReport Audit::Run(Context& context) const {
     for (std::size_t s = 0; s < plan_.services.size(); ++s) {
       const plan::Service& service = plan_.services[s];
       for (const auto& probe : service.probes) {
-        targets.push_back({service.name, probed[e],
-                           BaseUrlFor(context, planned, probe.UrlName(service.name)), probe});
+        targets.push_back(CheckTargetFor(context, plan_, planned, service.name, probe));
         owners.emplace_back(e, s);
       }
     }
   }
-  auto probing = std::async(std::launch::async, [&] { return context.prober.Run(targets); });
+  auto probing = std::async(std::launch::async, [&] { return RunChecks(context, targets); });
 
   if (release_) {
     report.restore = true;

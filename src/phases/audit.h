@@ -46,6 +46,9 @@ struct CapabilityFailure {
   std::string probe;  ///< "api/login"
   std::string line;   ///< "POST /auth/login → 404 (route missing)", or why it was not probed
   std::string ns;     ///< the namespace of its service
+  /// A metric check that got no value: unknown, not broken (it makes no environment not
+  /// functional).
+  bool unknown = false;
 };
 
 /// One capability (plan::Capability) in one environment: it works when every probe behind it

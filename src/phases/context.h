@@ -38,6 +38,10 @@ namespace promote::adapters::registry {
 class ImageRegistry;
 }
 
+namespace promote::adapters::metrics {
+class MetricSource;
+}
+
 namespace promote::phases {
 
 class StepLog;
@@ -69,6 +73,9 @@ struct Context {
   /// Where the audit asks whether the target's registry holds an image (registry.verify);
   /// null = no client, and a plan that asks for the check is then refused, never waved through.
   adapters::registry::ImageRegistry* registry = nullptr;
+  /// Where metric checks are evaluated (the environments' Prometheus); null = none, and a metric
+  /// check is then errored, never passed.
+  adapters::metrics::MetricSource* metrics = nullptr;
 };
 
 }  // namespace promote::phases

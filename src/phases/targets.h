@@ -5,6 +5,7 @@
 #include <string>
 
 #include "adapters/kube/cluster.h"
+#include "adapters/probe/prober.h"
 
 namespace promote::plan {
 struct Environment;
@@ -23,5 +24,18 @@ adapters::kube::WorkloadRef WorkloadRefFor(const plan::Environment& env,
 /// --endpoints file's first, else the plan's.
 std::string BaseUrlFor(const Context& context, const plan::Environment& env,
                        const std::string& name);
+
+/// The target of check `probe` of `service` in `env`: an HTTP probe goes to its URL (BaseUrlFor);
+/// a metric check to the environment's Prometheus (the --endpoints file's "prometheus" first),
+/// its query's placeholders filled in.
+adapters::probe::ProbeTarget CheckTargetFor(const Context& context, const plan::Plan& plan,
+                                            const plan::Environment& env,
+                                            const std::string& service, const plan::Probe& probe);
+
+/// Runs `targets`, HTTP probes through the prober and metric checks through the metric source,
+/// the two batches at once; one result per target, in order. Without a metric source, a metric
+/// check is errored, never passed.
+std::vector<adapters::probe::ProbeResult> RunChecks(
+    Context& context, const std::vector<adapters::probe::ProbeTarget>& targets);
 
 }  // namespace promote::phases

@@ -39,6 +39,12 @@ std::string Plural(int count, const std::string& word) {
 
 // "answered 404 (route missing)" or "got no answer (timeout after 5s)".
 std::string AnswerText(const ProbeResult& probe) {
+  // A metric's note is its value and range ("0.9, below min 0.95"), or why it has none.
+  if (probe.metric) {
+    return probe.verdict.outcome == ProbeOutcome::kErrored
+               ? "got no value (" + probe.verdict.note + ")"
+               : "measured " + probe.verdict.note;
+  }
   std::string text =
       probe.status >= 0 ? "answered " + std::to_string(probe.status) : std::string("got no answer");
   if (!probe.verdict.note.empty() && probe.verdict.note != "ok") {
@@ -143,7 +149,7 @@ class Soak {
 
  private:
   void Round(int number, std::chrono::system_clock::time_point start) {
-    std::vector<ProbeResult> results = context_.prober.Run(targets_);
+    std::vector<ProbeResult> results = RunChecks(context_, targets_);
     results.resize(std::min(results.size(), targets_.size()));
     for (size_t i = results.size(); i < targets_.size(); ++i) {
       results.push_back(Missing(targets_[i]));
@@ -311,7 +317,7 @@ ValidationResult Validate::Run(Context& context) const {
         result.waived.push_back(name + " " + probe.method + " " + probe.path);
         continue;
       }
-      targets.push_back({name, target_env_, BaseUrlFor(context, *env, probe.UrlName(name)), probe});
+      targets.push_back(CheckTargetFor(context, plan_, *env, name, probe));
     }
   }
   if (targets.empty()) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "adapters/kube/cluster.h"
+#include "adapters/metrics/prometheus.h"
 #include "adapters/process/process.h"
 #include "core/redactor.h"
 #include "phases/context.h"
@@ -455,4 +456,115 @@ TEST_CASE("validate against the stand-in: PROD api fails on login 404, website p
   CHECK(website.last_round[0].status == 200);
   CHECK(website.last_round[1].probe_name == "www");
   CHECK(website.last_round[1].status == 200);
+}
+
+namespace {
+
+/// Metric values from a script: round (1-based) and check → the value, or nullopt for no data.
+class FakeMetrics final : public promote::adapters::metrics::MetricSource {
+ public:
+  using Values = std::function<std::optional<double>(int round, const ProbeTarget& target)>;
+  explicit FakeMetrics(Values values) : values_(std::move(values)) {}
+
+  std::vector<ProbeResult> Run(const std::vector<ProbeTarget>& targets) override {
+    ++calls;
+    std::vector<ProbeResult> results;
+    for (const auto& target : targets) {
+      queries.push_back(target.probe.metric->query);
+      const auto value = values_(calls, target);
+      using Kind = promote::adapters::metrics::QueryAnswer::Kind;
+      results.push_back(promote::adapters::metrics::JudgeMetric(
+          target, {value ? Kind::kValue : Kind::kNoData, value.value_or(0), "no data"},
+          milliseconds(0)));
+    }
+    return results;
+  }
+
+  int calls = 0;
+  std::vector<std::string> queries;
+
+ private:
+  Values values_;
+};
+
+const char* kMetricsPlan = R"(
+apiVersion: promote/v1
+name: shop
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "shop-{service}-dev", url: "http://{service}.dev.test",
+         prometheus: { url: "http://prometheus.dev.test" } }
+  prod: { context: prod, namespace: "shop-{service}-prod", url: "http://{service}.prod.test",
+          prometheus: { url: "http://prometheus.prod.test" } }
+services:
+  - name: api
+    workload: deployment/api
+    image: registry.test/api
+    probes: [ { name: login, post: /login, expect: { not: 404 } } ]
+    metrics:
+      - name: success-rate
+        query: 'sum(rate(req{ns="{namespace}",code!~"5.."}[{interval}])) / sum(rate(req{ns="{namespace}"}[{interval}]))'
+        min: 0.95
+        golden: true
+validate: { interval: 1s }
+)";
+
+}  // namespace
+
+TEST_CASE("validate judges a metric check like a probe: out of range fails, no data errs",
+          "[validate][metrics]") {
+  auto loaded = promote::plan::ParsePlan(kMetricsPlan, "shop.yaml");
+  REQUIRE(loaded);
+  const auto& plan = *loaded;
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);  // every HTTP probe passes throughout
+  Context context = FakeTimeContext(fixture, prober, clock);
+
+  SECTION("a success rate below its min fails the wave, judged, although every probe passes") {
+    FakeMetrics metrics([](int round, const ProbeTarget&) { return round == 1 ? 0.99 : 0.9; });
+    context.metrics = &metrics;
+    const ValidationResult result =
+        Validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(10), 3, 1, 3)).Run(context);
+    INFO(result.reason);
+    CHECK_FALSE(result.passed);
+    CHECK(result.judged);
+    CHECK(result.rounds == 3);  // rounds 2 and 3 fail: the second exceeds failure limit 1
+    CHECK(result.reason ==
+          "golden METRIC success-rate measured 0.9, below min 0.95 in 2 rounds "
+          "(failure limit 1) on shop-api-prod");
+    CHECK(result.failed_probes.at("api") == std::vector<std::string>{"success-rate"});
+    // The query went out with its placeholders filled in.
+    CHECK(
+        metrics.queries.front() ==
+        R"(sum(rate(req{ns="shop-api-prod",code!~"5.."}[1s])) / sum(rate(req{ns="shop-api-prod"}[1s])))");
+    CHECK(prober.batch_sizes.front() == 1);  // the prober never sees a metric check
+  }
+  SECTION("no data counts against the error limit, not as a failure") {
+    FakeMetrics metrics([](int, const ProbeTarget&) { return std::nullopt; });
+    context.metrics = &metrics;
+    const ValidationResult result =
+        Validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(10), 3, 1, 2)).Run(context);
+    CHECK_FALSE(result.passed);
+    CHECK_FALSE(result.judged);
+    CHECK(result.failures == 0);
+    CHECK(result.errors == 3);
+    CHECK_THAT(result.reason, Catch::Contains("got no value (no data)"));
+  }
+  SECTION("without a metric source the check is errored, never passed") {
+    const ValidationResult result =
+        Validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(2), 1, 1, 0)).Run(context);
+    CHECK_FALSE(result.passed);
+    CHECK_THAT(result.reason, Catch::Contains("Prometheus unreachable"));
+  }
+  SECTION("in range, it passes with the probes") {
+    FakeMetrics metrics([](int, const ProbeTarget&) { return 0.999; });
+    context.metrics = &metrics;
+    const ValidationResult result =
+        Validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(2), 2, 1, 1)).Run(context);
+    CHECK(result.passed);
+    REQUIRE(result.last_round.size() == 2);
+    CHECK(result.last_round[1].metric);
+    CHECK(result.last_round[1].verdict.note == "0.999");
+  }
 }

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -192,6 +194,23 @@ std::optional<std::vector<std::string>> Placeholders(std::string_view text) {
   return found;
 }
 
+/// The bare words in braces of a PromQL query ("{service}"), without the braces: what promote
+/// substitutes, told apart from the query's label matchers.
+std::vector<std::string> QueryPlaceholders(std::string_view query) {
+  std::vector<std::string> found;
+  for (size_t open = query.find('{'); open != std::string_view::npos;
+       open = query.find('{', open + 1)) {
+    size_t end = open + 1;
+    while (end < query.size() && ((query[end] >= 'a' && query[end] <= 'z') || query[end] == '_')) {
+      ++end;
+    }
+    if (end < query.size() && query[end] == '}' && end > open + 1) {
+      found.emplace_back(query.substr(open + 1, end - open - 1));
+    }
+  }
+  return found;
+}
+
 /// `text` with every `placeholder` replaced by `value`, left to right; what was put in is never
 /// searched again. The result is appended piece by piece rather than replaced in place: GCC 12
 /// at -O3 inlines std::string::replace here into a false -Wrestrict error (a known GCC 12 bug).
@@ -303,8 +322,11 @@ const std::vector<std::string> kTopKeys = {"apiVersion",   "name",        "relea
 const std::vector<std::string> kCapabilityKeys = {"probes", "golden"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
 const std::vector<std::string> kEnvironmentKeys = {
-    "context",  "kubeconfig", "driver", "namespace",     "url",     "secrets",
-    "approval", "lock",       "freeze", "requireDigest", "registry"};
+    "context",  "kubeconfig", "driver", "namespace",     "url",      "secrets",
+    "approval", "lock",       "freeze", "requireDigest", "registry", "prometheus"};
+const std::vector<std::string> kPrometheusKeys = {"url", "headers"};
+const std::vector<std::string> kMetricKeys = {"name", "query", "min", "max", "golden"};
+const std::vector<std::string> kQueryPlaceholders = {"service", "namespace", "env", "interval"};
 const std::vector<std::string> kRegistryKeys = {"verify", "mirrors", "credentials"};
 const std::vector<std::string> kLockKeys = {"backend", "namespace", "name", "duration"};
 const std::vector<std::string> kLockBackends = {"file", "lease"};
@@ -313,8 +335,8 @@ const std::vector<std::string> kFreezeWindowKeys = {"name", "schedule", "duratio
                                                     "from", "until",    "reason"};
 const std::vector<std::string> kApprovalKeys = {"required", "approvers", "allowSelfApproval",
                                                 "count"};
-const std::vector<std::string> kServiceKeys = {"name", "workload", "container",    "image",
-                                               "helm", "wave",     "repositories", "probes"};
+const std::vector<std::string> kServiceKeys = {
+    "name", "workload", "container", "image", "helm", "wave", "repositories", "probes", "metrics"};
 const std::vector<std::string> kHelmKeys = {"release", "chart", "valuesKey"};
 const std::vector<std::string> kMethodKeys = {"get", "post", "put", "delete", "head", "patch"};
 const std::vector<std::string> kProbeKeys = {
@@ -388,6 +410,7 @@ class SchemaReader {
     plan.environments = ReadEnvironments(
         Require(top, "environments", "{ dev: {...}, prod: {...} }"), plan.services);
     CheckHelmTargets(plan, service_fields);
+    CheckPrometheus(plan, top);
     if (auto field = top.Get("capabilities")) {
       plan.capabilities = ReadCapabilities(*field, plan.services);
       // A golden capability is golden probes: the audit, the validation and the source's health
@@ -730,7 +753,68 @@ class SchemaReader {
           Integer(*wave, 1, 1000, "waves are numbered from 1 (the first services to roll out)"));
     }
     if (auto probes = map.Get("probes")) service.probes = ReadProbes(*probes, service.name);
+    if (auto metrics = map.Get("metrics")) ReadMetrics(*metrics, service);
     return service;
+  }
+
+  // A service's metric checks join its probes: one list of checks, one namespace of names.
+  void ReadMetrics(const Field& field, Service& service) const {
+    for (const Field& item : List(field, "a list of metric checks")) {
+      const MapView map =
+          Map(item, kMetricKeys, "a metric check { name, query, min, max, golden }");
+      Probe check;
+      check.name = Name(Require(map, "name", "success-rate"), NameRule::kDnsLabel, "metric name");
+      for (const Probe& probe : service.probes) {
+        if (probe.name == check.name) {
+          Fail(item.mark,
+               item.path + ": duplicate check name '" + check.name + "' in service '" +
+                   service.name + "' (a probe or another metric has it)",
+               "give the metric a distinct name");
+        }
+      }
+      MetricQuery metric;
+      const Field query = Require(map, "query", "'sum(rate(...[{interval}]))'");
+      metric.query = Text(query);
+      // PromQL has braces of its own (label matchers, `{code="500"}`): a placeholder is a bare
+      // lower-case word in braces, and each must be one promote fills in.
+      for (const std::string& name : QueryPlaceholders(metric.query)) {
+        if (std::find(kQueryPlaceholders.begin(), kQueryPlaceholders.end(), name) ==
+            kQueryPlaceholders.end()) {
+          Fail(query.mark, query.path + ": unknown placeholder '{" + name + "}'",
+               SuggestionFix(name, kQueryPlaceholders, "placeholders are"));
+        }
+      }
+      if (auto min = map.Get("min")) metric.min = Number(*min);
+      if (auto max = map.Get("max")) metric.max = Number(*max);
+      if (!metric.min && !metric.max) {
+        Fail(item.mark, item.path + ": metric '" + check.name + "' has no range",
+             "give min (a success rate: min: 0.95), max (a latency: max: 0.5) or both");
+      }
+      if (metric.min && metric.max && *metric.min > *metric.max) {
+        Fail(item.mark, item.path + ": min is above max, so no value can pass",
+             "write the lower bound as min");
+      }
+      if (auto golden = map.Get("golden")) check.golden = Bool(*golden);
+      check.method = "METRIC";
+      check.path = check.name;
+      check.metric = std::move(metric);
+      service.probes.push_back(std::move(check));
+    }
+  }
+
+  double Number(const Field& field) const {
+    if (!field.node.IsScalar()) Expected(field, "a number", "write a number like 0.95 or 500");
+    const std::string& text = field.node.Scalar();
+    if (IsQuoted(field.node)) {
+      Fail(field.mark, field.path + ": expected a number, found the string \"" + text + "\"",
+           "remove the quotes: " + text);
+    }
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value)) {
+      Expected(field, "a number", "write a number like 0.95 or 500");
+    }
+    return value;
   }
 
   std::string ReadImage(const Field& field) const {
@@ -1046,6 +1130,20 @@ class SchemaReader {
     return headers;
   }
 
+  /// Metric checks are queried in every environment promote judges: each must name a Prometheus.
+  void CheckPrometheus(const Plan& plan, const MapView& top) const {
+    if (!plan.HasMetrics()) return;
+    const Field environments = *top.Get("environments");
+    for (const auto& [name, environment] : plan.environments) {
+      if (environment.prometheus) continue;
+      Fail(environments.mark,
+           environments.path + "." + name +
+               ": no prometheus, which the plan's metric checks "
+               "query",
+           "add prometheus: { url: http://prometheus.example:9090 } to environment '" + name + "'");
+    }
+  }
+
   /// helm upgrade needs a chart: every service must say which, once any environment uses helm.
   void CheckHelmTargets(const Plan& plan, const std::vector<Field>& service_fields) const {
     for (const auto& [name, environment] : plan.environments) {
@@ -1188,6 +1286,20 @@ class SchemaReader {
     if (auto freeze = map.Get("freeze")) environment.freeze = ReadFreeze(*freeze);
     if (auto digest = map.Get("requireDigest")) environment.require_digest = Bool(*digest);
     if (auto registry = map.Get("registry")) environment.registry = ReadRegistry(*registry);
+    if (auto prometheus = map.Get("prometheus")) {
+      const MapView source = Map(*prometheus, kPrometheusKeys, "a map { url, headers }");
+      PrometheusSource where;
+      const Field url = Require(source, "url", "http://prometheus.monitoring:9090");
+      where.url = Text(url);
+      CheckUrl(url, where.url, "");
+      if (auto headers = source.Get("headers")) {
+        const MapView names = Map(*headers, {}, "a map of header name to variable");
+        for (const Entry& entry : names.entries()) {
+          where.headers[entry.key] = VariableName(entry.value);
+        }
+      }
+      environment.prometheus = std::move(where);
+    }
     return environment;
   }
 

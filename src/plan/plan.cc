@@ -112,6 +112,30 @@ std::vector<Capability> Plan::CapabilitiesWithRest() const {
   return all;
 }
 
+std::string Plan::ExpandQuery(const Probe& check, const std::string& env,
+                              const std::string& service) const {
+  if (!check.metric) return "";
+  const Environment* environment = FindEnvironment(env);
+  const long long ms = validate.interval.count();
+  const std::string interval =
+      ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+  std::string query = check.metric->query;
+  query = Substitute(std::move(query), "{service}", service);
+  query = Substitute(std::move(query), "{namespace}",
+                     environment ? environment->NamespaceFor(service) : std::string());
+  query = Substitute(std::move(query), "{env}", env);
+  return Substitute(std::move(query), "{interval}", interval);
+}
+
+bool Plan::HasMetrics() const {
+  for (const Service& service : services) {
+    for (const Probe& probe : service.probes) {
+      if (probe.metric) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> Plan::ProbeBases() const {
   std::vector<std::string> bases;
   for (const Service& service : services) {

@@ -63,6 +63,14 @@ struct RegistryCheck {
   std::map<std::string, std::string> credentials;
 };
 
+/// Where an environment's metrics are queried: a Prometheus HTTP API, and the headers it needs.
+struct PrometheusSource {
+  std::string url;
+  /// Header name → the environment variable holding its value (a bearer token, say); the value
+  /// is redacted like secretEnv's and only its name is ever written.
+  std::map<std::string, std::string> headers;
+};
+
 /// One environment (dev, prod, …): where its workloads live and how to reach its services.
 struct Environment {
   std::string name;
@@ -78,6 +86,8 @@ struct Environment {
   FreezePolicy freeze;
   /// Every image deployed here must be pinned by a digest (the source's pods report it).
   bool require_digest = false;
+  /// Where the metric checks of its services are queried; unset when the plan has none.
+  std::optional<PrometheusSource> prometheus;
   RegistryCheck registry;
 
   /// Namespace of `service` in this environment ({service} substituted).
@@ -104,7 +114,19 @@ struct JsonFieldMatch {
   std::string equals;
 };
 
-/// One HTTP check of a service: request, what counts as healthy, and how hard to try.
+/// A Prometheus query a metric check evaluates, and the range its value must lie in (Flagger's
+/// thresholdRange, Argo Rollouts' successCondition).
+struct MetricQuery {
+  /// PromQL; {service}, {namespace}, {env} and {interval} (the validation interval, as
+  /// Prometheus writes durations) are substituted before it is sent.
+  std::string query;
+  std::optional<double> min;  ///< the value must be ≥ min
+  std::optional<double> max;  ///< the value must be ≤ max
+};
+
+/// One check of a service: an HTTP request and what counts as healthy, or (`metric`) a
+/// Prometheus query whose value must lie in a range. Both are judged, counted, waived, grouped in
+/// capabilities and reported the same way.
 struct Probe {
   std::string name;
   std::string method = "GET";
@@ -117,6 +139,9 @@ struct Probe {
   std::chrono::milliseconds timeout{5000};
   int retries = 0;
   bool golden = false;  ///< without this route the product is down for users
+  /// Set for a metric check (the plan's `metrics:` of a service): the query and its range. Its
+  /// method is "METRIC" and its path the check's name, as reports show it.
+  std::optional<MetricQuery> metric;
   /// Probed at this URL of the environment instead of its service's (the website's "www"
   /// host): a key of the environment's url map, or {service} of its template; "" = the service.
   std::string base;
@@ -229,6 +254,13 @@ struct Plan {
   /// The plan's capabilities, then one implicit capability per service for its probes that none
   /// names ("api", or "api (other probes)" once the plan names capabilities of its own).
   std::vector<Capability> CapabilitiesWithRest() const;
+  /// Whether any service has a metric check (then every environment names its Prometheus).
+  bool HasMetrics() const;
+  /// The query of metric check `check` of `service` in environment `env`, its placeholders
+  /// filled in: {service}, {namespace} (the service's there), {env}, {interval} (the validation
+  /// interval as Prometheus writes a duration: "10s", "500ms").
+  std::string ExpandQuery(const Probe& check, const std::string& env,
+                          const std::string& service) const;
   /// The URL names probes give as their base, each once, in plan order.
   std::vector<std::string> ProbeBases() const;
   /// Service names grouped by wave, waves ascending, plan order within a wave.

@@ -373,6 +373,7 @@ ProbeResult ResultFor(const ProbeTarget& target) {
   result.path = target.probe.path;
   result.url = ProbeUrl(target.base_url, target.probe.path);
   result.golden = target.probe.golden;
+  result.metric = target.probe.metric.has_value();
   return result;
 }
 

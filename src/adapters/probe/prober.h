@@ -45,6 +45,8 @@ struct ProbeResult {
   std::string path;
   std::string url;
   bool golden = false;
+  /// A metric check (a Prometheus query): `status` is -1 and the note holds its value.
+  bool metric = false;
   ProbeVerdict verdict;                  ///< of the final attempt
   int status = -1;                       ///< of the final attempt, -1 when no answer
   std::chrono::milliseconds latency{0};  ///< of the final attempt
