@@ -176,7 +176,11 @@ HttpRegistry::~HttpRegistry() = default;
 
 Result<ImageLookup> HttpRegistry::Lookup(const ImageReference& image,
                                          const RegistryAccess& access) {
-  const auto [host, name] = HostAndName(image);
+  // Plain variables, not a structured binding: clang 14 (the fuzz build's) cannot capture one
+  // in the lambda below.
+  const auto host_and_name = HostAndName(image);
+  const std::string& host = host_and_name.first;
+  const std::string& name = host_and_name.second;
   std::string base = access.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   const std::string reference =
