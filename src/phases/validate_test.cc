@@ -565,6 +565,6 @@ TEST_CASE("validate judges a metric check like a probe: out of range fails, no d
     CHECK(result.passed);
     REQUIRE(result.last_round.size() == 2);
     CHECK(result.last_round[1].metric);
-    CHECK(result.last_round[1].verdict.note == "0.999");
+    CHECK(result.last_round[1].verdict.note == "0.999 (min 0.95)");
   }
 }

@@ -153,7 +153,12 @@ ProbeResult JudgeMetric(const ProbeTarget& target, const QueryAnswer& answer,
             target.probe.name + " is " + value + ", above its max " + MetricValueText(*metric.max),
             value + ", above max " + MetricValueText(*metric.max)};
       } else {
-        verdict = {ProbeOutcome::kPassed, "", value};
+        // The range beside the value: a report shows what the check holds it to.
+        std::string range;
+        if (metric.min) range = "min " + MetricValueText(*metric.min);
+        if (metric.max)
+          range += (range.empty() ? "" : ", ") + ("max " + MetricValueText(*metric.max));
+        verdict = {ProbeOutcome::kPassed, "", value + " (" + range + ")"};
       }
       break;
     }

@@ -62,7 +62,9 @@ TEST_CASE("a metric check passes in its range, fails outside it, errs without a 
   const auto inside = JudgeMetric(Check(0.95, std::nullopt), {Kind::kValue, 0.97, ""}, {});
   CHECK(inside.passed());
   CHECK(inside.metric);
-  CHECK(inside.verdict.note == "0.97");
+  CHECK(inside.verdict.note == "0.97 (min 0.95)");
+  CHECK(JudgeMetric(Check(0.1, 0.5), {Kind::kValue, 0.25, ""}, {}).verdict.note ==
+        "0.25 (min 0.1, max 0.5)");
   const auto below = JudgeMetric(Check(0.95, std::nullopt), {Kind::kValue, 0.9, ""}, {});
   CHECK(below.verdict.outcome == ProbeOutcome::kFailed);
   CHECK(below.verdict.note == "0.9, below min 0.95");
