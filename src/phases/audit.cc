@@ -240,12 +240,17 @@ std::optional<BadImage> KnownBad(const AuditReport& report, const ServiceCompari
   return std::nullopt;
 }
 
-// The probes of `seen` that fail without being golden, by name.
+// The probes of `seen` that fail without being golden, by name. A metric check without a value
+// is not among them: no data in a quiet source proves nothing, and waiving it would let a
+// release past the very check (a latency, a success rate) that only the target's traffic can
+// answer.
 std::vector<std::string> FailingProbes(const ServiceObservation* seen) {
   std::vector<std::string> names;
   if (!seen) return names;
   for (const auto& probe : seen->probes) {
-    if (!probe.passed() && !probe.golden) names.push_back(probe.probe_name);
+    if (!probe.passed() && !probe.golden && !WithoutValue(probe)) {
+      names.push_back(probe.probe_name);
+    }
   }
   return names;
 }

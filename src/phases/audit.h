@@ -3,6 +3,7 @@
 // recommendation. Read-only by construction: it only calls Cluster reads and the Prober.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
@@ -61,6 +62,12 @@ struct CapabilityState {
   std::vector<CapabilityFailure> failed;  ///< empty: it works
 
   bool Works() const { return failed.empty(); }
+  /// Not working only for want of values (metric checks without data): neither works nor is
+  /// broken, as far as anyone can tell.
+  bool Unknown() const {
+    return !failed.empty() && std::all_of(failed.begin(), failed.end(),
+                                          [](const CapabilityFailure& f) { return f.unknown; });
+  }
   /// "auth impossible: POST /auth/login → 404 (route missing), POST /auth/signup → 404 on
   /// keybuzz-api-prod", for a capability that does not work.
   std::string Impossible() const;

@@ -536,3 +536,33 @@ TEST_CASE("root cause: the same image in both, the target's environment lacks a 
   Conclude(plan, report);
   for (const auto& option : report.options) CHECK(option.kind != Option::Kind::kRestore);
 }
+
+TEST_CASE("a metric check without a value is unknown: it neither blocks nor is waived",
+          "[audit][metrics]") {
+  auto loaded = promote::plan::ParsePlan(std::string(kPlan) + R"(
+capabilities:
+  storefront: [home]
+)",
+                                         "shop.yaml");
+  REQUIRE(loaded);
+  auto report = Situation(/*prod_login_works=*/false, "v2", /*dev_login_works=*/true);
+  // A latency check of the api: no data in a quiet DEV, a value in PROD.
+  ProbeResult quiet =
+      Probe("p90-latency", "METRIC", "p90-latency", false, -1, ProbeOutcome::kErrored, "no data");
+  quiet.metric = true;
+  ProbeResult measured = Probe("p90-latency", "METRIC", "p90-latency", false, -1,
+                               ProbeOutcome::kPassed, "0.05 (max 0.2)");
+  measured.metric = true;
+  report.source_env.services[0].probes.push_back(quiet);
+  report.target_env.services[0].probes.push_back(measured);
+  Conclude(*loaded, report);
+  // DEV is not broken by it, the promotion goes, and PROD is still held to the check.
+  CHECK(report.source_verdict.functional != Functional::kNotFunctional);
+  CHECK(report.comparisons[0].action == ServiceAction::kPromote);
+  const auto& waived = report.comparisons[0].waived_probes;
+  CHECK(std::find(waived.begin(), waived.end(), "p90-latency") == waived.end());
+  // And it blames nothing: no root cause of its own.
+  for (const auto& cause : report.causes) {
+    for (const auto& probe : cause.probes) CHECK(probe != "METRIC p90-latency");
+  }
+}

@@ -117,6 +117,7 @@ json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role
                             {"golden", capability.golden},
                             {"implicit", capability.implicit},
                             {"works", capability.Works()},
+                            {"unknown", capability.Unknown()},
                             {"probes", capability.probes},
                             {"failed", std::move(failed)}});
   }

@@ -168,7 +168,8 @@ void RenderCapabilities(std::ostringstream& out, const phases::EnvironmentObserv
   out << "**What does not work in " << env.name << "**:\n\n";
   for (const auto& capability : env.capabilities) {
     if (capability.Works()) continue;
-    out << "- ❌ **" << Cell(capability.name) << "**" << (capability.golden ? " ★" : "") << ": ";
+    out << "- " << (capability.Unknown() ? "⚠️" : "❌") << " **" << Cell(capability.name) << "**"
+        << (capability.golden ? " ★" : "") << (capability.Unknown() ? " (unknown)" : "") << ": ";
     // One namespace is named once, at the end; several are named probe by probe.
     const bool one_namespace = std::all_of(
         capability.failed.begin(), capability.failed.end(),

@@ -46,11 +46,16 @@ std::string RenderAuditSummary(const phases::AuditReport& report) {
     out << "\n";
     std::vector<std::string> works;
     std::vector<std::string> broken;
+    std::vector<std::string> unknown;
     for (const auto& capability : env->capabilities) {
-      (capability.Works() ? works : broken).push_back(capability.name);
+      (capability.Works()     ? works
+       : capability.Unknown() ? unknown
+                              : broken)
+          .push_back(capability.name);
     }
     if (!works.empty()) out << "    works: " << Join(works, ", ") << "\n";
     if (!broken.empty()) out << "    does not work: " << Join(broken, ", ") << "\n";
+    if (!unknown.empty()) out << "    unknown (no metric data): " << Join(unknown, ", ") << "\n";
   }
   for (const auto& comparison : report.comparisons) {
     out << "  " << comparison.service << ": "
