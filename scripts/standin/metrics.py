@@ -10,6 +10,10 @@ BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "
 REQUESTS = "standin_http_requests_total"
 DURATION = "standin_http_request_duration_seconds"
 REQUEST_LABELS = ("env", "namespace", "service", "image", "method", "path", "status")
+# The same requests as an Istio sidecar reports them, so that templates written for a mesh (Argo
+# Rollouts' documented success-rate AnalysisTemplate) run unchanged against the stand-in.
+ISTIO_REQUESTS = "istio_requests_total"
+ISTIO_LABELS = ("env", "reporter", "destination_service", "destination_workload", "response_code")
 DURATION_LABELS = ("env", "namespace", "service", "image")
 
 
@@ -86,6 +90,13 @@ class Registry:
             out = ["# HELP %s Requests a service port answered, by the image that answered." % REQUESTS,
                    "# TYPE %s counter" % REQUESTS]
             out += ["%s%s %d" % (REQUESTS, labels(REQUEST_LABELS, k), v) for k, v in requests]
+            istio = {}
+            for (env_, namespace, svc, _, _, _, status), v in requests:
+                key = (env_, "source", "%s.%s.svc.cluster.local" % (svc, namespace), svc, status)
+                istio[key] = istio.get(key, 0) + v
+            out += ["# HELP %s Requests as an Istio sidecar reports them (reporter=\"source\")." % ISTIO_REQUESTS,
+                    "# TYPE %s counter" % ISTIO_REQUESTS]
+            out += ["%s%s %d" % (ISTIO_REQUESTS, labels(ISTIO_LABELS, k), v) for k, v in sorted(istio.items())]
             out += ["# HELP %s Time a service port took to answer a request." % DURATION,
                     "# TYPE %s histogram" % DURATION]
             for k, h in durations:
