@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace promote {
 
@@ -55,6 +56,12 @@ std::string Trim(std::string_view text) {
   if (first == std::string_view::npos) return "";
   const std::size_t last = text.find_last_not_of(kSpace);
   return std::string(text.substr(first, last - first + 1));
+}
+
+std::string NumberText(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.4g", value);
+  return text;
 }
 
 }  // namespace promote

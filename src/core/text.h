@@ -20,4 +20,8 @@ std::string EscapeMarkup(std::string_view text);
 /// `text` without the spaces, tabs, CR and LF around it (a header line's value).
 std::string Trim(std::string_view text);
 
+/// A measured or configured number as a report writes it: up to 4 significant digits ("0.9",
+/// "0.9512", "1250").
+std::string NumberText(double value);
+
 }  // namespace promote

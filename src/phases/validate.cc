@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/text.h"
 #include "core/time_format.h"
 #include "phases/context.h"
 #include "phases/targets.h"
@@ -123,8 +124,9 @@ class Soak {
         successes_needed_(std::max(policy.successes, 1)),
         failure_limit_(std::max(policy.failure_limit, 0)),
         error_limit_(std::max(policy.error_limit, 0)),
-        give_up_(soak_ + interval_ * (successes_needed_ + 1)),
-        failed_rounds_(targets_.size(), 0) {}
+        give_up_(std::max(soak_, LongestMeasuring(targets_)) + interval_ * (successes_needed_ + 1)),
+        failed_rounds_(targets_.size(), 0),
+        measured_(targets_.size()) {}
 
   /// Rounds until a verdict; bounded in count too, so a clock that never advances ends it.
   ValidationResult Run() {
@@ -149,39 +151,92 @@ class Soak {
 
  private:
   void Round(int number, std::chrono::system_clock::time_point start) {
-    std::vector<ProbeResult> results = RunChecks(context_, targets_);
-    results.resize(std::min(results.size(), targets_.size()));
-    for (size_t i = results.size(); i < targets_.size(); ++i) {
-      results.push_back(Missing(targets_[i]));
+    // A check with its own measurement policy is measured only when due; the others every round.
+    std::vector<size_t> due;
+    std::vector<ProbeTarget> batch;
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      if (!Due(i, start)) continue;
+      due.push_back(i);
+      batch.push_back(targets_[i]);
+    }
+    std::vector<ProbeResult> measured = RunChecks(context_, batch);
+    std::vector<ProbeResult> results = std::move(result_.last_round);
+    results.resize(targets_.size());
+    for (size_t k = 0; k < due.size(); ++k) {
+      results[due[k]] = k < measured.size() ? std::move(measured[k]) : Missing(targets_[due[k]]);
     }
     ValidationRound round;
     round.number = number;
     round.at = Rfc3339(start);
-    for (size_t i = 0; i < results.size(); ++i) {
+    int judged_failed = 0;
+    int judged_errored = 0;
+    golden_failed_ = -1;
+    for (size_t i : due) {
       const ProbeResult& probe = results[i];
-      if (probe.verdict.outcome == ProbeOutcome::kFailed) {
-        ++round.failed;
-        ++failed_rounds_[i];
-      } else if (probe.verdict.outcome == ProbeOutcome::kErrored) {
-        ++round.errored;
-      }
+      const bool failed = probe.verdict.outcome == ProbeOutcome::kFailed;
+      const bool errored = probe.verdict.outcome == ProbeOutcome::kErrored;
+      round.failed += failed ? 1 : 0;
+      round.errored += errored ? 1 : 0;
+      if (failed) ++failed_rounds_[i];
       if (!probe.passed() || RetriedAfterProblem(probe)) round.problems.push_back(probe);
+      if (OwnLimits(i)) {
+        Measured& own = measured_[i];
+        ++own.count;
+        own.last = start;
+        own.failed += failed ? 1 : 0;
+        own.errored += errored && !probe.verdict.inconclusive ? 1 : 0;
+        own.inconclusive += probe.verdict.inconclusive ? 1 : 0;
+        own.consecutive_errors =
+            errored && !probe.verdict.inconclusive ? own.consecutive_errors + 1 : 0;
+        continue;
+      }
+      judged_failed += failed ? 1 : 0;
+      judged_errored += errored ? 1 : 0;
+      // Without a golden route the product is down: one wrong answer is enough.
+      if (failed && probe.golden && golden_failed_ < 0) golden_failed_ = static_cast<int>(i);
     }
     round.passed = round.failed == 0 && round.errored == 0;
-    Count(round);
-    Log(round, static_cast<int>(results.size()));
+    Count(judged_failed, judged_errored);
+    Log(round, static_cast<int>(due.size()));
     result_.history.push_back(std::move(round));
     result_.last_round = std::move(results);
     result_.elapsed = std::chrono::duration_cast<milliseconds>(context_.now() - first_start_);
   }
 
-  void Count(const ValidationRound& round) {
+  /// Its own measurement policy, for a metric check that brings one (an AnalysisTemplate's).
+  const plan::MeasurementLimits* OwnLimits(size_t i) const {
+    const auto& metric = targets_[i].probe.metric;
+    return metric && metric->limits ? &*metric->limits : nullptr;
+  }
+
+  /// Whether check `i` is measured in the round starting at `start`.
+  bool Due(size_t i, std::chrono::system_clock::time_point start) const {
+    const plan::MeasurementLimits* limits = OwnLimits(i);
+    if (!limits) return true;
+    const Measured& own = measured_[i];
+    if (limits->count && own.count >= *limits->count) return false;
+    return own.count == 0 || !limits->interval || start - own.last >= *limits->interval;
+  }
+
+  /// How long the checks with a count take to make all their measurements.
+  static milliseconds LongestMeasuring(const std::vector<ProbeTarget>& targets) {
+    milliseconds longest(0);
+    for (const ProbeTarget& target : targets) {
+      const auto& metric = target.probe.metric;
+      if (!metric || !metric->limits || !metric->limits->count || !metric->limits->interval)
+        continue;
+      longest = std::max(longest, *metric->limits->interval * (*metric->limits->count - 1));
+    }
+    return longest;
+  }
+
+  void Count(int failed, int errored) {
     ++result_.rounds;
-    if (round.failed > 0) {
+    if (failed > 0) {
       ++result_.failures;
       consecutive_errors_ = 0;
       result_.consecutive_successes = 0;
-    } else if (round.errored > 0) {
+    } else if (errored > 0) {
       ++result_.errors;
       ++consecutive_errors_;
       result_.consecutive_successes = 0;
@@ -206,6 +261,14 @@ class Soak {
 
   /// Whether the last round ended the validation (limits first, then the pass, then the bound).
   bool Decided() {
+    if (golden_failed_ >= 0) {
+      const ProbeResult& probe = result_.last_round[static_cast<size_t>(golden_failed_)];
+      Fail(ProbeName(probe) + " " + AnswerText(probe) + " on " + env_.NamespaceFor(probe.service) +
+               ": a golden check fails the validation at once",
+           true);
+      return true;
+    }
+    if (OwnLimitExceeded()) return true;
     if (result_.failures > failure_limit_) {
       const int worst =
           std::max(Worst(result_.last_round, ProbeOutcome::kFailed, failed_rounds_), 0);
@@ -228,7 +291,8 @@ class Soak {
            false);
       return true;
     }
-    if (result_.elapsed >= soak_ && result_.consecutive_successes >= successes_needed_) {
+    if (result_.elapsed >= soak_ && result_.consecutive_successes >= successes_needed_ &&
+        CountsDone()) {
       Pass();
       return true;
     }
@@ -242,6 +306,51 @@ class Soak {
     return false;
   }
 
+  /// Whether a check with its own limits went past one (Argo Rollouts' per-metric rule: more
+  /// failed measurements than failureLimit, more consecutive errors than consecutiveErrorLimit,
+  /// more inconclusive ones than inconclusiveLimit); the validation then fails.
+  bool OwnLimitExceeded() {
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      const plan::MeasurementLimits* limits = OwnLimits(i);
+      if (!limits) continue;
+      const Measured& own = measured_[i];
+      const ProbeResult& probe = result_.last_round[i];
+      const std::string where = " on " + env_.NamespaceFor(probe.service);
+      if (own.failed > limits->failure_limit) {
+        Fail(ProbeName(probe) + " " + AnswerText(probe) + " in " +
+                 Plural(own.failed, "measurement") + " of " + std::to_string(own.count) +
+                 " (failure limit " + std::to_string(limits->failure_limit) + ")" + where,
+             true);
+        return true;
+      }
+      if (own.consecutive_errors > limits->consecutive_error_limit) {
+        Fail(ProbeName(probe) + " " + AnswerText(probe) + where + ": " +
+                 std::to_string(own.consecutive_errors) +
+                 " consecutive measurements without a value (consecutive error limit " +
+                 std::to_string(limits->consecutive_error_limit) + ")",
+             false);
+        return true;
+      }
+      if (own.inconclusive > limits->inconclusive_limit) {
+        Fail(ProbeName(probe) + " " + AnswerText(probe) + where + ": " +
+                 Plural(own.inconclusive, "inconclusive measurement") + " (inconclusive limit " +
+                 std::to_string(limits->inconclusive_limit) + ")",
+             false);  // neither condition held: no verdict on the release
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /// Whether every check with a count has made all its measurements.
+  bool CountsDone() const {
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      const plan::MeasurementLimits* limits = OwnLimits(i);
+      if (limits && limits->count && measured_[i].count < *limits->count) return false;
+    }
+    return true;
+  }
+
   void Pass() {
     result_.passed = true;
     result_.reason = std::to_string(result_.consecutive_successes) + " consecutive pass" +
@@ -252,6 +361,21 @@ class Soak {
                         Plural(result_.errors, "errored round");
     }
     result_.reason += ")";
+    // A check with its own limits passes within them, not by passing every time: say what it
+    // tolerated, so that the verdict claims no more than was measured.
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      const Measured& own = measured_[i];
+      if (!OwnLimits(i) || own.failed + own.errored + own.inconclusive == 0) continue;
+      std::vector<std::string> tolerated;
+      if (own.failed > 0) tolerated.push_back(std::to_string(own.failed) + " failed");
+      if (own.errored > 0) tolerated.push_back(std::to_string(own.errored) + " without a value");
+      if (own.inconclusive > 0) {
+        tolerated.push_back(std::to_string(own.inconclusive) + " inconclusive");
+      }
+      result_.reason += "; " + ProbeName(result_.last_round[i]) +
+                        " within its limits: " + Join(tolerated, ", ") + " of " +
+                        Plural(own.count, "measurement");
+    }
     context_.logger.info("validate {} passed: {}", env_.name, result_.reason);
   }
 
@@ -285,6 +409,17 @@ class Soak {
   const int error_limit_;
   const milliseconds give_up_;
   std::vector<int> failed_rounds_;  ///< per probe: rounds it answered wrong in
+  /// What a check with its own limits has measured so far.
+  struct Measured {
+    int count = 0;
+    int failed = 0;
+    int errored = 0;  ///< without a value (no data, a query error, Prometheus unreachable)
+    int inconclusive = 0;
+    int consecutive_errors = 0;
+    std::chrono::system_clock::time_point last;
+  };
+  std::vector<Measured> measured_;  ///< per check; used for those with their own limits
+  int golden_failed_ = -1;          ///< a golden check of the plan's rounds that answered wrong now
   int consecutive_errors_ = 0;
   std::chrono::system_clock::time_point first_start_;
   ValidationResult result_;

@@ -224,7 +224,7 @@ TEST_CASE("validate passes only after the soak, with enough consecutive passes",
   }
 }
 
-TEST_CASE("validate fails on the round that exceeds the failure limit, naming the golden probe",
+TEST_CASE("validate fails at once on a golden probe's wrong answer, whatever the failure limit",
           "[validate]") {
   const auto plan = LoadTestPlan();
   Fixture fixture;
@@ -248,10 +248,12 @@ TEST_CASE("validate fails on the round that exceeds the failure limit, naming th
   CHECK(result.failures == 3);
   CHECK(result.errors == 0);
   CHECK(result.elapsed == seconds(4));
-  // The golden probe is named although stats was wrong in more rounds.
+  // The golden probe is named although stats was wrong in more rounds: without it the product
+  // is down, so its first wrong answer decides.
   CHECK(result.reason ==
-        "golden POST /login answered 404 (route missing) in 1 round (failure limit 2) on "
-        "shop-api-prod");
+        "golden POST /login answered 404 (route missing) on shop-api-prod: a golden check fails "
+        "the validation at once");
+  CHECK(result.judged);
   REQUIRE(result.history.size() == 5);
   CHECK(result.history[0].passed);
   CHECK_FALSE(result.history[1].passed);
@@ -439,10 +441,11 @@ TEST_CASE("validate against the stand-in: PROD api fails on login 404, website p
   const ValidationResult api = Validate(plan, "prod", {"api"}, policy).Run(context);
   INFO(api.reason);
   CHECK_FALSE(api.passed);
-  CHECK(api.rounds == 2);  // the second failed round exceeds failureLimit 1
-  CHECK(api.failures == 2);
-  CHECK(Contains(api.reason, "golden POST /auth/login answered 404 (route missing) in 2 rounds"));
-  CHECK(Contains(api.reason, "(failure limit 1) on keybuzz-api-prod"));
+  CHECK(api.rounds == 1);  // a golden route's wrong answer decides at once
+  CHECK(api.failures == 1);
+  CHECK(Contains(api.reason,
+                 "golden POST /auth/login answered 404 (route missing) on "
+                 "keybuzz-api-prod: a golden check fails the validation at once"));
   CHECK(api.last_round.size() == plan.FindService("api")->probes.size());
 
   const ValidationResult website = Validate(plan, "prod", {"website"}, policy).Run(context);
@@ -529,10 +532,10 @@ TEST_CASE("validate judges a metric check like a probe: out of range fails, no d
     INFO(result.reason);
     CHECK_FALSE(result.passed);
     CHECK(result.judged);
-    CHECK(result.rounds == 3);  // rounds 2 and 3 fail: the second exceeds failure limit 1
+    CHECK(result.rounds == 2);  // round 2 fails, and a golden check decides at once
     CHECK(result.reason ==
-          "golden METRIC success-rate measured 0.9, below min 0.95 in 2 rounds "
-          "(failure limit 1) on shop-api-prod");
+          "golden METRIC success-rate measured 0.9, below min 0.95 on shop-api-prod: a golden "
+          "check fails the validation at once");
     CHECK(result.failed_probes.at("api") == std::vector<std::string>{"success-rate"});
     // The query went out with its placeholders filled in.
     CHECK(
@@ -567,4 +570,127 @@ TEST_CASE("validate judges a metric check like a probe: out of range fails, no d
     CHECK(result.last_round[1].metric);
     CHECK(result.last_round[1].verdict.note == "0.999 (min 0.95)");
   }
+}
+
+namespace {
+
+/// A plan whose api brings its metric checks from an Argo Rollouts AnalysisTemplate of
+/// tests/plans/analysis, every HTTP probe left out.
+promote::plan::Plan TemplatePlan(const std::string& file, const std::string& args) {
+  const std::string path = std::string(PROMOTE_SOURCE_DIR) + "/tests/plans/analysis/" + file;
+  auto loaded = promote::plan::ParsePlan(R"(
+apiVersion: promote/v1
+name: shop
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "shop-{service}-dev", url: "http://{service}.dev.test",
+         prometheus: { url: "http://prometheus.dev.test" } }
+  prod: { context: prod, namespace: "shop-{service}-prod", url: "http://{service}.prod.test",
+          prometheus: { url: "http://prometheus.prod.test" } }
+services:
+  - name: api
+    workload: deployment/api
+    image: registry.test/api
+    metrics:
+      - { analysisTemplate: )" + path +
+                                             ", args: " + args + R"( }
+validate: { interval: 1s }
+)",
+                                         "shop.yaml");
+  INFO((loaded ? "" : loaded.error().Format()));
+  REQUIRE(loaded);
+  return *std::move(loaded);
+}
+
+}  // namespace
+
+TEST_CASE("a template's metric is measured and limited by its own interval, count and limits",
+          "[validate][metrics]") {
+  // tolerant.yaml: every 1 s, 3 times; pass at ≥ 0.95, fail below 0.5, inconclusive between;
+  // failureLimit 1, consecutiveErrorLimit 2, inconclusiveLimit 1.
+  const auto plan = TemplatePlan("tolerant.yaml", "{ namespace: \"{namespace}\" }");
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+  const auto policy = Policy(seconds(1), seconds(6), 2, 0, 0);  // the plan's own limits: none
+
+  SECTION("three passing measurements, however long the soak") {
+    FakeMetrics metrics([](int, const ProbeTarget&) { return 0.99; });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(plan, "prod", {"api"}, policy).Run(context);
+    INFO(result.reason);
+    CHECK(result.passed);
+    CHECK(result.rounds >= 7);
+    CHECK(metrics.calls == 3);  // count: 3
+    CHECK(metrics.queries.front() == R"(up{namespace="shop-api-prod",job="web"})");
+  }
+  SECTION("one failed measurement is tolerated (failure limit 1), its evidence kept") {
+    FakeMetrics metrics([](int n, const ProbeTarget&) { return n == 1 ? 0.3 : 0.99; });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(plan, "prod", {"api"}, policy).Run(context);
+    INFO(result.reason);
+    CHECK(result.passed);
+    REQUIRE_FALSE(result.history.empty());
+    CHECK(result.history[0].failed == 1);
+    CHECK_FALSE(result.history[0].passed);
+    REQUIRE(result.history[0].problems.size() == 1);
+    CHECK(result.history[0].problems[0].verdict.note == "0.3, failure: result[0] < 0.5");
+    CHECK_THAT(result.reason, Catch::EndsWith("; METRIC availability within its limits: 1 failed "
+                                              "of 3 measurements"));
+  }
+  SECTION("a second failed measurement exceeds it: judged, naming the count") {
+    FakeMetrics metrics([](int n, const ProbeTarget&) { return n <= 2 ? 0.3 : 0.99; });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(plan, "prod", {"api"}, policy).Run(context);
+    CHECK_FALSE(result.passed);
+    CHECK(result.judged);
+    CHECK(result.rounds == 2);
+    CHECK(result.reason ==
+          "METRIC availability measured 0.3, failure: result[0] < 0.5 in 2 measurements of 2 "
+          "(failure limit 1) on shop-api-prod");
+    CHECK(result.failed_probes.at("api") == std::vector<std::string>{"availability"});
+  }
+  SECTION("a value between the conditions is inconclusive: no verdict on the release") {
+    FakeMetrics metrics([](int, const ProbeTarget&) { return 0.7; });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(plan, "prod", {"api"}, policy).Run(context);
+    CHECK_FALSE(result.passed);
+    CHECK_FALSE(result.judged);
+    CHECK(result.rounds == 2);
+    CHECK_THAT(result.reason,
+               Catch::Contains("2 inconclusive measurements (inconclusive limit 1)"));
+    CHECK(result.last_round[0].verdict.note == "0.7, inconclusive");
+  }
+  SECTION("no value three times in a row exceeds the consecutive error limit 2") {
+    FakeMetrics metrics([](int, const ProbeTarget&) { return std::nullopt; });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(plan, "prod", {"api"}, policy).Run(context);
+    CHECK_FALSE(result.passed);
+    CHECK_FALSE(result.judged);
+    CHECK(result.rounds == 3);
+    CHECK_THAT(result.reason,
+               Catch::Contains("3 consecutive measurements without a value (consecutive error "
+                               "limit 2)"));
+  }
+}
+
+TEST_CASE("Argo's documented success-rate template: one measurement per 5 m interval",
+          "[validate][metrics]") {
+  const auto plan = TemplatePlan("success-rate.yaml",
+                                 "{ service-name: \"{service}.{namespace}.svc.cluster.local\" }");
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+  // Below 0.95 every time, but failureLimit 3 tolerates it: a 6 s validation measures once.
+  FakeMetrics metrics([](int, const ProbeTarget&) { return 0.9; });
+  context.metrics = &metrics;
+  const ValidationResult result =
+      Validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(6), 2, 0, 0)).Run(context);
+  INFO(result.reason);
+  CHECK(result.passed);
+  CHECK(metrics.calls == 1);
+  CHECK(metrics.queries.front().find(
+            R"(destination_service=~"api.shop-api-prod.svc.cluster.local")") != std::string::npos);
 }

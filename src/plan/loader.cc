@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -325,7 +326,33 @@ const std::vector<std::string> kEnvironmentKeys = {
     "context",  "kubeconfig", "driver", "namespace",     "url",      "secrets",
     "approval", "lock",       "freeze", "requireDigest", "registry", "prometheus"};
 const std::vector<std::string> kPrometheusKeys = {"url", "headers"};
-const std::vector<std::string> kMetricKeys = {"name", "query", "min", "max", "golden"};
+const std::vector<std::string> kMetricKeys = {
+    "name", "query", "min", "max", "golden", "analysisTemplate", "args"};
+// An Argo Rollouts AnalysisTemplate: what promote honours at each level, and the Argo fields it
+// knows but does not (named as unsupported rather than as typos).
+const std::vector<std::string> kTemplateKeys = {"apiVersion", "kind", "metadata", "spec"};
+const std::vector<std::string> kTemplateSpecKeys = {"args", "metrics"};
+const std::vector<std::string> kTemplateSpecUnsupported = {"dryRun", "measurementRetention"};
+const std::vector<std::string> kTemplateArgKeys = {"name", "value"};
+const std::vector<std::string> kTemplateArgUnsupported = {"valueFrom"};
+const std::vector<std::string> kTemplateMetricKeys = {"name",
+                                                      "interval",
+                                                      "count",
+                                                      "successCondition",
+                                                      "failureCondition",
+                                                      "failureLimit",
+                                                      "inconclusiveLimit",
+                                                      "consecutiveErrorLimit",
+                                                      "provider"};
+const std::vector<std::string> kTemplateMetricUnsupported = {"initialDelay",
+                                                             "consecutiveSuccessLimit"};
+const std::vector<std::string> kTemplateProviders = {"prometheus"};
+const std::vector<std::string> kTemplateProvidersUnsupported = {
+    "web",        "job",      "datadog",  "newRelic",   "wavefront", "kayenta",
+    "cloudWatch", "graphite", "influxdb", "skywalking", "plugin"};
+const std::vector<std::string> kTemplatePrometheusKeys = {"address", "query", "timeout"};
+const std::vector<std::string> kTemplatePrometheusUnsupported = {"headers", "insecure",
+                                                                 "authentication", "rangeQuery"};
 const std::vector<std::string> kQueryPlaceholders = {"service", "namespace", "env", "interval"};
 const std::vector<std::string> kRegistryKeys = {"verify", "mirrors", "credentials"};
 const std::vector<std::string> kLockKeys = {"backend", "namespace", "name", "duration"};
@@ -380,11 +407,46 @@ bool LooksLikeLocalChart(const std::string& chart) {
   return lower.size() >= 4 && lower.compare(lower.size() - 4, 4, ".tgz") == 0;
 }
 
+std::optional<YAML::Mark> ParserStuckAt(const std::string& text);
+
+/// A `{{args.NAME}}` of an AnalysisTemplate's query: where it is and the name inside.
+struct TemplateReference {
+  size_t at = 0;
+  size_t size = 0;
+  std::string inside;  ///< trimmed: "args.service-name"
+};
+
+/// Every `{{...}}` of `text`, in order (an unclosed one is not a reference).
+std::vector<TemplateReference> TemplateReferences(std::string_view text) {
+  std::vector<TemplateReference> found;
+  for (size_t open = text.find("{{"); open != std::string_view::npos;
+       open = text.find("{{", open + 2)) {
+    const size_t close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) break;
+    found.push_back({open, close + 2 - open, Trim(text.substr(open + 2, close - open - 2))});
+    open = close;
+  }
+  return found;
+}
+
+/// One argument an AnalysisTemplate declares, with its default when it has one.
+struct TemplateArg {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+/// What promote takes from an AnalysisTemplate: its args and one check per metric, whose query
+/// still holds its `{{args.NAME}}` references.
+struct AnalysisTemplate {
+  std::vector<TemplateArg> args;
+  std::vector<Probe> checks;
+};
+
 /// Walks one parsed document and fills a Plan, raising PlanFailure at the first problem.
 class SchemaReader {
  public:
   explicit SchemaReader(std::string source)
-      : source_(std::move(source)), plan_folder_(PlanFolder(source_)) {}
+      : source_(std::move(source)), plan_folder_(PlanFolder(source_)), reading_(source_) {}
 
   Plan ReadPlan(const YAML::Node& root) {
     Plan plan;
@@ -429,15 +491,40 @@ class SchemaReader {
     // After validate, whatever the key order in the file: the soak's default is 3 intervals.
     plan.rollback = ReadRollback(top.Get("rollback"), plan.validate);
     if (auto field = top.Get("hooks")) plan.hooks = ReadHooks(*field);
+    plan.included_files = std::move(included_);
     return plan;
   }
 
+  /// Raises the problem at `mark` of the file being read: the plan, or a file it brings in.
   [[noreturn]] void Fail(const YAML::Mark& mark, std::string what, std::string fix) const {
     const int line = mark.is_null() ? 1 : mark.line + 1;
     const int column = mark.is_null() ? 1 : mark.column + 1;
     throw PlanFailure{Error{ErrorKind::kInvalidPlan, std::move(what),
-                            source_ + ":" + std::to_string(line) + ":" + std::to_string(column),
+                            reading_ + ":" + std::to_string(line) + ":" + std::to_string(column),
                             std::move(fix)}};
+  }
+
+  /// The YAML documents of `text` (the file being read), a syntax error raised as a problem.
+  std::vector<YAML::Node> LoadDocuments(const std::string& text) const {
+    try {
+      if (const auto stuck = ParserStuckAt(text)) {
+        const std::size_t pos = std::min<std::size_t>(stuck->pos, text.size());
+        const std::string token = pos < text.size() ? std::string(1, text[pos]) : "end";
+        throw YAML::ParserException(*stuck, "'" + token + "' cannot start a value here");
+      }
+      return YAML::LoadAll(text);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp stops at a fixed depth (its stack would not last) with the text "bad file".
+      Fail(e.mark, "YAML nested deeper than " + std::to_string(e.depth()) + " levels",
+           "a plan nests a few levels; is this the right file, with its brackets closed?");
+    } catch (const YAML::Exception& e) {
+      const bool json =
+          reading_.size() >= 5 && reading_.compare(reading_.size() - 5, 5, ".json") == 0;
+      Fail(e.mark, std::string(json ? "JSON" : "YAML") + " syntax error: " + e.msg,
+           json ? "check the brackets, quotes and commas just before this position"
+                : "check the indentation, quotes and brackets just before this "
+                  "position (tabs are not allowed for indentation)");
+    }
   }
 
  private:
@@ -760,46 +847,360 @@ class SchemaReader {
   // A service's metric checks join its probes: one list of checks, one namespace of names.
   void ReadMetrics(const Field& field, Service& service) const {
     for (const Field& item : List(field, "a list of metric checks")) {
-      const MapView map =
-          Map(item, kMetricKeys, "a metric check { name, query, min, max, golden }");
-      Probe check;
-      check.name = Name(Require(map, "name", "success-rate"), NameRule::kDnsLabel, "metric name");
-      for (const Probe& probe : service.probes) {
-        if (probe.name == check.name) {
-          Fail(item.mark,
-               item.path + ": duplicate check name '" + check.name + "' in service '" +
-                   service.name + "' (a probe or another metric has it)",
-               "give the metric a distinct name");
+      const MapView map = Map(item, kMetricKeys,
+                              "a metric check { name, query, min, max, golden } or "
+                              "{ analysisTemplate, args, golden }");
+      std::vector<Probe> checks;
+      if (auto file = map.Get("analysisTemplate")) {
+        for (const char* key : {"name", "query", "min", "max"}) {
+          if (const Entry* entry = map.Find(key)) {
+            Fail(entry->key_mark,
+                 item.path + ": '" + key + "' beside analysisTemplate: the template's metrics " +
+                     "bring their own names, queries and conditions",
+                 std::string("remove ") + key + ", or write the check without analysisTemplate");
+          }
         }
-      }
-      MetricQuery metric;
-      const Field query = Require(map, "query", "'sum(rate(...[{interval}]))'");
-      metric.query = Text(query);
-      // PromQL has braces of its own (label matchers, `{code="500"}`): a placeholder is a bare
-      // lower-case word in braces, and each must be one promote fills in.
-      for (const std::string& name : QueryPlaceholders(metric.query)) {
-        if (std::find(kQueryPlaceholders.begin(), kQueryPlaceholders.end(), name) ==
-            kQueryPlaceholders.end()) {
-          Fail(query.mark, query.path + ": unknown placeholder '{" + name + "}'",
-               SuggestionFix(name, kQueryPlaceholders, "placeholders are"));
+        checks = ReadTemplateChecks(item, *file, map.Get("args"));
+      } else {
+        if (const Entry* args = map.Find("args")) {
+          Fail(args->key_mark,
+               item.path + ": args without analysisTemplate (args fill in a template's " +
+                   "{{args.NAME}})",
+               "add analysisTemplate: FILE, or remove args");
         }
+        checks.push_back(ReadMetricCheck(item, map));
       }
-      if (auto min = map.Get("min")) metric.min = Number(*min);
-      if (auto max = map.Get("max")) metric.max = Number(*max);
-      if (!metric.min && !metric.max) {
-        Fail(item.mark, item.path + ": metric '" + check.name + "' has no range",
-             "give min (a success rate: min: 0.95), max (a latency: max: 0.5) or both");
+      const bool golden = map.Get("golden") ? Bool(*map.Get("golden")) : false;
+      for (Probe& check : checks) {
+        for (const Probe& probe : service.probes) {
+          if (probe.name == check.name) {
+            Fail(item.mark,
+                 item.path + ": duplicate check name '" + check.name + "' in service '" +
+                     service.name + "' (a probe or another metric has it)",
+                 "give the metric a distinct name");
+          }
+        }
+        check.golden = golden;
+        check.method = "METRIC";
+        check.path = check.name;
+        service.probes.push_back(std::move(check));
       }
-      if (metric.min && metric.max && *metric.min > *metric.max) {
-        Fail(item.mark, item.path + ": min is above max, so no value can pass",
-             "write the lower bound as min");
-      }
-      if (auto golden = map.Get("golden")) check.golden = Bool(*golden);
-      check.method = "METRIC";
-      check.path = check.name;
-      check.metric = std::move(metric);
-      service.probes.push_back(std::move(check));
     }
+  }
+
+  /// A metric check written in the plan: name, query and range.
+  Probe ReadMetricCheck(const Field& item, const MapView& map) const {
+    Probe check;
+    check.name = Name(Require(map, "name", "success-rate"), NameRule::kDnsLabel, "metric name");
+    MetricQuery metric;
+    const Field query = Require(map, "query", "'sum(rate(...[{interval}]))'");
+    metric.query = Text(query);
+    CheckQueryPlaceholders(query, metric.query);
+    if (auto min = map.Get("min")) metric.min = Number(*min);
+    if (auto max = map.Get("max")) metric.max = Number(*max);
+    if (!metric.min && !metric.max) {
+      Fail(item.mark, item.path + ": metric '" + check.name + "' has no range",
+           "give min (a success rate: min: 0.95), max (a latency: max: 0.5) or both");
+    }
+    if (metric.min && metric.max && *metric.min > *metric.max) {
+      Fail(item.mark, item.path + ": min is above max, so no value can pass",
+           "write the lower bound as min");
+    }
+    check.metric = std::move(metric);
+    return check;
+  }
+
+  // PromQL has braces of its own (label matchers, `{code="500"}`): a placeholder is a bare
+  // lower-case word in braces, and each must be one promote fills in.
+  void CheckQueryPlaceholders(const Field& field, const std::string& query) const {
+    for (const std::string& name : QueryPlaceholders(query)) {
+      if (std::find(kQueryPlaceholders.begin(), kQueryPlaceholders.end(), name) ==
+          kQueryPlaceholders.end()) {
+        Fail(field.mark, field.path + ": unknown placeholder '{" + name + "}'",
+             SuggestionFix(name, kQueryPlaceholders, "placeholders are"));
+      }
+    }
+  }
+
+  /// Restores the file problems are raised in when the reading of an included file ends.
+  class ReadingFile {
+   public:
+    ReadingFile(const SchemaReader& reader, std::string file)
+        : reader_(reader), saved_(std::exchange(reader.reading_, std::move(file))) {}
+    ~ReadingFile() { reader_.reading_ = std::move(saved_); }
+    ReadingFile(const ReadingFile&) = delete;
+    ReadingFile& operator=(const ReadingFile&) = delete;
+
+   private:
+    const SchemaReader& reader_;
+    std::string saved_;
+  };
+
+  /// The checks of the Argo Rollouts AnalysisTemplate `file` names (relative to the plan's
+  /// folder), its `{{args.NAME}}` filled in from the plan's `args` (whose values may hold
+  /// promote's own placeholders) or the template's defaults. Problems in the template name the
+  /// template's file and line; problems with the reference, the plan's.
+  std::vector<Probe> ReadTemplateChecks(const Field& item, const Field& file,
+                                        const std::optional<Field>& args_field) const {
+    const std::string written = Text(file);
+    const fs::path path =
+        (fs::path(written).is_absolute() ? fs::path(written) : plan_folder_ / written)
+            .lexically_normal();
+    const std::string text = ReadIncludedFile(file, path);
+    std::map<std::string, std::pair<std::string, Field>> given;
+    if (args_field) {
+      const MapView args = Map(*args_field, {}, "a map of argument name: value");
+      for (const Entry& entry : args.entries()) {
+        given.emplace(entry.key, std::make_pair(Text(entry.value, Empty::kAllowed), entry.value));
+      }
+    }
+    AnalysisTemplate parsed;
+    {
+      const ReadingFile reading(*this, path.string());
+      const std::vector<YAML::Node> documents = LoadDocuments(text);
+      if (documents.size() != 1) {
+        Fail(documents.size() > 1 ? documents[1].Mark() : YAML::Mark(),
+             "the file holds " + std::to_string(documents.size()) +
+                 " YAML documents; an AnalysisTemplate file is exactly one",
+             "keep the AnalysisTemplate alone in its file");
+      }
+      parsed = ReadAnalysisTemplate(documents.front());
+    }
+    included_.emplace_back(written, ContentHash(text));
+    std::vector<std::string> declared;
+    std::map<std::string, std::string> values;
+    for (const TemplateArg& arg : parsed.args) {
+      declared.push_back(arg.name);
+      if (auto it = given.find(arg.name); it != given.end()) {
+        values[arg.name] = it->second.first;
+      } else if (arg.value) {
+        values[arg.name] = *arg.value;
+      } else {
+        Fail(args_field ? args_field->mark : item.mark,
+             item.path + ": the AnalysisTemplate " + written + " needs arg '" + arg.name +
+                 "', which has no value",
+             "add args: { " + arg.name +
+                 ": ... } ({service}, {namespace}, {env} and {interval} are filled in)");
+      }
+    }
+    for (const auto& [name, value] : given) {
+      if (!values.count(name)) {
+        Fail(value.second.mark,
+             args_field->path + ": the AnalysisTemplate " + written + " has no arg '" + name + "'",
+             declared.empty() ? std::string("it declares no args: remove args")
+                              : SuggestionFix(name, declared, "its args are"));
+      }
+    }
+    for (Probe& check : parsed.checks) {
+      std::string query;
+      size_t done = 0;
+      for (const TemplateReference& reference : TemplateReferences(check.metric->query)) {
+        query.append(check.metric->query, done, reference.at - done);
+        query += values.at(reference.inside.substr(5));  // checked: "args." + a declared name
+        done = reference.at + reference.size;
+      }
+      query.append(check.metric->query, done);
+      check.metric->query = std::move(query);
+      check.metric->template_file = written;
+      if (args_field) CheckQueryPlaceholders(*args_field, check.metric->query);
+    }
+    return std::move(parsed.checks);
+  }
+
+  /// The text of a file the plan brings in; problems are raised at `field`, which names it.
+  std::string ReadIncludedFile(const Field& field, const fs::path& path) const {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      Fail(field.mark,
+           field.path + ": " + (fs::exists(path, ec) ? "not a regular file: " : "no such file: ") +
+               path.string(),
+           "give the file's path relative to the plan's folder " + plan_folder_.string());
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in.good() && !in.eof()) {
+      Fail(field.mark, field.path + ": cannot read " + path.string(),
+           "check the file's permissions");
+    }
+    constexpr std::size_t kLargest = 1024 * 1024;
+    if (text.str().size() > kLargest || text.str().find('\0') != std::string::npos) {
+      Fail(field.mark, field.path + ": " + path.string() + " is not a YAML file of at most 1 MB",
+           "is this the right file?");
+    }
+    return text.str();
+  }
+
+  /// `field` as a map of the keys promote honours (`supported`) or knows to be Argo's but does
+  /// not honour (`unsupported`, each a problem of its own); anything else is a typo.
+  MapView TemplateMap(const Field& field, const std::vector<std::string>& supported,
+                      const std::vector<std::string>& unsupported,
+                      std::string_view expected) const {
+    std::vector<std::string> known = supported;
+    known.insert(known.end(), unsupported.begin(), unsupported.end());
+    const MapView map = Map(field, known, expected);
+    for (const std::string& key : unsupported) {
+      if (const Entry* entry = map.Find(key)) {
+        Fail(entry->key_mark, Join(field.path, key) + " is not supported by promote",
+             "remove it; promote honours " + promote::Join(supported, ", ") + " here");
+      }
+    }
+    return map;
+  }
+
+  AnalysisTemplate ReadAnalysisTemplate(const YAML::Node& root) const {
+    const Field root_field{"", root, root.Mark()};
+    if (root.IsNull()) {
+      Fail(YAML::Mark(), "the AnalysisTemplate is empty",
+           "give an Argo Rollouts AnalysisTemplate (apiVersion: argoproj.io/v1alpha1)");
+    }
+    const MapView top =
+        Map(root_field, kTemplateKeys, "an AnalysisTemplate { apiVersion, kind, metadata, spec }");
+    const Field api_version = Require(top, "apiVersion", "argoproj.io/v1alpha1");
+    if (Text(api_version) != "argoproj.io/v1alpha1") {
+      Fail(api_version.mark,
+           "apiVersion: expected 'argoproj.io/v1alpha1', found " + Found(api_version.node),
+           "promote reads Argo Rollouts' AnalysisTemplate of argoproj.io/v1alpha1");
+    }
+    const Field kind = Require(top, "kind", "AnalysisTemplate");
+    if (Text(kind) != "AnalysisTemplate" && Text(kind) != "ClusterAnalysisTemplate") {
+      Fail(kind.mark, "kind: expected AnalysisTemplate, found " + Found(kind.node),
+           "promote reads AnalysisTemplate and ClusterAnalysisTemplate");
+    }
+    const MapView spec = TemplateMap(Require(top, "spec", "{ metrics: [...] }"), kTemplateSpecKeys,
+                                     kTemplateSpecUnsupported, "a spec { args, metrics }");
+    AnalysisTemplate parsed;
+    if (auto args = spec.Get("args")) {
+      for (const Field& item : List(*args, "a list of args { name, value }")) {
+        const MapView arg =
+            TemplateMap(item, kTemplateArgKeys, kTemplateArgUnsupported, "an arg { name, value }");
+        TemplateArg read{Text(Require(arg, "name", "service-name")), std::nullopt};
+        if (auto value = arg.Get("value")) read.value = Text(*value, Empty::kAllowed);
+        parsed.args.push_back(std::move(read));
+      }
+    }
+    for (const Field& item :
+         List(Require(spec, "metrics", "[ { name, provider, ... } ]"), "a list of metrics")) {
+      parsed.checks.push_back(ReadTemplateMetric(item, parsed.args));
+    }
+    if (parsed.checks.empty()) {
+      Fail(spec.self().mark, "spec.metrics: the template has no metrics", "give at least one");
+    }
+    return parsed;
+  }
+
+  Probe ReadTemplateMetric(const Field& item, const std::vector<TemplateArg>& args) const {
+    const MapView map = TemplateMap(item, kTemplateMetricKeys, kTemplateMetricUnsupported,
+                                    "a metric { name, successCondition, provider, ... }");
+    Probe check;
+    check.name = Name(Require(map, "name", "success-rate"), NameRule::kDnsLabel, "metric name");
+    MetricQuery metric;
+    MeasurementLimits limits;
+    if (auto interval = map.Get("interval")) {
+      limits.interval = Duration(*interval, ZeroDuration::kRejected);
+    }
+    if (auto count = map.Get("count")) {
+      limits.count = static_cast<int>(Integer(*count, 1, 100000, "measure at least once"));
+    } else if (!limits.interval) {
+      limits.count = 1;  // Argo: without an interval, one measurement
+    }
+    const auto limit = [&](const char* key, int& into) {
+      if (auto field = map.Get(key)) {
+        into = static_cast<int>(Integer(*field, 0, 100000, "0 tolerates none"));
+      }
+    };
+    limit("failureLimit", limits.failure_limit);
+    limit("consecutiveErrorLimit", limits.consecutive_error_limit);
+    limit("inconclusiveLimit", limits.inconclusive_limit);
+    metric.limits = limits;
+    if (auto success = map.Get("successCondition")) metric.success = Condition(*success);
+    if (auto failure = map.Get("failureCondition")) metric.failure = Condition(*failure);
+    if (!metric.success && !metric.failure) {
+      Fail(item.mark,
+           item.path + ": metric '" + check.name +
+               "' has neither successCondition nor failureCondition, so it could "
+               "never fail",
+           "add successCondition: result[0] >= 0.95 (or a failureCondition)");
+    }
+    const MapView provider =
+        TemplateMap(Require(map, "provider", "{ prometheus: { query: ... } }"), kTemplateProviders,
+                    kTemplateProvidersUnsupported, "a provider { prometheus }");
+    const MapView prometheus = TemplateMap(Require(provider, "prometheus", "{ query: ... }"),
+                                           kTemplatePrometheusKeys, kTemplatePrometheusUnsupported,
+                                           "a prometheus provider { address, query, timeout }");
+    // The address is the environment's (its prometheus.url, or --endpoints): one template
+    // serves DEV and PROD alike, as the audit compares them.
+    const Field query = Require(prometheus, "query", "sum(rate(...))");
+    metric.query = Text(query);
+    for (const TemplateReference& reference : TemplateReferences(metric.query)) {
+      const bool arg = reference.inside.rfind("args.", 0) == 0 &&
+                       std::any_of(args.begin(), args.end(), [&](const TemplateArg& declared) {
+                         return declared.name == reference.inside.substr(5);
+                       });
+      if (!arg) {
+        Fail(query.mark,
+             query.path + ": '{{" + reference.inside + "}}' is not supported by promote " +
+                 "(only the template's own {{args.NAME}} are filled in)",
+             "declare it in spec.args and reference it as {{args.NAME}}");
+      }
+    }
+    if (auto timeout = prometheus.Get("timeout")) {
+      check.timeout =
+          std::chrono::seconds(Integer(*timeout, 1, 3600, "Argo's timeout is in seconds"));
+    }
+    check.metric = std::move(metric);
+    return check;
+  }
+
+  /// An Argo condition of the forms promote evaluates: `result[0] OP number` joined by && and ||.
+  MetricCondition Condition(const Field& field) const {
+    MetricCondition condition;
+    condition.text = Trim(Text(field));
+    const std::string fix =
+        "write comparisons result[0] OP number (OP one of < <= > >= == !=) joined with && or ||";
+    const auto split = [](std::string_view text, std::string_view separator) {
+      std::vector<std::string_view> parts;
+      for (size_t at = text.find(separator); at != std::string_view::npos;
+           at = text.find(separator)) {
+        parts.push_back(text.substr(0, at));
+        text.remove_prefix(at + separator.size());
+      }
+      parts.push_back(text);
+      return parts;
+    };
+    for (std::string_view any : split(condition.text, "||")) {
+      std::vector<MetricComparison>& group = condition.any_of.emplace_back();
+      for (std::string_view term : split(any, "&&")) {
+        const std::string written = Trim(term);
+        std::string_view rest = written;
+        constexpr std::string_view kResult = "result[0]";
+        if (rest.rfind(kResult, 0) != 0) {
+          Fail(field.mark, field.path + ": '" + written + "' is not supported by promote", fix);
+        }
+        rest.remove_prefix(kResult.size());
+        while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+        static const std::vector<std::pair<std::string_view, MetricComparison::Op>> kOps = {
+            {"<=", MetricComparison::Op::kLessEqual}, {">=", MetricComparison::Op::kGreaterEqual},
+            {"==", MetricComparison::Op::kEqual},     {"!=", MetricComparison::Op::kNotEqual},
+            {"<", MetricComparison::Op::kLess},       {">", MetricComparison::Op::kGreater}};
+        std::optional<MetricComparison> comparison;
+        for (const auto& [text, op] : kOps) {
+          if (rest.rfind(text, 0) != 0) continue;
+          const std::string number = Trim(rest.substr(text.size()));
+          char* end = nullptr;
+          const double value = std::strtod(number.c_str(), &end);
+          if (!number.empty() && end == number.c_str() + number.size() && std::isfinite(value)) {
+            comparison = MetricComparison{op, value};
+          }
+          break;
+        }
+        if (!comparison) {
+          Fail(field.mark, field.path + ": '" + written + "' is not supported by promote", fix);
+        }
+        group.push_back(*comparison);
+      }
+    }
+    return condition;
   }
 
   double Number(const Field& field) const {
@@ -1720,6 +2121,10 @@ class SchemaReader {
 
   std::string source_;
   fs::path plan_folder_;  ///< absolute; relative chart paths are resolved against it
+  /// The file problems are raised in: the plan, or while it is read, a template it brings in.
+  mutable std::string reading_;
+  /// Each file the plan brought in, with the ContentHash of what was read.
+  mutable std::vector<std::pair<std::string, std::string>> included_;
 };
 
 /// Notes where each YAML document starts, and nothing else: enough to see the parser advance.
@@ -1779,26 +2184,7 @@ Result<Plan> ParsePlan(const std::string& text, const std::string& source_name) 
   }
   SchemaReader reader(source_name);
   try {
-    std::vector<YAML::Node> documents;
-    try {
-      if (const auto stuck = ParserStuckAt(text)) {
-        const std::size_t pos = std::min<std::size_t>(stuck->pos, text.size());
-        const std::string token = pos < text.size() ? std::string(1, text[pos]) : "end";
-        throw YAML::ParserException(*stuck, "'" + token + "' cannot start a value here");
-      }
-      documents = YAML::LoadAll(text);
-    } catch (const YAML::DeepRecursion& e) {
-      // yaml-cpp stops at a fixed depth (its stack would not last) with the text "bad file".
-      reader.Fail(e.mark, "YAML nested deeper than " + std::to_string(e.depth()) + " levels",
-                  "a plan nests a few levels; is this the right file, with its brackets closed?");
-    } catch (const YAML::Exception& e) {
-      const bool json =
-          source_name.size() >= 5 && source_name.compare(source_name.size() - 5, 5, ".json") == 0;
-      reader.Fail(e.mark, std::string(json ? "JSON" : "YAML") + " syntax error: " + e.msg,
-                  json ? "check the brackets, quotes and commas just before this position"
-                       : "check the indentation, quotes and brackets just before this "
-                         "position (tabs are not allowed for indentation)");
-    }
+    const std::vector<YAML::Node> documents = reader.LoadDocuments(text);
     if (documents.size() > 1) {
       reader.Fail(documents[1].Mark(),
                   "the file holds " + std::to_string(documents.size()) +
@@ -1834,7 +2220,12 @@ Result<Plan> LoadPlan(const std::filesystem::path& file) {
                  "check the file's permissions"};
   }
   auto plan = ParsePlan(text.str(), source);
-  if (plan) plan->content_hash = ContentHash(text.str());
+  if (plan) {
+    // The files it brings in are part of it: a changed template is a changed plan.
+    std::string identity = text.str();
+    for (const auto& [file, hash] : plan->included_files) identity += "\n" + file + "\n" + hash;
+    plan->content_hash = ContentHash(identity);
+  }
   return plan;
 }
 

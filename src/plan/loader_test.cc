@@ -182,7 +182,10 @@ TEST_CASE("every bad plan fails with its expected location, message and fix", "[
       const Error& error = plan.error();
       INFO(error.Format());
       CHECK(error.kind == ErrorKind::kInvalidPlan);
-      CHECK(EndsWith(error.where, file + ":" + expectation.line_col));
+      // A problem in a file the plan brings in (an AnalysisTemplate) is located in that file.
+      const bool elsewhere = expectation.line_col.find('/') != std::string::npos;
+      CHECK(EndsWith(error.where,
+                     elsewhere ? expectation.line_col : file + ":" + expectation.line_col));
       CHECK_FALSE(error.fix.empty());
       for (const std::string& fragment : expectation.fragments) {
         INFO("expected fragment: " << fragment);
@@ -619,6 +622,111 @@ TEST_CASE("a missing local helm chart is an invalid plan naming the path looked 
     CHECK(error.fix ==
           "create the chart there, or give a path relative to the plan's folder " + folder);
   }
+}
+
+TEST_CASE("an Argo Rollouts AnalysisTemplate becomes the service's metric checks",
+          "[plan][metrics]") {
+  promote::testing::TempDir dir;
+  const fs::path analysis = kSourceDir / "tests/plans/analysis";
+  std::ofstream(dir.path() / "shop.yaml") << R"(apiVersion: promote/v1
+name: shop
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "shop-{service}-dev", url: "http://{service}.dev.test",
+         prometheus: { url: "http://prom.dev.test" } }
+  prod: { context: prod, namespace: "shop-{service}-prod", url: "http://{service}.prod.test",
+          prometheus: { url: "http://prom.prod.test" } }
+services:
+  - name: api
+    image: registry.test/api
+    workload: deployment/api
+    metrics:
+      - analysisTemplate: )" << (analysis / "success-rate.yaml").string()
+                                          << R"(
+        args: { service-name: "{service}.{namespace}.svc.cluster.local" }
+        golden: true
+      - analysisTemplate: )" << (analysis / "tolerant.yaml").string()
+                                          << R"(
+        args: { namespace: "{namespace}" }
+)";
+  const Result<Plan> loaded = LoadPlan(dir.path() / "shop.yaml");
+  INFO((loaded ? "" : loaded.error().Format()));
+  REQUIRE(loaded);
+  const Plan& plan = *loaded;
+  const std::vector<Probe>& checks = plan.services[0].probes;
+  REQUIRE(checks.size() == 2);
+
+  // The documented example: its query with the arg filled in, its interval and failure limit,
+  // no count (it measures as long as the validation runs), Argo's default error limits.
+  const Probe& rate = checks[0];
+  CHECK(rate.name == "success-rate");
+  CHECK(rate.method == "METRIC");
+  CHECK(rate.golden);
+  REQUIRE(rate.metric);
+  CHECK(rate.metric->template_file == (analysis / "success-rate.yaml").string());
+  CHECK(
+      rate.metric->query.find(
+          R"(destination_service=~"{service}.{namespace}.svc.cluster.local",response_code!~"5.*")") !=
+      std::string::npos);
+  CHECK(rate.metric->query.find("{{") == std::string::npos);
+  CHECK(plan.ExpandQuery(rate, "prod", "api")
+            .find(R"(destination_service=~"api.shop-api-prod.svc.cluster.local")") !=
+        std::string::npos);
+  CHECK(rate.metric->Describe() == "result[0] >= 0.95");
+  REQUIRE(rate.metric->limits);
+  CHECK(rate.metric->limits->interval == std::chrono::minutes(5));
+  CHECK_FALSE(rate.metric->limits->count);
+  CHECK(rate.metric->limits->failure_limit == 3);
+  CHECK(rate.metric->limits->consecutive_error_limit == 4);
+  CHECK(rate.metric->limits->inconclusive_limit == 0);
+  CHECK(rate.metric->success->Holds(0.95));
+  CHECK_FALSE(rate.metric->success->Holds(0.9499));
+
+  // Every field promote honours, an arg's default, and && binding tighter than ||.
+  const Probe& tolerant = checks[1];
+  CHECK(tolerant.name == "availability");
+  CHECK_FALSE(tolerant.golden);
+  CHECK(tolerant.timeout == std::chrono::seconds(3));
+  CHECK(tolerant.metric->query == R"(up{namespace="{namespace}",job="web"})");
+  const auto& limits = *tolerant.metric->limits;
+  CHECK(limits.interval == std::chrono::seconds(1));
+  CHECK(limits.count == 3);
+  CHECK(limits.failure_limit == 1);
+  CHECK(limits.consecutive_error_limit == 2);
+  CHECK(limits.inconclusive_limit == 1);
+  CHECK(tolerant.metric->Describe() ==
+        "result[0] >= 0.95 && result[0] <= 1, failure: result[0] < 0.5");
+  CHECK(tolerant.metric->success->Holds(1));
+  CHECK_FALSE(tolerant.metric->success->Holds(1.01));
+  CHECK(tolerant.metric->failure->Holds(0.49));
+
+  // The templates are part of the plan's identity.
+  REQUIRE(plan.included_files.size() == 2);
+  const std::string hash = plan.content_hash;
+  std::ofstream(dir.path() / "copy.yaml")
+      << promote::testing::ReadFile(analysis / "tolerant.yaml") << "# changed\n";
+  std::string text = promote::testing::ReadFile(dir.path() / "shop.yaml");
+  text.replace(text.find((analysis / "tolerant.yaml").string()),
+               (analysis / "tolerant.yaml").string().size(), (dir.path() / "copy.yaml").string());
+  std::ofstream(dir.path() / "shop.yaml") << text;
+  const Result<Plan> changed = LoadPlan(dir.path() / "shop.yaml");
+  REQUIRE(changed);
+  CHECK(changed->content_hash != hash);
+}
+
+TEST_CASE("conditions: || of && groups, each comparison result[0] OP number", "[plan][metrics]") {
+  promote::plan::MetricCondition either;
+  either.any_of = {{{promote::plan::MetricComparison::Op::kGreater, 0.9},
+                    {promote::plan::MetricComparison::Op::kLessEqual, 1}},
+                   {{promote::plan::MetricComparison::Op::kEqual, 0}}};
+  CHECK(either.Holds(0.95));
+  CHECK(either.Holds(0));
+  CHECK_FALSE(either.Holds(0.9));
+  CHECK_FALSE(either.Holds(1.5));
+  using Op = promote::plan::MetricComparison::Op;
+  CHECK(promote::plan::MetricComparison{Op::kNotEqual, 1}.Holds(2));
+  CHECK(promote::plan::MetricComparison{Op::kLess, 1}.Holds(0.5));
+  CHECK_FALSE(promote::plan::MetricComparison{Op::kGreaterEqual, 1}.Holds(0.5));
 }
 
 TEST_CASE("ParsePlan reports errors under the given source name", "[plan]") {

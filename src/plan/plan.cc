@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "core/text.h"
+
 namespace promote::plan {
 namespace {
 
@@ -125,6 +127,40 @@ std::string Plan::ExpandQuery(const Probe& check, const std::string& env,
                      environment ? environment->NamespaceFor(service) : std::string());
   query = Substitute(std::move(query), "{env}", env);
   return Substitute(std::move(query), "{interval}", interval);
+}
+
+bool MetricComparison::Holds(double value) const {
+  switch (op) {
+    case Op::kLess:
+      return value < number;
+    case Op::kLessEqual:
+      return value <= number;
+    case Op::kGreater:
+      return value > number;
+    case Op::kGreaterEqual:
+      return value >= number;
+    case Op::kEqual:
+      return value == number;
+    case Op::kNotEqual:
+      return value != number;
+  }
+  return false;
+}
+
+bool MetricCondition::Holds(double value) const {
+  return std::any_of(any_of.begin(), any_of.end(), [&](const auto& all_of) {
+    return std::all_of(all_of.begin(), all_of.end(),
+                       [&](const MetricComparison& comparison) { return comparison.Holds(value); });
+  });
+}
+
+std::string MetricQuery::Describe() const {
+  std::vector<std::string> parts;
+  if (min) parts.push_back("min " + NumberText(*min));
+  if (max) parts.push_back("max " + NumberText(*max));
+  if (success) parts.push_back(success->text);
+  if (failure) parts.push_back("failure: " + failure->text);
+  return Join(parts, ", ");
 }
 
 bool Plan::HasMetrics() const {

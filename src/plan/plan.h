@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace promote::plan {
@@ -114,14 +115,57 @@ struct JsonFieldMatch {
   std::string equals;
 };
 
-/// A Prometheus query a metric check evaluates, and the range its value must lie in (Flagger's
-/// thresholdRange, Argo Rollouts' successCondition).
+/// One comparison of an Argo Rollouts condition: `result[0] OP number`.
+struct MetricComparison {
+  /// The operator, as written: < <= > >= == !=.
+  enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
+  Op op = Op::kGreaterEqual;
+  double number = 0;
+
+  bool Holds(double value) const;
+};
+
+/// An Argo Rollouts successCondition or failureCondition of the forms promote reads:
+/// comparisons joined by && and ||, && binding tighter (as in Argo's expression language).
+struct MetricCondition {
+  std::string text;  ///< as written in the template, for the reports
+  /// It holds when every comparison of any one group holds.
+  std::vector<std::vector<MetricComparison>> any_of;
+
+  bool Holds(double value) const;
+};
+
+/// Argo Rollouts' per-metric measurement policy, for a check that brings its own (one from an
+/// AnalysisTemplate): its measurements are counted against these limits rather than the plan's
+/// rounds, and it is measured at most every `interval`, at most `count` times.
+struct MeasurementLimits {
+  std::optional<std::chrono::milliseconds> interval;  ///< unset: every validation round
+  std::optional<int> count;                           ///< unset: as long as the validation runs
+  int failure_limit = 0;            ///< failed measurements tolerated (Argo's default 0)
+  int consecutive_error_limit = 4;  ///< consecutive errors tolerated (Argo's default 4)
+  int inconclusive_limit = 0;       ///< inconclusive measurements tolerated (Argo's default 0)
+};
+
+/// A Prometheus query a metric check evaluates, and what its value must be: a range (Flagger's
+/// thresholdRange) or Argo Rollouts' success and failure conditions.
 struct MetricQuery {
   /// PromQL; {service}, {namespace}, {env} and {interval} (the validation interval, as
   /// Prometheus writes durations) are substituted before it is sent.
   std::string query;
   std::optional<double> min;  ///< the value must be ≥ min
   std::optional<double> max;  ///< the value must be ≤ max
+  /// Argo's rule: the measurement fails when `failure` holds, or when only `success` is given
+  /// and it does not; it is inconclusive when both are given and neither holds.
+  std::optional<MetricCondition> success;
+  std::optional<MetricCondition> failure;
+  /// Its own measurement policy; unset: counted by round against the plan's `validate` limits.
+  std::optional<MeasurementLimits> limits;
+  /// The AnalysisTemplate file it came from, as the plan names it; "" for a check of the plan.
+  std::string template_file;
+
+  /// What the value is held to, as a report writes it: "min 0.95, max 1" or the conditions
+  /// ("result[0] >= 0.95", "failure: result[0] < 0.5").
+  std::string Describe() const;
 };
 
 /// One check of a service: an HTTP request and what counts as healthy, or (`metric`) a
@@ -248,6 +292,9 @@ struct Plan {
   RollbackPolicy rollback;  ///< how a rollback's restored state is judged
   std::map<std::string, std::vector<std::string>> hooks;  ///< boundary → executables
   std::vector<std::string> secret_env;  ///< environment variables whose values are redacted
+  /// The files the plan brings in (AnalysisTemplates), with the ContentHash of each as read:
+  /// part of the plan's identity, so a changed template is a changed plan.
+  std::vector<std::pair<std::string, std::string>> included_files;
 
   const Environment* FindEnvironment(const std::string& name) const;
   const Service* FindService(const std::string& name) const;

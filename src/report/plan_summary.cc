@@ -20,6 +20,36 @@ int GoldenCount(const plan::Service& service) {
                                         [](const plan::Probe& p) { return p.golden; }));
 }
 
+// "      metric success-rate ★: result[0] >= 0.95, every 5m, failure limit 3 (from FILE)" and its
+// query on one line: what promote took from the plan or the AnalysisTemplate.
+std::string MetricLine(const plan::Probe& check) {
+  const plan::MetricQuery& metric = *check.metric;
+  std::ostringstream out;
+  out << "      metric " << check.name << (check.golden ? " ★" : "") << ": " << metric.Describe();
+  if (const auto& limits = metric.limits) {
+    out << ", "
+        << (limits->interval ? "every " + FormatDuration(*limits->interval) : "every round");
+    if (limits->count) out << ", " << *limits->count << " times";
+    out << ", failure limit " << limits->failure_limit << ", consecutive error limit "
+        << limits->consecutive_error_limit << ", inconclusive limit " << limits->inconclusive_limit;
+  }
+  if (!metric.template_file.empty()) out << " (from " << metric.template_file << ")";
+  std::string query;
+  bool space = false;
+  for (char c : metric.query) {  // PromQL over several lines, as one
+    const bool blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (blank) {
+      space = !query.empty();
+      continue;
+    }
+    if (space) query += ' ';
+    space = false;
+    query += c;
+  }
+  out << "\n        query: " << query << "\n";
+  return out.str();
+}
+
 std::string DescribeGate(const plan::ApprovalGate& gate) {
   if (!gate.required) return "no approval gate";
   std::ostringstream out;
@@ -113,6 +143,9 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
         }
         out << "\n";
       }
+      for (const auto& check : service->probes) {
+        if (check.metric) out << MetricLine(check);
+      }
       if (const auto& helm = service->helm) {
         out << "      helm "
             << (helm_environments.empty() ? "(no environment uses driver helm)"
@@ -168,11 +201,19 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
     }
     nlohmann::json probes = nlohmann::json::array();
     for (const auto& probe : service.probes) {
-      probes.push_back({{"name", probe.name},
-                        {"method", probe.method},
-                        {"path", probe.path},
-                        {"expect", probe.expect.Describe()},
-                        {"golden", probe.golden}});
+      nlohmann::json entry = {
+          {"name", probe.name},
+          {"method", probe.method},
+          {"path", probe.path},
+          {"expect", probe.metric ? probe.metric->Describe() : probe.expect.Describe()},
+          {"golden", probe.golden}};
+      if (probe.metric) {
+        entry["query"] = probe.metric->query;
+        if (!probe.metric->template_file.empty()) {
+          entry["analysisTemplate"] = probe.metric->template_file;
+        }
+      }
+      probes.push_back(std::move(entry));
     }
     nlohmann::json helm = nullptr;
     if (service.helm) {

@@ -6,10 +6,14 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "support/files.h"
+#include "support/ports.h"
 #include "support/prometheus.h"
 #include "support/standin.h"
 #include "support/worlds.h"
@@ -42,6 +46,24 @@ void AddSuccessRate(World& world) {
   world.EditPlan("interval: 300ms", "interval: 1s");
   world.EditPlan("soak: 600ms", "soak: 4s");
   world.EditPlan("errorLimit: 3", "errorLimit: 6");
+}
+
+/// The keybuzz world's plan with the api judged by Argo Rollouts' documented success-rate
+/// AnalysisTemplate (tests/plans/analysis/success-rate.yaml, as the documentation writes it).
+void AddArgoTemplate(World& world) {
+  AddSuccessRate(world);
+  const fs::path file = fs::path(PROMOTE_SOURCE_DIR) / "tests/plans/analysis/success-rate.yaml";
+  // Built with <<: GCC 12 at -O3 sees a false -Warray-bounds in a chain of string + here.
+  std::ostringstream metrics;
+  metrics << "    metrics:\n      - analysisTemplate: " << file.string()
+          << "\n        args: { service-name: \"{service}.{namespace}.svc.cluster.local\" }\n";
+  world.EditPlan(R"(    metrics:
+      - name: success-rate
+        query: 'sum(rate(standin_http_requests_total{service="api",env="{env}",status!~"5.."}[5s])) / sum(rate(standin_http_requests_total{service="api",env="{env}"}[5s]))'
+        min: 0.95
+        golden: true
+)",
+                 metrics.str());
 }
 
 /// `promote dev prod` of `world` with the endpoints file that names `prometheus`.
@@ -135,4 +157,104 @@ TEST_CASE("metric checks against a real Prometheus: a good build promoted, a bad
         ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "promotion.md");
     CHECK(report.find("METRIC success-rate") != std::string::npos);
   }
+}
+
+TEST_CASE("Argo Rollouts' documented AnalysisTemplate runs unchanged against the real Prometheus",
+          "[e2e][metrics]") {
+  World world;
+  const auto first = world.Promote();
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  AddArgoTemplate(world);
+  promote::testing::LocalPrometheus prometheus(world.standin());
+  // irate() is the rate between a series' last two scrapes: both environments need users.
+  Traffic users(world.standin().Endpoint("prod", "api"), "/orders");
+  Traffic dev_users(world.standin().Endpoint("dev", "api"), "/orders");
+  // irate() needs two scrapes of a series: give Prometheus a few (bounded) before the run.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+
+  const auto check = world.standin().Run(
+      {PROMOTE_BINARY, "plan", "check", (world.state().parent_path() / "plan.yaml").string()});
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+  CHECK_THAT(check.out, Catch::Contains("metric success-rate: result[0] >= 0.95, every 5m, "
+                                        "failure limit 3"));
+
+  const std::string build = kApi + ":v0.5.1-good";
+  const std::string spec = R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})";
+  world.Control("dev", "images", R"({"image":")" + build + spec);
+  world.Control("prod", "images", R"({"image":")" + build + spec);
+  world.ShipToDev(build);
+  const auto run = PromoteWith(world, prometheus.endpoints());
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  const auto outcome = Outcome(run);
+  CHECK(outcome["state"] == "Promoted");
+  // The template's query reached Prometheus with its arg filled in and answered with a value in
+  // both environments: the audit shows it against its condition.
+  const std::string audit =
+      ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "audit" / "audit.md");
+  INFO(audit);
+  CHECK_THAT(audit, Catch::Contains("| api | METRIC | success-rate |"));
+  CHECK_THAT(audit, Catch::Contains(" (result[0] >= 0.95) |"));
+  CHECK_THAT(audit, !Catch::Contains("no data"));
+}
+
+TEST_CASE("Prometheus unreachable counts against the error limit, never as a failure",
+          "[e2e][metrics]") {
+  World world;
+  const auto first = world.Promote();
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  AddSuccessRate(world);
+  promote::testing::LocalPrometheus prometheus(world.standin());
+  // The same endpoints, but each environment's Prometheus on a port where nothing listens.
+  nlohmann::json endpoints = nlohmann::json::parse(ReadFile(prometheus.endpoints()));
+  const std::string nowhere = "http://127.0.0.1:" + std::to_string(promote::testing::ClosedPort());
+  for (auto& [env, urls] : endpoints.items()) urls["prometheus"] = nowhere;
+  const fs::path unreachable = world.state().parent_path() / "unreachable-endpoints.json";
+  std::ofstream(unreachable) << endpoints.dump();
+
+  const std::string build = kApi + ":v0.5.2-good";
+  const std::string spec = R"(","spec":{"routes":["api-common","api-auth-ok","api-fallback"]}})";
+  world.Control("dev", "images", R"({"image":")" + build + spec);
+  world.Control("prod", "images", R"({"image":")" + build + spec);
+  world.ShipToDev(build);
+  const std::string before = world.Image("prod", "api");
+  const auto run = PromoteWith(world, unreachable);
+  INFO(run.out << run.err);
+  const auto outcome = Outcome(run);
+  // Not one wrong answer, so not a verdict on the build: the run cannot show it healthy and
+  // puts PROD back, but the release is not marked bad.
+  CHECK(run.exit_code == 1);
+  CHECK(outcome["state"] == "RolledBack");
+  const std::string summary = outcome["summary"];
+  CHECK_THAT(summary, Catch::Contains("Prometheus unreachable"));
+  CHECK_THAT(summary, Catch::Contains("consecutive rounds without an answer (error limit 6)"));
+  CHECK(world.Image("prod", "api") == before);
+  const std::string note = world.Git(
+      {"-C", world.releases().string(), "notes", "--ref=promote", "show", outcome["tag"]});
+  CHECK_THAT(note, Catch::Contains("\"unverified\""));
+  CHECK_THAT(note, !Catch::Contains("\"failed\""));
+}
+
+TEST_CASE("an AnalysisTemplate with a condition promote cannot evaluate is refused with exit 2",
+          "[e2e][metrics]") {
+  World world;
+  AddArgoTemplate(world);
+  world.EditPlan("/tests/plans/analysis/success-rate.yaml",
+                 "/tests/plans/analysis/unsupported-condition.yaml");
+  world.EditPlan(R"(args: { service-name: "{service}.{namespace}.svc.cluster.local" })", "");
+  const std::string before = world.Image("prod", "api");
+  const auto run = world.Cli({"dev", "prod"});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 2);
+  // The file, the field, what is wrong and how to fix it; nothing was touched.
+  CHECK_THAT(run.err, Catch::Contains("unsupported-condition.yaml:10:23"));
+  CHECK_THAT(run.err, Catch::Contains("spec.metrics[0].successCondition: 'len(result) > 0' is not "
+                                      "supported by promote"));
+  CHECK_THAT(run.err, Catch::Contains("result[0] OP number"));
+  CHECK(world.Image("prod", "api") == before);
+  CHECK(world.Git({"-C", world.releases().string(), "tag", "--list"}).empty());
+  CHECK_FALSE(fs::exists(world.state() / "runs"));
 }

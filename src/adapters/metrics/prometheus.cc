@@ -15,6 +15,7 @@
 
 #include "adapters/http/curl_global.h"
 #include "core/parallel.h"
+#include "core/text.h"
 #include "core/version.h"
 
 namespace promote::adapters::metrics {
@@ -24,6 +25,7 @@ using nlohmann::json;
 using probe::ProbeOutcome;
 using probe::ProbeResult;
 using probe::ProbeTarget;
+using probe::ProbeVerdict;
 
 constexpr std::size_t kConcurrent = 8;
 constexpr std::size_t kMaxBody = 256 * 1024;  // an instant query of one series is small
@@ -62,12 +64,6 @@ std::optional<double> SampleValue(const json& sample) {
 }  // namespace
 
 MetricSource::~MetricSource() = default;
-
-std::string MetricValueText(double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.4g", value);
-  return text;
-}
 
 QueryAnswer ReadQueryAnswer(long status, const std::string& body) {
   QueryAnswer answer;
@@ -131,6 +127,49 @@ QueryAnswer ReadQueryAnswer(long status, const std::string& body) {
   return answer;
 }
 
+namespace {
+
+// The verdict on a value: a range (below min / above max fails), or Argo Rollouts' rule for its
+// conditions (failure holds, or success alone does not: failed; both given, neither holds:
+// inconclusive, which is no verdict and so errored, marked as such).
+ProbeVerdict JudgeValue(const std::string& name, const plan::MetricQuery& metric, double number) {
+  const std::string value = NumberText(number);
+  if (metric.min && number < *metric.min) {
+    return {ProbeOutcome::kFailed,
+            name + " is " + value + ", below its min " + NumberText(*metric.min),
+            value + ", below min " + NumberText(*metric.min)};
+  }
+  if (metric.max && number > *metric.max) {
+    return {ProbeOutcome::kFailed,
+            name + " is " + value + ", above its max " + NumberText(*metric.max),
+            value + ", above max " + NumberText(*metric.max)};
+  }
+  if (metric.failure && metric.failure->Holds(number)) {
+    return {ProbeOutcome::kFailed,
+            name + " is " + value + ": its failureCondition " + metric.failure->text + " holds",
+            value + ", failure: " + metric.failure->text};
+  }
+  if (metric.success && !metric.success->Holds(number)) {
+    if (!metric.failure) {
+      return {ProbeOutcome::kFailed,
+              name + " is " + value + ": its successCondition " + metric.success->text +
+                  " does not hold",
+              value + ", not " + metric.success->text};
+    }
+    ProbeVerdict inconclusive{ProbeOutcome::kErrored,
+                              name + " is " + value + ": neither its successCondition " +
+                                  metric.success->text + " nor its failureCondition " +
+                                  metric.failure->text + " holds",
+                              value + ", inconclusive"};
+    inconclusive.inconclusive = true;
+    return inconclusive;
+  }
+  // The rule beside the value: a report shows what the check holds it to.
+  return {ProbeOutcome::kPassed, "", value + " (" + metric.Describe() + ")"};
+}
+
+}  // namespace
+
 ProbeResult JudgeMetric(const ProbeTarget& target, const QueryAnswer& answer,
                         std::chrono::milliseconds latency) {
   ProbeResult result = probe::ResultFor(target);
@@ -140,26 +179,9 @@ ProbeResult JudgeMetric(const ProbeTarget& target, const QueryAnswer& answer,
   switch (answer.kind) {
     case QueryAnswer::Kind::kValue: {
       const plan::MetricQuery& metric = *target.probe.metric;
-      const std::string value = MetricValueText(answer.value);
+      const std::string value = NumberText(answer.value);
       result.body_excerpt = value;
-      if (metric.min && answer.value < *metric.min) {
-        verdict = {
-            ProbeOutcome::kFailed,
-            target.probe.name + " is " + value + ", below its min " + MetricValueText(*metric.min),
-            value + ", below min " + MetricValueText(*metric.min)};
-      } else if (metric.max && answer.value > *metric.max) {
-        verdict = {
-            ProbeOutcome::kFailed,
-            target.probe.name + " is " + value + ", above its max " + MetricValueText(*metric.max),
-            value + ", above max " + MetricValueText(*metric.max)};
-      } else {
-        // The range beside the value: a report shows what the check holds it to.
-        std::string range;
-        if (metric.min) range = "min " + MetricValueText(*metric.min);
-        if (metric.max)
-          range += (range.empty() ? "" : ", ") + ("max " + MetricValueText(*metric.max));
-        verdict = {ProbeOutcome::kPassed, "", value + " (" + range + ")"};
-      }
+      verdict = JudgeValue(target.probe.name, metric, answer.value);
       break;
     }
     case QueryAnswer::Kind::kNoData:

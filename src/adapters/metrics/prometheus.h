@@ -71,7 +71,4 @@ class PrometheusClient final : public MetricSource {
   std::shared_ptr<spdlog::logger> logger_;
 };
 
-/// `value` as a report writes it: up to 4 significant decimals ("0.9", "0.9512", "1250").
-std::string MetricValueText(double value);
-
 }  // namespace promote::adapters::metrics

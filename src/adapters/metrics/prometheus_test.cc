@@ -27,7 +27,10 @@ probe::ProbeTarget Check(std::optional<double> min, std::optional<double> max,
   check.method = "METRIC";
   check.path = check.name;
   check.golden = true;
-  check.metric = plan::MetricQuery{"sum(rate(x[10s]))", min, max};
+  check.metric.emplace();
+  check.metric->query = "sum(rate(x[10s]))";
+  check.metric->min = min;
+  check.metric->max = max;
   return {"api", "prod", base, check};
 }
 

@@ -39,6 +39,10 @@ struct ProbeVerdict {
   ProbeOutcome outcome = ProbeOutcome::kErrored;
   std::string reason;
   std::string note;
+  /// A metric's value that neither passes nor fails it (Argo Rollouts' Inconclusive: both
+  /// conditions given, neither holds). Its outcome is kErrored, for it is no verdict; a check
+  /// with its own limits counts it against its inconclusiveLimit instead.
+  bool inconclusive = false;
 };
 
 /// Why no answer came; the prober maps its transport errors onto these.
