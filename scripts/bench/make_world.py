@@ -8,8 +8,11 @@ DIR/plan.yaml (for promote) and an empty release repository DIR/releases.
 
 --bad K makes the new image of service K healthy in DEV but failing in PROD (--bad-mode:
 never-ready, ended by the progress deadline; crash, a CrashLoopBackOff; unhealthy, pods that
-become ready but answer 500 to every probe): a rollout or validation that fails, for the
-failed-promotion benchmark. --driver helm writes a plan whose services are helm
+become ready but answer 500 to every probe; slow, pods that pass every probe but answer 300 ms
+late, which only a metric check sees): a rollout or validation that fails, for the
+failed-promotion benchmark. --metrics gives every service a golden metric check, its p90 latency
+at most 0.2 s, and each environment a Prometheus (the caller passes its URL in --endpoints:
+scale.py --metrics does). --driver helm writes a plan whose services are helm
 releases of CHART (the caller installs them: scale.py does); sidecar DIR/bench.json holds each
 service's wave and the validation's least time, for the benchmarks' floors.
 """
@@ -30,7 +33,9 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--bad", type=int, action="append", default=[],
                         help="service index whose new image never becomes ready in PROD")
-    parser.add_argument("--bad-mode", choices=["never-ready", "crash", "unhealthy"], default="never-ready")
+    parser.add_argument("--bad-mode", choices=["never-ready", "crash", "unhealthy", "slow"],
+                        default="never-ready")
+    parser.add_argument("--metrics", action="store_true")
     parser.add_argument("--driver", choices=["kubectl", "helm"], default="kubectl")
     parser.add_argument("--chart", help="the chart of every service (--driver helm)")
     parser.add_argument("--rollout-seconds", type=float, default=1.0)
@@ -64,6 +69,8 @@ def main():
         if i in args.bad:  # healthy in DEV, so the audit promotes it; failing in PROD
             if args.bad_mode == "unhealthy":
                 new["env"] = {"prod": {"routes": ["broken"]}}
+            elif args.bad_mode == "slow":
+                new["env"] = {"prod": {"latencyMs": 300}}
             else:
                 new["env"] = {"prod": {"rollout": args.bad_mode}}
         images[f"{repo}:v2"] = new
@@ -99,11 +106,13 @@ def main():
         f"    driver: {args.driver}",
         '    namespace: "{service}-dev"',
         '    url: "http://{service}.dev.bench.test"',
+        *(['    prometheus: { url: "http://prometheus.dev.bench.test" }'] if args.metrics else []),
         "  prod:",
         "    context: prod",
         f"    driver: {args.driver}",
         '    namespace: "{service}-prod"',
         '    url: "http://{service}.prod.bench.test"',
+        *(['    prometheus: { url: "http://prometheus.prod.bench.test" }'] if args.metrics else []),
         "    secrets: [app-config]",
         "services:",
     ]
@@ -122,6 +131,15 @@ def main():
             "      - { name: health, get: /health, expect: 200, golden: true }",
             "      - { name: version, get: /version, expect: 200 }",
         ]
+        if args.metrics:  # the probes are its traffic; 3 s hold three 1 s scrapes
+            lines += [
+                "    metrics:",
+                "      - name: latency-p90",
+                "        query: 'histogram_quantile(0.9, sum by (le) (rate("
+                "standin_http_request_duration_seconds_bucket{namespace=\"{namespace}\"}[3s])))'",
+                "        max: 0.2",
+                "        golden: true",
+            ]
     lines += [
         "validate:",
         f"  initialDelay: {args.initial_delay}",

@@ -7,6 +7,12 @@ one kubectl proxy that promote tags with one), writes, and the run's timeline.
     scripts/bench/scale.py --promote build/promote --services 50 --waves 5 --what audit
     scripts/bench/scale.py ... --what promote [--bad 3 --bad-mode crash]  # a rollout that fails
     scripts/bench/scale.py ... --driver helm --what helm-atomic --bad 0     # helm's own answer
+    scripts/bench/scale.py ... --what promote --bad 0 --bad-mode slow --metrics  # a metric check
+                                                                               # fails
+
+--metrics starts a real Prometheus (scripts/prometheus.sh, 1 s scrapes) beside the stand-in and
+gives promote its URL; the run's verdict_to_rollback_write_s is then the time from the failing
+metric evaluation to the first rollback write.
 
 --what helm-atomic runs `helm upgrade --atomic --timeout T` of the bad service instead of
 promote (T = --helm-timeout, short) and reports it scaled to helm's default 300 s timeout as
@@ -75,13 +81,29 @@ class World:
                 "--bad-mode", args.bad_mode, "--driver", args.driver, "--chart", CHART]
         for bad in args.bad:
             make += ["--bad", str(bad)]
+        if args.metrics:
+            make.append("--metrics")
         subprocess.run(make + args.world_arg, check=True)
         with open(os.path.join(work, "bench.json")) as f:
             self.facts = json.load(f)
         subprocess.run([os.path.join(ROOT, "scripts/standin.sh"), "up", self.cluster, "--world",
                         os.path.join(work, "world.json")], check=True, stdout=subprocess.DEVNULL)
+        self.endpoints = os.path.join(self.cluster, "endpoints.json")
+        self.prometheus = os.path.join(work, "prometheus") if args.metrics else None
+        if self.prometheus:
+            up = subprocess.run([os.path.join(ROOT, "scripts/prometheus.sh"), "up", self.prometheus,
+                                 "--endpoints", self.endpoints, "--interval", "1s"],
+                                stdout=subprocess.DEVNULL)
+            if up.returncode != 0:
+                self.prometheus = None
+                self.down()
+                raise SystemExit("scale.py: prometheus.sh up failed")
+            self.endpoints = os.path.join(self.prometheus, "endpoints.json")
 
     def down(self):
+        if self.prometheus:
+            subprocess.run([os.path.join(ROOT, "scripts/prometheus.sh"), "down", self.prometheus],
+                           stdout=subprocess.DEVNULL)
         subprocess.run([os.path.join(ROOT, "scripts/standin.sh"), "down", self.cluster],
                        stdout=subprocess.DEVNULL)
 
@@ -149,7 +171,10 @@ def main():
     parser.add_argument("--what", choices=["audit", "promote", "helm-atomic"], default="audit")
     parser.add_argument("--driver", choices=["kubectl", "helm"], default="kubectl")
     parser.add_argument("--bad", type=int, action="append", default=[])
-    parser.add_argument("--bad-mode", choices=["never-ready", "crash", "unhealthy"], default="never-ready")
+    parser.add_argument("--bad-mode", choices=["never-ready", "crash", "unhealthy", "slow"],
+                        default="never-ready")
+    parser.add_argument("--metrics", action="store_true",
+                        help="metric checks, judged by a real Prometheus started for the run")
     parser.add_argument("--helm-timeout", type=float, default=10.0)
     parser.add_argument("--work", help="folder to work in (default: a temporary one, removed)")
     parser.add_argument("--max-kubectl", type=int)
@@ -169,7 +194,7 @@ def main():
     try:
         if args.driver == "helm":
             world.install_releases()
-        endpoints = os.path.join(cluster, "endpoints.json")
+        endpoints = world.endpoints
         if args.probe_server:
             with open(endpoints) as f:
                 urls = json.load(f)

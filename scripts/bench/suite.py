@@ -356,6 +356,9 @@ def main():
                                        *FAILED, "--bad-mode", "never-ready")
     cases["failed unhealthy"] = case(promote, repeat, "failed promotion, ready image failing probes",
                                      *FAILED, "--bad-mode", "unhealthy")
+    # Probes pass; only the golden p90-latency metric check (a real Prometheus) sees the 300 ms.
+    cases["failed slow metric"] = case(promote, repeat, "failed promotion, slow image, metric check",
+                                       *FAILED, "--bad-mode", "slow", "--metrics")
     cases["helm atomic unhealthy"] = case(  # an outcome, not a time: once is enough
         promote, 1, "helm upgrade --atomic, ready image failing probes",
         "--services", "1", "--bad", "0", "--bad-mode", "unhealthy", "--driver", "helm",
