@@ -634,7 +634,8 @@ class Driver {
     soak.successes = plan_.rollback.successes;
     // The target is judged against what it was before the run: back to a known state.
     const auto after = phases::Validate(plan_, request_.target, names, soak,
-                                        result.plan.failing_before, phases::GoldenWaivers::kAllowed)
+                                        result.plan.failing_before, phases::GoldenWaivers::kAllowed,
+                                        phases::MetricChecks::kSkippedAfterRollback)
                            .Run(context);
     result.validations.emplace_back("after rollback", after);
     if (!after.passed) {

@@ -97,12 +97,16 @@ std::vector<CapabilityState> JudgeCapabilities(const plan::Plan& plan,
 Verdict JudgeEnvironment(const EnvironmentObservation& env) {
   std::vector<std::string> golden_failures;
   std::vector<std::string> other_problems;
+  // Metric checks without a value: nothing is known of them, so they make the environment
+  // neither degraded nor broken (a quiet PROD at night has no rate to compute), but the
+  // verdict's sentence names them rather than claiming they pass.
+  std::vector<std::string> unknown;
   std::set<std::string> told;  // probes a failing golden capability has named already
   for (const auto& capability : env.capabilities) {
     if (!capability.golden || capability.Works()) continue;
     const bool broken = std::any_of(capability.failed.begin(), capability.failed.end(),
                                     [](const CapabilityFailure& f) { return !f.unknown; });
-    (broken ? golden_failures : other_problems).push_back(capability.Impossible());
+    (broken ? golden_failures : unknown).push_back(capability.Impossible());
     for (const auto& failure : capability.failed) told.insert(failure.probe);
   }
   for (const auto& service : env.services) {
@@ -117,11 +121,12 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
     }
     for (const auto& probe : service.probes) {
       if (probe.passed()) continue;
-      if (probe.golden) {
-        if (told.count(service.service + "/" + probe.probe_name)) continue;
-        (WithoutValue(probe) ? other_problems : golden_failures)
-            .push_back(probe.probe_name + " impossible: " + ProbeLine(probe) + " on " +
-                       service.ns);
+      if (told.count(service.service + "/" + probe.probe_name)) continue;
+      if (WithoutValue(probe)) {
+        unknown.push_back(ProbeLine(probe) + " on " + service.ns);
+      } else if (probe.golden) {
+        golden_failures.push_back(probe.probe_name + " impossible: " + ProbeLine(probe) + " on " +
+                                  service.ns);
       } else {
         other_problems.push_back(ProbeLine(probe) + " on " + service.ns);
       }
@@ -152,8 +157,13 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
     if (!others.empty()) reason += "; also not working: " + Join(others, ", ");
     return {Functional::kNotFunctional, reason};
   }
-  if (!other_problems.empty()) return {Functional::kDegraded, join(other_problems)};
-  return {Functional::kFunctional, "every golden probe passes and every workload is rolled out"};
+  const std::string no_data = unknown.empty() ? "" : "; no metric data: " + join(unknown);
+  if (!other_problems.empty()) return {Functional::kDegraded, join(other_problems) + no_data};
+  return {Functional::kFunctional,
+          (unknown.empty() ? "every golden probe passes and every workload is rolled out"
+                           : "every golden check with an answer passes and every workload is "
+                             "rolled out") +
+              no_data};
 }
 
 bool SameRelease(const ServiceObservation& source, const ServiceObservation& target) {

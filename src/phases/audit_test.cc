@@ -556,8 +556,12 @@ capabilities:
   report.source_env.services[0].probes.push_back(quiet);
   report.target_env.services[0].probes.push_back(measured);
   Conclude(*loaded, report);
-  // DEV is not broken by it, the promotion goes, and PROD is still held to the check.
-  CHECK(report.source_verdict.functional != Functional::kNotFunctional);
+  // DEV is neither broken nor degraded by it (nothing is known of it), but the verdict names
+  // it rather than claiming it passes; the promotion goes, and PROD is still held to the check.
+  CHECK(report.source_verdict.functional == Functional::kFunctional);
+  CHECK_THAT(report.source_verdict.reason,
+             Catch::Contains("every golden check with an answer passes"));
+  CHECK_THAT(report.source_verdict.reason, Catch::Contains("; no metric data: METRIC p90-latency"));
   CHECK(report.comparisons[0].action == ServiceAction::kPromote);
   const auto& waived = report.comparisons[0].waived_probes;
   CHECK(std::find(waived.begin(), waived.end(), "p90-latency") == waived.end());

@@ -99,13 +99,14 @@ int Worst(const std::vector<ProbeResult>& results, ProbeOutcome outcome,
 
 Validate::Validate(const plan::Plan& plan, std::string target_env,
                    std::vector<std::string> services, plan::ValidationPolicy policy, Waivers waived,
-                   GoldenWaivers golden)
+                   GoldenWaivers golden, MetricChecks metrics)
     : plan_(plan),
       target_env_(std::move(target_env)),
       services_(std::move(services)),
       policy_(std::move(policy)),
       waived_(std::move(waived)),
-      golden_(golden) {}
+      golden_(golden),
+      metrics_(metrics) {}
 
 namespace {
 
@@ -170,6 +171,7 @@ class Soak {
     round.at = Rfc3339(start);
     int judged_failed = 0;
     int judged_errored = 0;
+    bool tolerated = false;  // a check with its own limits did not pass, within them
     golden_failed_ = -1;
     for (size_t i : due) {
       const ProbeResult& probe = results[i];
@@ -188,6 +190,7 @@ class Soak {
         own.inconclusive += probe.verdict.inconclusive ? 1 : 0;
         own.consecutive_errors =
             errored && !probe.verdict.inconclusive ? own.consecutive_errors + 1 : 0;
+        tolerated |= !probe.passed();
         continue;
       }
       judged_failed += failed ? 1 : 0;
@@ -196,7 +199,7 @@ class Soak {
       if (failed && probe.golden && golden_failed_ < 0) golden_failed_ = static_cast<int>(i);
     }
     round.passed = round.failed == 0 && round.errored == 0;
-    Count(judged_failed, judged_errored);
+    Count(judged_failed, judged_errored, tolerated);
     Log(round, static_cast<int>(due.size()));
     result_.history.push_back(std::move(round));
     result_.last_round = std::move(results);
@@ -230,7 +233,9 @@ class Soak {
     return longest;
   }
 
-  void Count(int failed, int errored) {
+  /// Counts a round by the checks judged by rounds; a round whose only problem is a check
+  /// within its own limits neither breaks the run of passes nor counts as one.
+  void Count(int failed, int errored, bool tolerated) {
     ++result_.rounds;
     if (failed > 0) {
       ++result_.failures;
@@ -242,7 +247,7 @@ class Soak {
       result_.consecutive_successes = 0;
     } else {
       consecutive_errors_ = 0;
-      ++result_.consecutive_successes;
+      if (!tolerated) ++result_.consecutive_successes;
     }
   }
 
@@ -436,6 +441,7 @@ ValidationResult Validate::Run(Context& context) const {
     return result;
   }
   std::vector<ProbeTarget> targets;
+  std::vector<std::string> skipped;  // metric checks left out after a rollback
   for (const auto& name : services_) {
     const plan::Service* service = plan_.FindService(name);
     if (!service) {
@@ -445,6 +451,10 @@ ValidationResult Validate::Run(Context& context) const {
     }
     const auto waived = waived_.find(name);
     for (const auto& probe : service->probes) {
+      if (probe.metric && metrics_ == MetricChecks::kSkippedAfterRollback) {
+        skipped.push_back(name + " " + probe.method + " " + probe.path);
+        continue;
+      }
       // A golden probe is not waived for a release: without it the product is down.
       if ((!probe.golden || golden_ == GoldenWaivers::kAllowed) && waived != waived_.end() &&
           std::find(waived->second.begin(), waived->second.end(), probe.name) !=
@@ -465,6 +475,12 @@ ValidationResult Validate::Run(Context& context) const {
   std::vector<std::string> waived = std::move(result.waived);
   result = Soak(context, *env, std::move(targets), policy_).Run();
   result.waived = std::move(waived);
+  if (!skipped.empty()) {
+    result.reason +=
+        "; not evaluated after the rollback, while Prometheus still holds the "
+        "rolled-back build's samples: " +
+        Join(skipped, ", ");
+  }
   return result;
 }
 

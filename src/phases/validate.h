@@ -88,12 +88,18 @@ using Waivers = std::map<std::string, std::vector<std::string>>;
 /// against what the target was before the run, golden failures included.
 enum class GoldenWaivers { kNever, kAllowed };
 
+/// Whether metric checks are evaluated. Right after a rollback they are not: Prometheus still
+/// holds the rolled-back build's samples for a scrape interval and the query's window, so they
+/// would judge the build that is gone, not the release that is back; the probes judge that.
+enum class MetricChecks { kEvaluated, kSkippedAfterRollback };
+
 /// Validates `services` of `plan` in `target_env` under `policy` (see the contract above).
 class Validate {
  public:
   Validate(const plan::Plan& plan, std::string target_env, std::vector<std::string> services,
            plan::ValidationPolicy policy, Waivers waived = {},
-           GoldenWaivers golden = GoldenWaivers::kNever);
+           GoldenWaivers golden = GoldenWaivers::kNever,
+           MetricChecks metrics = MetricChecks::kEvaluated);
 
   ValidationResult Run(Context& context) const;
 
@@ -104,6 +110,7 @@ class Validate {
   plan::ValidationPolicy policy_;
   Waivers waived_;
   GoldenWaivers golden_;
+  MetricChecks metrics_;
 };
 
 }  // namespace promote::phases

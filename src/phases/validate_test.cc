@@ -560,6 +560,22 @@ TEST_CASE("validate judges a metric check like a probe: out of range fails, no d
     CHECK_FALSE(result.passed);
     CHECK_THAT(result.reason, Catch::Contains("Prometheus unreachable"));
   }
+  SECTION("after a rollback it is not evaluated, and the verdict says so") {
+    // Prometheus still holds the rolled-back build's samples: they would judge the build that
+    // is gone. The probes judge the release that is back.
+    FakeMetrics metrics([](int, const ProbeTarget&) { return 0.5; });
+    context.metrics = &metrics;
+    const ValidationResult result =
+        Validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(2), 2, 1, 1), {},
+                 GoldenWaivers::kAllowed, MetricChecks::kSkippedAfterRollback)
+            .Run(context);
+    INFO(result.reason);
+    CHECK(result.passed);
+    CHECK(metrics.calls == 0);
+    CHECK_THAT(result.reason, Catch::EndsWith("; not evaluated after the rollback, while "
+                                              "Prometheus still holds the rolled-back build's "
+                                              "samples: api METRIC success-rate"));
+  }
   SECTION("in range, it passes with the probes") {
     FakeMetrics metrics([](int, const ProbeTarget&) { return 0.999; });
     context.metrics = &metrics;

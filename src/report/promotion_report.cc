@@ -135,12 +135,23 @@ std::vector<ProbeEvidence> Evidence(const ValidationResult& validation) {
         }
         seen.push_back({what, outcome, status, 1});
       };
-      for (const auto& a : p.attempts) note(a.outcome, a.status, SymptomText(a.status, a.note));
+      // A metric has a value, not an HTTP answer: "out of range" or "no value (no data)".
+      const auto symptom = [&](ProbeOutcome outcome, int status, const std::string& what) {
+        if (!p.metric) return SymptomText(status, what);
+        if (outcome == ProbeOutcome::kFailed) return std::string("out of range");
+        return "no value (" + what + ")";
+      };
+      for (const auto& a : p.attempts)
+        note(a.outcome, a.status, symptom(a.outcome, a.status, a.note));
       if (p.attempts.empty()) {
-        note(p.verdict.outcome, p.status, SymptomText(p.status, p.verdict.note));
+        note(p.verdict.outcome, p.status, symptom(p.verdict.outcome, p.status, p.verdict.note));
       }
       if (p.passed() && !seen.empty()) ++evidence->passed_on_retry;
-      if (!p.passed() && !p.body_excerpt.empty()) evidence->body = p.body_excerpt;
+      // The metric's last value with its range ("0.92, below min 0.95") is its evidence.
+      if (!p.passed() && p.metric)
+        evidence->body = p.verdict.note;
+      else if (!p.passed() && !p.body_excerpt.empty())
+        evidence->body = p.body_excerpt;
       for (const auto& s : seen) {
         bool counted = false;
         for (auto& known : evidence->symptoms) {

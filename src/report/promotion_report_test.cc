@@ -373,4 +373,35 @@ TEST_CASE("promotion reports: both files are written and a planted secret never 
   CHECK_FALSE(std::filesystem::exists(out / "promotion.md.tmp"));
 }
 
+TEST_CASE("promotion markdown: a metric's wrong value reads as out of range, with the value",
+          "[report][metrics]") {
+  PromotionResult result = Base(RunState::kRolledBack, "wave 1 failed validation");
+  ProbeResult metric;
+  metric.service = "api";
+  metric.probe_name = "success-rate";
+  metric.method = "METRIC";
+  metric.path = "success-rate";
+  metric.metric = true;
+  metric.golden = true;
+  metric.verdict = {ProbeOutcome::kFailed, "success-rate is 0.92, below its min 0.95",
+                    "0.92, below min 0.95"};
+  metric.attempts = {{ProbeOutcome::kFailed, -1, std::chrono::milliseconds(3),
+                      metric.verdict.reason, metric.verdict.note}};
+  ProbeResult quiet = metric;
+  quiet.verdict = {ProbeOutcome::kErrored, "success-rate: no data", "no data"};
+  quiet.attempts = {{ProbeOutcome::kErrored, -1, std::chrono::milliseconds(3), quiet.verdict.reason,
+                     quiet.verdict.note}};
+  ValidationResult v;
+  v.reason = "golden METRIC success-rate measured 0.92, below min 0.95 on keybuzz-api-prod";
+  v.rounds = 2;
+  v.history = {Round(1, {quiet}), Round(2, {metric})};
+  result.validations.emplace_back("wave 1", v);
+  const std::string validation = Section(RenderPromotionMarkdown(result, kRun), "## Validation");
+  const std::string line = Line(validation, {"- ", "METRIC success-rate →"});
+  CHECK(Contains(line,
+                 "METRIC success-rate → no value (no data) in 1 round; out of range in 1 round"));
+  CHECK_FALSE(Contains(line, "no answer"));
+  CHECK(Contains(validation, "answer: `0.92, below min 0.95`"));
+}
+
 }  // namespace promote::report
