@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "adapters/git/release_repo.h"
+#include "adapters/metrics/prometheus.h"
 #include "core/redactor.h"
 #include "engine/journal.h"
 #include "engine/states.h"
@@ -572,6 +573,59 @@ TEST_CASE("a probe that failed before the run does not make the new image bad", 
   REQUIRE(result.failure.has_value());
   CHECK(result.failure->blame == phases::Blame::kInfrastructure);
   CHECK(engine.Release(result.tag).note->status == ReleaseStatus::kUnverified);
+}
+
+/// Billing's success rate as Prometheus would give it: none while PROD runs v1 (no traffic to
+/// compute it from), 0.5 once it runs v2, 0.99 in DEV.
+class BillingSuccessRate final : public adapters::metrics::MetricSource {
+ public:
+  explicit BillingSuccessRate(const testing::FakeWorld& world) : world_(world) {}
+  std::vector<adapters::probe::ProbeResult> Run(
+      const std::vector<adapters::probe::ProbeTarget>& targets) override {
+    using Kind = adapters::metrics::QueryAnswer::Kind;
+    std::vector<adapters::probe::ProbeResult> results;
+    for (const auto& target : targets) {
+      const std::string image = world_.ImageOf(target.environment, "billing");
+      adapters::metrics::QueryAnswer answer{Kind::kValue, 0.99, ""};
+      if (target.environment == "prod") {
+        answer = image.rfind(kBilling + ":v1", 0) == 0
+                     ? adapters::metrics::QueryAnswer{Kind::kNoData, 0, "no data"}
+                     : adapters::metrics::QueryAnswer{Kind::kValue, 0.5, ""};
+      }
+      results.push_back(
+          adapters::metrics::JudgeMetric(target, answer, std::chrono::milliseconds(1)));
+    }
+    return results;
+  }
+
+ private:
+  const testing::FakeWorld& world_;
+};
+
+TEST_CASE("a metric without a value before the run excuses nothing: the new image is judged",
+          "[engine][metrics]") {
+  Engine engine([](plan::Plan& plan) {
+    for (auto& [name, env] : plan.environments)
+      env.prometheus = plan::PrometheusSource{"http://prom", {}};
+    plan::Probe rate;
+    rate.name = "success-rate";
+    rate.method = "METRIC";
+    rate.path = rate.name;
+    rate.metric.emplace();
+    rate.metric->query = "sum(rate(x[1m]))";
+    rate.metric->min = 0.95;
+    plan.services[0].probes.push_back(rate);  // billing's, not golden
+  });
+  BillingSuccessRate metrics(engine.world());
+  engine.world().Context().metrics = &metrics;
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult result = engine.Run();
+  INFO(result.summary);
+  CHECK(result.state == RunState::kRolledBack);
+  CHECK(result.plan.failing_before.count("billing") == 0);  // unknown then, not failing
+  REQUIRE(result.failure.has_value());
+  CHECK(result.failure->blame == phases::Blame::kRelease);
+  CHECK(engine.Release(result.tag).note->status == ReleaseStatus::kBad);
 }
 
 TEST_CASE("an approved run is refused on resume when the decision changed while it waited",

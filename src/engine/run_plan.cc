@@ -228,7 +228,10 @@ RunPlan Prepare(const plan::Plan& plan, const phases::AuditReport& audit,
   }
   for (const auto& seen : audit.target_env.services) {
     for (const auto& probe : seen.probes) {
-      if (!probe.passed()) run.failing_before[seen.service].push_back(probe.probe_name);
+      // A metric without a value then was not failing: unknown excuses nothing after the run.
+      if (!probe.passed() && !phases::WithoutValue(probe)) {
+        run.failing_before[seen.service].push_back(probe.probe_name);
+      }
     }
   }
   run.steps =

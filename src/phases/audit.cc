@@ -41,14 +41,6 @@ std::string ProbeLine(const ProbeResult& probe) {
   return line;
 }
 
-// A metric check that got no value (no data, a query error, Prometheus unreachable) says
-// nothing of the service: the audit neither counts it as working nor as broken, and a quiet
-// DEV with no traffic to compute a rate from does not block a promotion. Validation, which
-// sends the traffic, counts it against the error limit.
-bool WithoutValue(const ProbeResult& probe) {
-  return probe.metric && probe.verdict.outcome == ProbeOutcome::kErrored;
-}
-
 const char* RolloutWord(RolloutState state) {
   switch (state) {
     case RolloutState::kComplete:
@@ -1175,6 +1167,10 @@ AuditReport Audit::Run(Context& context) const {
   if (CheckRegistry(context, report)) Conclude(plan_, report);
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(context.now() - started);
   return report;
+}
+
+bool WithoutValue(const ProbeResult& probe) {
+  return probe.metric && probe.verdict.outcome == ProbeOutcome::kErrored;
 }
 
 }  // namespace promote::phases

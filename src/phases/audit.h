@@ -42,6 +42,13 @@ struct ServiceObservation {
   std::string UnhealthyReason() const;
 };
 
+/// Whether `probe` is a metric check that got no value (no data, a query error, Prometheus
+/// unreachable): it says nothing of the service, so the audit counts it neither as working nor
+/// as broken (a quiet DEV with no traffic to compute a rate from does not block a promotion),
+/// and it is no failure "before the run" that would excuse a failure after it. Validation, which
+/// sends the traffic, counts it against the error limit.
+bool WithoutValue(const adapters::probe::ProbeResult& probe);
+
 /// A probe of a capability that failed, with where, for the sentences the conclusion makes.
 struct CapabilityFailure {
   std::string probe;  ///< "api/login"
