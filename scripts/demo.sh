@@ -35,8 +35,8 @@ scripts/standin.sh up "$work/cluster" --rollout-seconds 0.5
 
 # The users of the api: GET /conversations/c-1042/messages (opening a conversation, a route no
 # probe asks), 40 a second in PROD and 5 in DEV (its testers), for the whole demo. A success rate
-# is computed from traffic: without it the checks have no data, and an audit calls an
-# environment whose check has no value degraded. Only act 3's build fails some of them (every
+# is computed from traffic: without it the checks have no data (the audit then says "no metric
+# data", and act 3 would have nothing to judge). Only act 3's build fails some of them (every
 # 10th in PROD: errorRate 0.1 on errorPaths /conversations/ in scripts/standin/worlds/keybuzz.json);
 # the stand-in's other api images answer them 404, which is no 5xx. 40 a second keeps the 14
 # probes of a validation round (which never fail there) from diluting those 500s to a success
@@ -102,15 +102,7 @@ git -C "$work/releases" remote add origin "$work/releases.git"
 #   checks are not in plans/keybuzz.yaml itself: every test that uses that plan would need a
 #   Prometheus beside its stand-in (--endpoints must then name one).
 #   `irate` over the last two scrapes (1 s apart; [3s] always holds two) makes each validation
-#   round, 1 s apart too, judge the last second, not a trailing window: the restored state after
-#   act 3's rollback is judged on the same check, and a longer window would still hold the 500s
-#   of the build it replaced.
-# - failureLimit 3 instead of 2: even so, a scrape interval passes before Prometheus holds the
-#   first sample taken after the rollback and another before `irate` has two, so one or two of
-#   the first rounds of the restored state still see the failed build's last 500s. With a limit
-#   of 2, two such rounds would leave a fraction of a second between a clean rollback and
-#   "rollback failed" (exit 5); 3 keeps a whole round of margin (and fails a bad build, or act
-#   2's, one round later).
+#   round, 1 s apart too, judge the last second rather than a trailing window.
 # Each edit is anchored on text that must occur exactly once, so a change of plans/keybuzz.yaml
 # stops the demo here, loudly, instead of giving it a copy that silently lacks an edit.
 python3 - plans/keybuzz.yaml "$work/keybuzz-demo.yaml" <<'EOF'
@@ -142,7 +134,6 @@ edit("    wave: 1\n", """    wave: 1
         min: 0.95
         golden: true
 """)
-edit("  failureLimit: 2\n", "  failureLimit: 3\n")
 with open(out, "w", encoding="utf-8") as f:
     f.write(plan)
 EOF
