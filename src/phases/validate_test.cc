@@ -592,7 +592,8 @@ namespace {
 
 /// A plan whose api brings its metric checks from an Argo Rollouts AnalysisTemplate of
 /// tests/plans/analysis, every HTTP probe left out.
-promote::plan::Plan TemplatePlan(const std::string& file, const std::string& args) {
+promote::plan::Plan TemplatePlan(const std::string& file, const std::string& args,
+                                 const std::string& more = "") {
   const std::string path = std::string(PROMOTE_SOURCE_DIR) + "/tests/plans/analysis/" + file;
   auto loaded = promote::plan::ParsePlan(R"(
 apiVersion: promote/v1
@@ -609,7 +610,8 @@ services:
     image: registry.test/api
     metrics:
       - { analysisTemplate: )" + path +
-                                             ", args: " + args + R"( }
+                                             ", args: " + args + more + R"( }
+    probes: [ { name: health, get: /health } ]
 validate: { interval: 1s }
 )",
                                          "shop.yaml");
@@ -676,7 +678,7 @@ TEST_CASE("a template's metric is measured and limited by its own interval, coun
     CHECK(result.rounds == 2);
     CHECK_THAT(result.reason,
                Catch::Contains("2 inconclusive measurements (inconclusive limit 1)"));
-    CHECK(result.last_round[0].verdict.note == "0.7, inconclusive");
+    CHECK(result.last_round.back().verdict.note == "0.7, inconclusive");
   }
   SECTION("no value three times in a row exceeds the consecutive error limit 2") {
     FakeMetrics metrics([](int, const ProbeTarget&) { return std::nullopt; });
@@ -689,6 +691,29 @@ TEST_CASE("a template's metric is measured and limited by its own interval, coun
                Catch::Contains("3 consecutive measurements without a value (consecutive error "
                                "limit 2)"));
   }
+}
+
+TEST_CASE("a tolerated template measurement is never named as the plan's rounds' reason",
+          "[validate][metrics]") {
+  // The golden availability check fails its 2nd measurement, within its failure limit 1; the
+  // health probe fails rounds 1 and 2, past the plan's failure limit 1.
+  const auto plan =
+      TemplatePlan("tolerant.yaml", "{ namespace: \"{namespace}\" }", ", golden: true");
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, [](int round, const ProbeTarget&) {
+    return round <= 2 ? ProbeOutcome::kFailed : ProbeOutcome::kPassed;
+  });
+  Context context = FakeTimeContext(fixture, prober, clock);
+  FakeMetrics metrics([](int n, const ProbeTarget&) { return n == 2 ? 0.3 : 0.99; });
+  context.metrics = &metrics;
+  const ValidationResult result =
+      Validate(plan, "prod", {"api"}, Policy(seconds(1), seconds(6), 2, 1, 3)).Run(context);
+  INFO(result.reason);
+  CHECK_FALSE(result.passed);
+  CHECK(result.rounds == 2);
+  CHECK_THAT(result.reason, Catch::StartsWith("GET /health"));
+  CHECK(result.failed_probes.at("api") == std::vector<std::string>{"health"});
 }
 
 TEST_CASE("Argo's documented success-rate template: one measurement per 5 m interval",
