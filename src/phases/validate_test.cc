@@ -735,3 +735,63 @@ TEST_CASE("Argo's documented success-rate template: one measurement per 5 m inte
   CHECK(metrics.queries.front().find(
             R"(destination_service=~"api.shop-api-prod.svc.cluster.local")") != std::string::npos);
 }
+
+TEST_CASE("a plan's metric check may bring its own limits, and count no data as inconclusive",
+          "[validate][metrics]") {
+  std::string text = kMetricsPlan;
+  text.replace(text.find("        golden: true\n"), 21,
+               "        failureLimit: 1\n        count: 4\n        noData: inconclusive\n"
+               "        inconclusiveLimit: 1\n");
+  auto loaded = promote::plan::ParsePlan(text, "shop.yaml");
+  INFO((loaded ? "" : loaded.error().Format()));
+  REQUIRE(loaded);
+  const auto& limits = loaded->services[0].probes.back().metric->limits;
+  REQUIRE(limits);
+  CHECK(limits->count == 4);
+  CHECK_FALSE(limits->interval);                // every round of the plan's
+  CHECK(limits->consecutive_error_limit == 4);  // Argo's default for what is not given
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+  // The plan's rounds tolerate nothing: only the check's own limits can tolerate its misses.
+  const auto policy = Policy(seconds(1), seconds(2), 1, 0, 0);
+
+  SECTION("one value out of range and one round without data are both tolerated") {
+    FakeMetrics metrics([](int n, const ProbeTarget&) -> std::optional<double> {
+      if (n == 2) return std::nullopt;
+      return n == 3 ? 0.5 : 0.99;
+    });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(*loaded, "prod", {"api"}, policy).Run(context);
+    INFO(result.reason);
+    CHECK(result.passed);
+    CHECK(metrics.calls == 4);  // its count, although the soak needed 3 rounds
+    CHECK_THAT(result.reason, Catch::EndsWith("; METRIC success-rate within its limits: 1 failed, "
+                                              "1 inconclusive of 4 measurements"));
+  }
+  SECTION("a second round without data exceeds the inconclusive limit: no verdict") {
+    FakeMetrics metrics([](int n, const ProbeTarget&) -> std::optional<double> {
+      if (n <= 2) return std::nullopt;
+      return 0.99;
+    });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(*loaded, "prod", {"api"}, policy).Run(context);
+    CHECK_FALSE(result.passed);
+    CHECK_FALSE(result.judged);
+    CHECK(result.rounds == 2);
+    CHECK_THAT(result.reason, Catch::Contains("got no value (no data, inconclusive)"));
+    CHECK_THAT(result.reason,
+               Catch::Contains("2 inconclusive measurements (inconclusive limit 1)"));
+  }
+  SECTION("a second value out of range exceeds its failure limit: judged") {
+    FakeMetrics metrics([](int n, const ProbeTarget&) { return n <= 2 ? 0.5 : 0.99; });
+    context.metrics = &metrics;
+    const ValidationResult result = Validate(*loaded, "prod", {"api"}, policy).Run(context);
+    CHECK_FALSE(result.passed);
+    CHECK(result.judged);
+    CHECK(result.reason ==
+          "METRIC success-rate measured 0.5, below min 0.95 in 2 measurements of 2 (failure "
+          "limit 1) on shop-api-prod");
+  }
+}

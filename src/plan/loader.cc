@@ -326,8 +326,23 @@ const std::vector<std::string> kEnvironmentKeys = {
     "context",  "kubeconfig", "driver", "namespace",     "url",      "secrets",
     "approval", "lock",       "freeze", "requireDigest", "registry", "prometheus"};
 const std::vector<std::string> kPrometheusKeys = {"url", "headers"};
-const std::vector<std::string> kMetricKeys = {
-    "name", "query", "min", "max", "golden", "analysisTemplate", "args"};
+const std::vector<std::string> kMetricKeys = {"name",
+                                              "query",
+                                              "min",
+                                              "max",
+                                              "golden",
+                                              "interval",
+                                              "count",
+                                              "failureLimit",
+                                              "consecutiveErrorLimit",
+                                              "inconclusiveLimit",
+                                              "noData",
+                                              "analysisTemplate",
+                                              "args"};
+// A metric check's own measurement policy, named as in Argo Rollouts.
+const std::vector<std::string> kMeasurementKeys = {"interval", "count", "failureLimit",
+                                                   "consecutiveErrorLimit", "inconclusiveLimit"};
+const std::vector<std::string> kNoDataValues = {"error", "inconclusive"};
 // An Argo Rollouts AnalysisTemplate: what promote honours at each level, and the Argo fields it
 // knows but does not (named as unsupported rather than as typos).
 const std::vector<std::string> kTemplateKeys = {"apiVersion", "kind", "metadata", "spec"};
@@ -852,11 +867,12 @@ class SchemaReader {
                               "{ analysisTemplate, args, golden }");
       std::vector<Probe> checks;
       if (auto file = map.Get("analysisTemplate")) {
-        for (const char* key : {"name", "query", "min", "max"}) {
+        for (const char* key : {"name", "query", "min", "max", "interval", "count", "failureLimit",
+                                "consecutiveErrorLimit", "inconclusiveLimit", "noData"}) {
           if (const Entry* entry = map.Find(key)) {
             Fail(entry->key_mark,
                  item.path + ": '" + key + "' beside analysisTemplate: the template's metrics " +
-                     "bring their own names, queries and conditions",
+                     "bring their own names, queries, conditions and limits",
                  std::string("remove ") + key + ", or write the check without analysisTemplate");
           }
         }
@@ -906,8 +922,50 @@ class SchemaReader {
       Fail(item.mark, item.path + ": min is above max, so no value can pass",
            "write the lower bound as min");
     }
+    // Any of Argo's per-metric keys gives the check its own measurement policy; without them
+    // it is counted by the plan's rounds and limits.
+    if (std::any_of(kMeasurementKeys.begin(), kMeasurementKeys.end(),
+                    [&](const std::string& key) { return map.Find(key) != nullptr; })) {
+      metric.limits = Limits(map);
+    }
+    if (auto no_data = map.Get("noData")) {
+      const std::string text = Text(*no_data);
+      if (text != "error" && text != "inconclusive") {
+        Fail(no_data->mark,
+             no_data->path + ": expected error or inconclusive, found " + Found(no_data->node),
+             SuggestionFix(text, kNoDataValues, "choices are"));
+      }
+      metric.no_data_inconclusive = text == "inconclusive";
+      if (metric.no_data_inconclusive && !map.Find("inconclusiveLimit")) {
+        Fail(no_data->mark,
+             no_data->path + ": inconclusive counts a query without data against the " +
+                 "check's inconclusiveLimit, which it does not give (0 would end the validation " +
+                 "at the first measurement without data)",
+             "add inconclusiveLimit: N (the measurements without data it tolerates)");
+      }
+    }
     check.metric = std::move(metric);
     return check;
+  }
+
+  /// A metric's own measurement policy from Argo Rollouts' keys; Argo's defaults for the rest.
+  MeasurementLimits Limits(const MapView& map) const {
+    MeasurementLimits limits;
+    if (auto interval = map.Get("interval")) {
+      limits.interval = Duration(*interval, ZeroDuration::kRejected);
+    }
+    if (auto count = map.Get("count")) {
+      limits.count = static_cast<int>(Integer(*count, 1, 100000, "measure at least once"));
+    }
+    const auto limit = [&](const char* key, int& into) {
+      if (auto field = map.Get(key)) {
+        into = static_cast<int>(Integer(*field, 0, 100000, "0 tolerates none"));
+      }
+    };
+    limit("failureLimit", limits.failure_limit);
+    limit("consecutiveErrorLimit", limits.consecutive_error_limit);
+    limit("inconclusiveLimit", limits.inconclusive_limit);
+    return limits;
   }
 
   // PromQL has braces of its own (label matchers, `{code="500"}`): a placeholder is a bare
@@ -1095,23 +1153,8 @@ class SchemaReader {
     Probe check;
     check.name = Name(Require(map, "name", "success-rate"), NameRule::kDnsLabel, "metric name");
     MetricQuery metric;
-    MeasurementLimits limits;
-    if (auto interval = map.Get("interval")) {
-      limits.interval = Duration(*interval, ZeroDuration::kRejected);
-    }
-    if (auto count = map.Get("count")) {
-      limits.count = static_cast<int>(Integer(*count, 1, 100000, "measure at least once"));
-    } else if (!limits.interval) {
-      limits.count = 1;  // Argo: without an interval, one measurement
-    }
-    const auto limit = [&](const char* key, int& into) {
-      if (auto field = map.Get(key)) {
-        into = static_cast<int>(Integer(*field, 0, 100000, "0 tolerates none"));
-      }
-    };
-    limit("failureLimit", limits.failure_limit);
-    limit("consecutiveErrorLimit", limits.consecutive_error_limit);
-    limit("inconclusiveLimit", limits.inconclusive_limit);
+    MeasurementLimits limits = Limits(map);
+    if (!limits.count && !limits.interval) limits.count = 1;  // Argo: one measurement
     metric.limits = limits;
     if (auto success = map.Get("successCondition")) metric.success = Condition(*success);
     if (auto failure = map.Get("failureCondition")) metric.failure = Condition(*failure);

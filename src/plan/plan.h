@@ -160,6 +160,10 @@ struct MetricQuery {
   std::optional<MetricCondition> failure;
   /// Its own measurement policy; unset: counted by round against the plan's `validate` limits.
   std::optional<MeasurementLimits> limits;
+  /// A query answered with no series (or NaN) is inconclusive, counted against the check's own
+  /// inconclusive limit, rather than errored (Argo Rollouts' inconclusiveLimit); a query error
+  /// or Prometheus unreachable stays errored.
+  bool no_data_inconclusive = false;
   /// The AnalysisTemplate file it came from, as the plan names it; "" for a check of the plan.
   std::string template_file;
 

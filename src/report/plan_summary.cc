@@ -33,6 +33,7 @@ std::string MetricLine(const plan::Probe& check) {
     out << ", failure limit " << limits->failure_limit << ", consecutive error limit "
         << limits->consecutive_error_limit << ", inconclusive limit " << limits->inconclusive_limit;
   }
+  if (metric.no_data_inconclusive) out << ", no data counts as inconclusive";
   if (!metric.template_file.empty()) out << " (from " << metric.template_file << ")";
   std::string query;
   bool space = false;
@@ -212,6 +213,15 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
         if (!probe.metric->template_file.empty()) {
           entry["analysisTemplate"] = probe.metric->template_file;
         }
+        if (const auto& limits = probe.metric->limits) {
+          entry["limits"] = {
+              {"interval", limits->interval ? FormatDuration(*limits->interval) : "every round"},
+              {"count", limits->count ? nlohmann::json(*limits->count) : nlohmann::json()},
+              {"failureLimit", limits->failure_limit},
+              {"consecutiveErrorLimit", limits->consecutive_error_limit},
+              {"inconclusiveLimit", limits->inconclusive_limit}};
+        }
+        entry["noData"] = probe.metric->no_data_inconclusive ? "inconclusive" : "error";
       }
       probes.push_back(std::move(entry));
     }

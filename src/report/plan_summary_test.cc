@@ -133,4 +133,45 @@ TEST_CASE("the plan summary shows the capabilities and the probes' other URLs",
   CHECK_THAT(RenderPlanSummary(ShopPlan()), !Catch::Contains("Capabilities"));
 }
 
+TEST_CASE("the plan summary shows a metric check's own limits and what no data counts as",
+          "[report][metrics]") {
+  auto loaded = plan::ParsePlan(R"yaml(
+apiVersion: promote/v1
+name: shop
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "shop-{service}-dev", url: "http://{service}.dev.test",
+         prometheus: { url: "http://prometheus.dev.test" } }
+  prod: { context: prod, namespace: "shop-{service}-prod", url: "http://{service}.prod.test",
+          prometheus: { url: "http://prometheus.prod.test" } }
+services:
+  - name: api
+    workload: deployment/api
+    image: registry.test/api
+    metrics:
+      - { name: rate, query: "sum(rate(x[1m]))", min: 0.95, interval: 2s, failureLimit: 1,
+          noData: inconclusive, inconclusiveLimit: 3 }
+      - { name: p99, query: "max(y)", max: 0.5 }
+)yaml",
+                                "shop.yaml");
+  INFO((loaded ? "" : loaded.error().Format()));
+  REQUIRE(loaded);
+  CHECK_THAT(RenderPlanSummary(*loaded),
+             Catch::Contains("      metric rate: min 0.95, every 2s, failure limit 1, consecutive "
+                             "error limit 4, inconclusive limit 3, no data counts as "
+                             "inconclusive\n        query: sum(rate(x[1m]))\n      metric p99: "
+                             "max 0.5\n"));
+  const nlohmann::json json = PlanSummaryJson(*loaded);
+  const nlohmann::json& checks = ServiceOf(json, "api").at("probes");
+  REQUIRE(checks.size() == 2);
+  CHECK(checks[0].at("limits") == nlohmann::json{{"interval", "2s"},
+                                                 {"count", nullptr},
+                                                 {"failureLimit", 1},
+                                                 {"consecutiveErrorLimit", 4},
+                                                 {"inconclusiveLimit", 3}});
+  CHECK(checks[0].at("noData") == "inconclusive");
+  CHECK_FALSE(checks[1].contains("limits"));
+  CHECK(checks[1].at("noData") == "error");
+}
+
 }  // namespace promote::report

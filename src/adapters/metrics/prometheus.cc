@@ -186,6 +186,11 @@ ProbeResult JudgeMetric(const ProbeTarget& target, const QueryAnswer& answer,
     }
     case QueryAnswer::Kind::kNoData:
       verdict = {ProbeOutcome::kErrored, target.probe.name + ": " + answer.detail, "no data"};
+      // The plan's noData: inconclusive: no verdict either way, counted as Argo counts one.
+      if (target.probe.metric->no_data_inconclusive) {
+        verdict.note = "no data, inconclusive";
+        verdict.inconclusive = true;
+      }
       break;
     case QueryAnswer::Kind::kError:
       verdict = {ProbeOutcome::kErrored, target.probe.name + ": query error: " + answer.detail,

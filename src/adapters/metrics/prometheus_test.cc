@@ -84,6 +84,21 @@ TEST_CASE("a metric check passes in its range, fails outside it, errs without a 
       "Prometheus unreachable");
 }
 
+TEST_CASE("noData: inconclusive makes only an answer without data inconclusive", "[metrics]") {
+  auto check = Check(0.95, std::nullopt);
+  check.probe.metric->no_data_inconclusive = true;
+  const auto quiet = JudgeMetric(check, {Kind::kNoData, 0, "no data"}, {});
+  CHECK(quiet.verdict.outcome == ProbeOutcome::kErrored);
+  CHECK(quiet.verdict.inconclusive);
+  CHECK(quiet.verdict.note == "no data, inconclusive");
+  // A query error or an unreachable Prometheus is not a quiet service: still an error.
+  for (const auto kind : {Kind::kError, Kind::kUnreachable}) {
+    CHECK_FALSE(JudgeMetric(check, {kind, 0, "why"}, {}).verdict.inconclusive);
+  }
+  CHECK_FALSE(JudgeMetric(Check(0.95, std::nullopt), {Kind::kNoData, 0, "no data"}, {})
+                  .verdict.inconclusive);
+}
+
 TEST_CASE("PrometheusClient sends the query and the environment's headers, never logs them",
           "[metrics]") {
   std::mutex mutex;
