@@ -20,6 +20,10 @@ std::string EscapeMarkup(std::string_view text);
 /// `text` without the spaces, tabs, CR and LF around it (a header line's value).
 std::string Trim(std::string_view text);
 
+/// `text` on one line: every run of spaces, tabs, CR and LF one space, none around it (a PromQL
+/// query written over several lines, as a report quotes it).
+std::string CollapseSpaces(std::string_view text);
+
 /// A measured or configured number as a report writes it: up to 4 significant digits ("0.9",
 /// "0.9512", "1250").
 std::string NumberText(double value);

@@ -41,18 +41,20 @@ json AttemptJson(const adapters::probe::ProbeAttempt& attempt) {
 json ProbeJson(const adapters::probe::ProbeResult& probe) {
   json attempts = json::array();
   for (const auto& attempt : probe.attempts) attempts.push_back(AttemptJson(attempt));
-  return {{"name", probe.probe_name},
-          {"method", probe.method},
-          {"path", probe.path},
-          {"url", probe.url},
-          {"golden", probe.golden},
-          {"outcome", adapters::probe::OutcomeName(probe.verdict.outcome)},
-          {"status", Status(probe.status)},
-          {"latencyMs", probe.latency.count()},
-          {"note", probe.verdict.note},
-          {"reason", probe.verdict.reason},
-          {"bodyExcerpt", probe.body_excerpt},
-          {"attempts", std::move(attempts)}};
+  json out = {{"name", probe.probe_name},
+              {"method", probe.method},
+              {"path", probe.path},
+              {"url", probe.url},
+              {"golden", probe.golden},
+              {"outcome", adapters::probe::OutcomeName(probe.verdict.outcome)},
+              {"status", Status(probe.status)},
+              {"latencyMs", probe.latency.count()},
+              {"note", probe.verdict.note},
+              {"reason", probe.verdict.reason},
+              {"bodyExcerpt", probe.body_excerpt},
+              {"attempts", std::move(attempts)}};
+  if (probe.metric) out["query"] = probe.query;
+  return out;
 }
 
 json ServiceJson(const phases::ServiceObservation& service) {

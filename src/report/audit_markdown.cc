@@ -337,7 +337,11 @@ void RenderEndpoints(std::ostringstream& out, const phases::EnvironmentObservati
     out << "- " << OutcomeIcon(p->verdict.outcome) << " " << Code(p->method + " " + p->path) << " ("
         << p->service
         << "): " << Excerpt(p->verdict.reason.empty() ? p->verdict.note : p->verdict.reason);
-    if (!p->body_excerpt.empty()) out << " — body: " << Code(Excerpt(p->body_excerpt));
+    if (p->metric) {
+      out << " — query: " << Code(CollapseSpaces(p->query));
+    } else if (!p->body_excerpt.empty()) {
+      out << " — body: " << Code(Excerpt(p->body_excerpt));
+    }
     out << "\n";
   }
   if (!troubles.empty()) out << "\n";

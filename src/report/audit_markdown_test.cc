@@ -1,9 +1,12 @@
 #include "report/audit_markdown.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "phases/audit.h"
+#include "report/audit_json.h"
+#include "report/junit.h"
 #include "report/testdata.h"
 
 namespace promote::report {
@@ -177,4 +180,38 @@ TEST_CASE("audit markdown: secrets by name, drift only when any", "[report]") {
 }
 
 }  // namespace
+TEST_CASE("audit reports: a failing metric check shows its value and the query that measured it",
+          "[report][metrics]") {
+  auto report = testdata::KeybuzzAudit();
+  auto& api = report.target_env.services[0];
+  adapters::probe::ProbeResult rate = api.probes[0];
+  rate.probe_name = "success-rate";
+  rate.method = "METRIC";
+  rate.path = "success-rate";
+  rate.metric = true;
+  rate.status = -1;
+  rate.query = "sum(rate(req{code!~\"5..\"}[10s]))\n    / sum(rate(req[10s]))";
+  rate.body_excerpt = "0.9";
+  rate.verdict = {ProbeOutcome::kFailed, "success-rate is 0.9, below its min 0.95",
+                  "0.9, below min 0.95"};
+  rate.attempts = {{ProbeOutcome::kFailed, -1, {}, rate.verdict.reason, rate.verdict.note}};
+  api.probes.push_back(rate);
+
+  const std::string prod =
+      Section(Section(RenderAuditMarkdown(report), "## Endpoints"), "### prod");
+  INFO(prod);
+  CHECK(Contains(prod,
+                 "(api): success-rate is 0.9, below its min 0.95 — query: "
+                 "`sum(rate(req{code!~\"5..\"}[10s])) / sum(rate(req[10s]))`\n"));
+  CHECK_FALSE(Contains(prod, "body: `0.9`"));
+
+  const nlohmann::json json = nlohmann::json::parse(AuditJsonText(report));
+  const auto& checks = json.at("environments").at(1).at("services").at(0).at("probes");
+  CHECK(checks.back().at("query") == rate.query);
+  CHECK_FALSE(checks.front().contains("query"));  // an HTTP probe has none
+
+  CHECK(Contains(RenderJUnit(report),
+                 "query: sum(rate(req{code!~&quot;5..&quot;}[10s])) / sum(rate(req[10s]))"));
+}
+
 }  // namespace promote::report

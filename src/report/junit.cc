@@ -59,7 +59,11 @@ Case ProbeCase(const std::string& env, const adapters::probe::ProbeResult& probe
     if (!attempt.reason.empty()) details << ": " << attempt.reason;
     details << "\n";
   }
-  if (!probe.body_excerpt.empty()) details << "body: " << probe.body_excerpt << "\n";
+  if (probe.metric) {
+    details << "query: " << CollapseSpaces(probe.query) << "\n";
+  } else if (!probe.body_excerpt.empty()) {
+    details << "body: " << probe.body_excerpt << "\n";
+  }
   c.details = details.str();
   return c;
 }

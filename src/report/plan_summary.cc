@@ -35,19 +35,7 @@ std::string MetricLine(const plan::Probe& check) {
   }
   if (metric.no_data_inconclusive) out << ", no data counts as inconclusive";
   if (!metric.template_file.empty()) out << " (from " << metric.template_file << ")";
-  std::string query;
-  bool space = false;
-  for (char c : metric.query) {  // PromQL over several lines, as one
-    const bool blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
-    if (blank) {
-      space = !query.empty();
-      continue;
-    }
-    if (space) query += ' ';
-    space = false;
-    query += c;
-  }
-  out << "\n        query: " << query << "\n";
+  out << "\n        query: " << CollapseSpaces(metric.query) << "\n";
   return out.str();
 }
 

@@ -14,6 +14,7 @@
 #include "adapters/kube/cluster.h"
 #include "core/duration.h"
 #include "core/redactor.h"
+#include "core/text.h"
 #include "engine/promotion.h"
 #include "report/html.h"
 #include "report/markdown.h"
@@ -97,6 +98,7 @@ struct ProbeEvidence {
   std::vector<Symptom> symptoms;
   int passed_on_retry = 0;  ///< rounds in which a retry then passed
   std::string body;         ///< the last failing answer's body excerpt (redacted), as evidence
+  std::string query;        ///< a metric check's query as sent (redacted), beside its value
 
   bool answered_wrong() const {
     for (const auto& s : symptoms) {
@@ -123,7 +125,7 @@ std::vector<ProbeEvidence> Evidence(const ValidationResult& validation) {
         }
       }
       if (!evidence) {
-        out.push_back({p.service, p.probe_name, p.method, p.path, p.golden, {}, 0, ""});
+        out.push_back({p.service, p.probe_name, p.method, p.path, p.golden, {}, 0, "", ""});
         evidence = &out.back();
       }
       // This round's symptoms, each once however many attempts showed it.
@@ -148,9 +150,10 @@ std::vector<ProbeEvidence> Evidence(const ValidationResult& validation) {
       }
       if (p.passed() && !seen.empty()) ++evidence->passed_on_retry;
       // The metric's last value with its range ("0.92, below min 0.95") is its evidence.
-      if (!p.passed() && p.metric)
+      if (!p.passed() && p.metric) {
         evidence->body = p.verdict.note;
-      else if (!p.passed() && !p.body_excerpt.empty())
+        evidence->query = p.query;
+      } else if (!p.passed() && !p.body_excerpt.empty())
         evidence->body = p.body_excerpt;
       for (const auto& s : seen) {
         bool counted = false;
@@ -180,7 +183,11 @@ std::string EvidenceLine(const ProbeEvidence& e) {
   if (e.golden) line += ", golden ★";
   if (e.passed_on_retry > 0) line += ", passed on retry in " + Plural(e.passed_on_retry, "round");
   line = OneLine(line);
-  if (!e.body.empty()) line += "\n  - answer: " + Code(OneLine(e.body));
+  if (!e.query.empty()) {
+    line += "\n  - query: " + Code(CollapseSpaces(e.query)) + " → " + Code(OneLine(e.body));
+  } else if (!e.body.empty()) {
+    line += "\n  - answer: " + Code(OneLine(e.body));
+  }
   return line;
 }
 
@@ -332,7 +339,8 @@ json ValidationJson(const std::string& label, const ValidationResult& v) {
                         {"golden", e.golden},
                         {"symptoms", symptoms},
                         {"passedOnRetryRounds", e.passed_on_retry},
-                        {"bodyExcerpt", e.body.empty() ? json(nullptr) : json(e.body)}});
+                        {"bodyExcerpt", e.body.empty() ? json(nullptr) : json(e.body)},
+                        {"query", e.query.empty() ? json(nullptr) : json(e.query)}});
   }
   return {{"label", label},
           {"passed", v.passed},
@@ -388,7 +396,7 @@ engine::PromotionResult Redacted(const engine::PromotionResult& result, const Re
     for (auto& round : clean.history) {
       for (auto& p : round.problems) {
         for (std::string* text : {&p.service, &p.probe_name, &p.method, &p.path, &p.verdict.note,
-                                  &p.verdict.reason, &p.url, &p.body_excerpt}) {
+                                  &p.verdict.reason, &p.url, &p.body_excerpt, &p.query}) {
           *text = r.Redact(*text);
         }
         for (auto& a : p.attempts) {

@@ -373,7 +373,7 @@ TEST_CASE("promotion reports: both files are written and a planted secret never 
   CHECK_FALSE(std::filesystem::exists(out / "promotion.md.tmp"));
 }
 
-TEST_CASE("promotion markdown: a metric's wrong value reads as out of range, with the value",
+TEST_CASE("promotion reports: a metric's wrong value reads as out of range, with its query",
           "[report][metrics]") {
   PromotionResult result = Base(RunState::kRolledBack, "wave 1 failed validation");
   ProbeResult metric;
@@ -383,6 +383,8 @@ TEST_CASE("promotion markdown: a metric's wrong value reads as out of range, wit
   metric.path = "success-rate";
   metric.metric = true;
   metric.golden = true;
+  metric.query =
+      "sum(rate(req{ns=\"keybuzz-api-prod\",code!~\"5..\"}[1s]))\n  / sum(rate(req[1s]))";
   metric.verdict = {ProbeOutcome::kFailed, "success-rate is 0.92, below its min 0.95",
                     "0.92, below min 0.95"};
   metric.attempts = {{ProbeOutcome::kFailed, -1, std::chrono::milliseconds(3),
@@ -401,7 +403,14 @@ TEST_CASE("promotion markdown: a metric's wrong value reads as out of range, wit
   CHECK(Contains(line,
                  "METRIC success-rate → no value (no data) in 1 round; out of range in 1 round"));
   CHECK_FALSE(Contains(line, "no answer"));
-  CHECK(Contains(validation, "answer: `0.92, below min 0.95`"));
+  // The value with the query that measured it, on one line, as it went to Prometheus.
+  CHECK(Contains(validation,
+                 "\n  - query: `sum(rate(req{ns=\"keybuzz-api-prod\",code!~\"5..\"}[1s])) / "
+                 "sum(rate(req[1s]))` → `0.92, below min 0.95`\n"));
+  const nlohmann::json json = PromotionJson(result, kRun);
+  const auto& problem = json["validations"][0]["problems"][0];
+  CHECK(problem["query"] == metric.query);
+  CHECK(problem["bodyExcerpt"] == "0.92, below min 0.95");
 }
 
 }  // namespace promote::report

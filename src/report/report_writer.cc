@@ -39,9 +39,9 @@ void RedactInPlace(const Redactor& redactor, std::vector<std::string>& texts) {
 }
 
 void RedactProbe(const Redactor& r, adapters::probe::ProbeResult& probe) {
-  for (std::string* text :
-       {&probe.service, &probe.environment, &probe.probe_name, &probe.method, &probe.path,
-        &probe.url, &probe.verdict.reason, &probe.verdict.note, &probe.body_excerpt}) {
+  for (std::string* text : {&probe.service, &probe.environment, &probe.probe_name, &probe.method,
+                            &probe.path, &probe.url, &probe.verdict.reason, &probe.verdict.note,
+                            &probe.body_excerpt, &probe.query}) {
     RedactInPlace(r, *text);
   }
   for (auto& attempt : probe.attempts) {

@@ -374,6 +374,7 @@ ProbeResult ResultFor(const ProbeTarget& target) {
   result.url = ProbeUrl(target.base_url, target.probe.path);
   result.golden = target.probe.golden;
   result.metric = target.probe.metric.has_value();
+  if (result.metric) result.query = target.probe.metric->query;
   return result;
 }
 

@@ -47,6 +47,9 @@ struct ProbeResult {
   bool golden = false;
   /// A metric check (a Prometheus query): `status` is -1 and the note holds its value.
   bool metric = false;
+  /// A metric check's PromQL as sent, its placeholders filled in (the evidence beside its
+  /// value); "" for an HTTP probe.
+  std::string query;
   ProbeVerdict verdict;                  ///< of the final attempt
   int status = -1;                       ///< of the final attempt, -1 when no answer
   std::chrono::milliseconds latency{0};  ///< of the final attempt
