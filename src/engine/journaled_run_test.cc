@@ -25,8 +25,9 @@ struct KilledRun {
     plan.target = "prod";
     plan.decision = Decision::kPromote;
     plan.tag = {"prod-x", true};
-    plan.waves = {{1, {{"api", "api:1", 3, "api:2"}}, {"api", "web"}},
-                  {2, {{"client", "c:1", std::nullopt, "c:2"}}, {"client"}}};
+    plan.waves = {
+        {1, {{"api", "api:1", 3, "api:2"}}, {"api", "web"}, {{"api", "api:2"}, {"web", "w:1"}}},
+        {2, {{"client", "c:1", std::nullopt, "c:2"}}, {"client"}, {{"client", "c:2"}}}};
     plan.waived = {{"web", {"metrics"}}};
     plan.diff = json::array({{{"service", "api"}, {"action", "promote"}}});
     plan.diff_hash = "h1";
@@ -66,6 +67,9 @@ TEST_CASE("a killed run's journal reads back as what it decided and what it did"
   CHECK(read.plan->waves[0].services == std::vector<std::string>{"api", "web"});
   CHECK(read.plan->waves[0].changes[0].from_helm_revision == 3);
   CHECK(read.plan->waves[1].changes[0].to_image == "c:2");
+  // What each service runs once its wave is out: the {image} of its metric checks on resume.
+  CHECK(read.plan->waves[0].images ==
+        std::map<std::string, std::string>{{"api", "api:2"}, {"web", "w:1"}});
   CHECK(read.plan->waived.at("web") == std::vector<std::string>{"metrics"});
   CHECK(read.tag == "prod-x");
   CHECK(read.tag_intent == "prod-x");

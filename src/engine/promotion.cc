@@ -404,9 +404,10 @@ class Driver {
     if (auto ok = machine.MoveTo(RunState::kValidating, {{"wave", wave.number}}); !ok) {
       return std::move(ok).error();
     }
-    auto verdict =
-        phases::Validate(plan_, request_.target, wave.services, plan_.validate, run.waived)
-            .Run(context);
+    auto verdict = phases::Validate(plan_, request_.target, wave.services, plan_.validate,
+                                    run.waived, phases::GoldenWaivers::kNever,
+                                    phases::MetricChecks::kEvaluated, wave.images)
+                       .Run(context);
     auto noted = journal.Note("validation of " + name, {{"wave", wave.number},
                                                         {"passed", verdict.passed},
                                                         {"reason", verdict.reason},

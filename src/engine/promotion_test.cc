@@ -628,6 +628,57 @@ TEST_CASE("a metric without a value before the run excuses nothing: the new imag
   CHECK(engine.Release(result.tag).note->status == ReleaseStatus::kBad);
 }
 
+/// A metric source that remembers every query and finds each in range.
+class QueryLog final : public adapters::metrics::MetricSource {
+ public:
+  std::vector<adapters::probe::ProbeResult> Run(
+      const std::vector<adapters::probe::ProbeTarget>& targets) override {
+    std::vector<adapters::probe::ProbeResult> results;
+    for (const auto& target : targets) {
+      queries.push_back(target.environment + ": " + target.probe.metric->query);
+      results.push_back(adapters::metrics::JudgeMetric(
+          target, {adapters::metrics::QueryAnswer::Kind::kValue, 0.99, ""},
+          std::chrono::milliseconds(1)));
+    }
+    return results;
+  }
+  std::vector<std::string> queries;
+};
+
+TEST_CASE("{image} in a metric query is what the service runs: read in the audit, rolled out after",
+          "[engine][metrics]") {
+  Engine engine([](plan::Plan& plan) {
+    for (auto& [name, env] : plan.environments)
+      env.prometheus = plan::PrometheusSource{"http://prom", {}};
+    plan::Probe rate;
+    rate.name = "success-rate";
+    rate.method = "METRIC";
+    rate.path = rate.name;
+    rate.metric.emplace();
+    rate.metric->query = R"(rate(x{image="{image}"}[1m]))";
+    rate.metric->min = 0.95;
+    plan.services[0].probes.push_back(rate);  // billing's
+  });
+  QueryLog metrics;
+  engine.world().Context().metrics = &metrics;
+  engine.Ship("billing", kBilling + ":v2");
+  const PromotionResult result = engine.Run();
+  INFO(result.summary);
+  REQUIRE(result.state == RunState::kPromoted);
+  const std::string deployed = engine.world().ImageOf("prod", "billing");
+  CHECK(deployed.rfind(kBilling + ":v2", 0) == 0);
+  // The audit: each environment's running image; the validation: the image the wave set.
+  const auto& q = metrics.queries;
+  const auto seen = [&](const std::string& query) {
+    return std::find(q.begin(), q.end(), query) != q.end();
+  };
+  INFO(Catch::Detail::stringify(q));
+  CHECK(seen("dev: rate(x{image=\"" + kBilling + ":v2\"}[1m])"));
+  CHECK(seen("prod: rate(x{image=\"" + kBilling + ":v1\"}[1m])"));
+  CHECK(seen("prod: rate(x{image=\"" + deployed + "\"}[1m])"));
+  for (const auto& query : q) CHECK(query.find("{image}") == std::string::npos);
+}
+
 TEST_CASE("an approved run is refused on resume when the decision changed while it waited",
           "[engine]") {
   Engine engine([](plan::Plan& plan) {

@@ -43,7 +43,10 @@ std::vector<PlannedWave> WavesFor(const plan::Plan& plan, const phases::AuditRep
     for (const plan::Service* service : wave) {
       planned.services.push_back(service->name);
       for (const auto& c : audit.comparisons) {
-        if (c.service != service->name || c.action != phases::ServiceAction::kPromote) continue;
+        if (c.service != service->name) continue;
+        const bool promoted = c.action == phases::ServiceAction::kPromote;
+        planned.images[c.service] = promoted ? c.DeployImage() : c.target_image;
+        if (!promoted) continue;
         planned.changes.push_back(
             {c.service, c.target_image, HelmRevision(audit, c.service), c.DeployImage()});
       }
@@ -245,7 +248,8 @@ json RunPlanJson(const RunPlan& run) {
   for (const auto& wave : run.waves) {
     waves.push_back({{"wave", wave.number},
                      {"changes", ChangesJson(wave.changes)},
-                     {"services", wave.services}});
+                     {"services", wave.services},
+                     {"images", wave.images}});
   }
   json forced = json::array();
   for (const auto& bad : run.forced) forced.push_back(phases::BadImageJson(bad));
@@ -289,6 +293,7 @@ RunPlan RunPlanFromJson(const json& doc) {
     planned.number = wave.at("wave").get<int>();
     planned.services = wave.value("services", std::vector<std::string>{});
     planned.changes = ChangesFromJson(wave.at("changes"));
+    planned.images = wave.value("images", std::map<std::string, std::string>{});
     run.waves.push_back(std::move(planned));
   }
   run.waived = doc.value("waived", phases::Waivers{});

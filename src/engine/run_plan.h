@@ -54,6 +54,9 @@ struct PlannedWave {
   int number = 0;
   std::vector<phases::ServiceChange> changes;  ///< plan order
   std::vector<std::string> services;           ///< every service of the wave, plan order
+  /// Service → the image its workload names once the wave is rolled out: what the {image} of
+  /// its metric checks means in the wave's validation.
+  std::map<std::string, std::string> images{};
 };
 
 /// The release the run records before the target changes.

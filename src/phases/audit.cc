@@ -1119,18 +1119,27 @@ AuditReport Audit::Run(Context& context) const {
   report.started_at = Rfc3339(started);
 
   // Probes need only the plan, so every probe of the probed environments runs in one batch
-  // while the clusters are read: the audit costs the longer of the two, not their sum.
+  // while the clusters are read: the audit costs the longer of the two, not their sum. Only a
+  // metric check whose query names {image} waits for the read, which says what runs.
   std::vector<std::string> probed = {source_, target_};
   if (release_) probed = {target_};  // a release's manifest is not a place to probe
+  struct Owner {
+    std::size_t env = 0;      ///< index in `probed`
+    std::size_t service = 0;  ///< index in the plan's services
+    const plan::Probe* check = nullptr;
+    bool after_read = false;  ///< its query needs the image the read finds
+  };
+  std::vector<Owner> owners;  // every check, in plan order
   std::vector<adapters::probe::ProbeTarget> targets;
-  std::vector<std::pair<std::size_t, std::size_t>> owners;  // (probed env, service) per target
   for (std::size_t e = 0; e < probed.size(); ++e) {
     const plan::Environment& planned = *plan_.FindEnvironment(probed[e]);
     for (std::size_t s = 0; s < plan_.services.size(); ++s) {
       const plan::Service& service = plan_.services[s];
       for (const auto& probe : service.probes) {
-        targets.push_back(CheckTargetFor(context, plan_, planned, service.name, probe));
-        owners.emplace_back(e, s);
+        const bool after_read = plan::Plan::NeedsImage(probe);
+        owners.push_back({e, s, &probe, after_read});
+        if (!after_read)
+          targets.push_back(CheckTargetFor(context, plan_, planned, service.name, probe));
       }
     }
   }
@@ -1148,11 +1157,28 @@ AuditReport Audit::Run(Context& context) const {
   }
 
   // Observe keeps the plan's service order, so (env, service) finds each probe's owner.
-  auto results = probing.get();
-  for (std::size_t i = 0; i < results.size() && i < owners.size(); ++i) {
-    EnvironmentObservation& env =
-        probed[owners[i].first] == target_ ? report.target_env : report.source_env;
-    env.services.at(owners[i].second).probes.push_back(std::move(results[i]));
+  const auto observed = [&](const Owner& owner) -> ServiceObservation& {
+    return (probed[owner.env] == target_ ? report.target_env : report.source_env)
+        .services.at(owner.service);
+  };
+  std::vector<adapters::probe::ProbeTarget> with_image;
+  for (const Owner& owner : owners) {
+    if (!owner.after_read) continue;
+    const ServiceObservation& seen = observed(owner);
+    with_image.push_back(CheckTargetFor(context, plan_, *plan_.FindEnvironment(probed[owner.env]),
+                                        seen.service, *owner.check, seen.status.image));
+  }
+  std::vector<adapters::probe::ProbeResult> answered = probing.get();
+  std::vector<adapters::probe::ProbeResult> measured =
+      with_image.empty() ? std::vector<adapters::probe::ProbeResult>{}
+                         : RunChecks(context, with_image);
+  std::size_t next_answered = 0;
+  std::size_t next_measured = 0;
+  for (const Owner& owner : owners) {
+    auto& batch = owner.after_read ? measured : answered;
+    std::size_t& next = owner.after_read ? next_measured : next_answered;
+    if (next >= batch.size()) continue;  // RunChecks answers every target; never read past it
+    observed(owner).probes.push_back(std::move(batch[next++]));
   }
 
   report.force_reason = request_.force_reason;

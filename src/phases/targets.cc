@@ -35,7 +35,8 @@ std::string BaseUrlFor(const Context& context, const plan::Environment& env,
 
 adapters::probe::ProbeTarget CheckTargetFor(const Context& context, const plan::Plan& plan,
                                             const plan::Environment& env,
-                                            const std::string& service, const plan::Probe& probe) {
+                                            const std::string& service, const plan::Probe& probe,
+                                            const std::string& image) {
   if (!probe.metric) {
     return {service, env.name, BaseUrlFor(context, env, probe.UrlName(service)), probe};
   }
@@ -44,7 +45,7 @@ adapters::probe::ProbeTarget CheckTargetFor(const Context& context, const plan::
     if (auto u = e->second.find("prometheus"); u != e->second.end()) prometheus = u->second;
   }
   plan::Probe check = probe;
-  check.metric->query = plan.ExpandQuery(probe, env.name, service);
+  check.metric->query = plan.ExpandQuery(probe, env.name, service, image);
   return {service, env.name, std::move(prometheus), std::move(check)};
 }
 

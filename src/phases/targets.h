@@ -27,10 +27,11 @@ std::string BaseUrlFor(const Context& context, const plan::Environment& env,
 
 /// The target of check `probe` of `service` in `env`: an HTTP probe goes to its URL (BaseUrlFor);
 /// a metric check to the environment's Prometheus (the --endpoints file's "prometheus" first),
-/// its query's placeholders filled in.
+/// its query's placeholders filled in ({image} with `image`, what the service runs there).
 adapters::probe::ProbeTarget CheckTargetFor(const Context& context, const plan::Plan& plan,
                                             const plan::Environment& env,
-                                            const std::string& service, const plan::Probe& probe);
+                                            const std::string& service, const plan::Probe& probe,
+                                            const std::string& image = "");
 
 /// Runs `targets`, HTTP probes through the prober and metric checks through the metric source,
 /// the two batches at once; one result per target, in order. Without a metric source, a metric

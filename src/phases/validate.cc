@@ -99,14 +99,15 @@ int Worst(const std::vector<ProbeResult>& results, ProbeOutcome outcome,
 
 Validate::Validate(const plan::Plan& plan, std::string target_env,
                    std::vector<std::string> services, plan::ValidationPolicy policy, Waivers waived,
-                   GoldenWaivers golden, MetricChecks metrics)
+                   GoldenWaivers golden, MetricChecks metrics, Images images)
     : plan_(plan),
       target_env_(std::move(target_env)),
       services_(std::move(services)),
       policy_(std::move(policy)),
       waived_(std::move(waived)),
       golden_(golden),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      images_(std::move(images)) {}
 
 namespace {
 
@@ -477,7 +478,9 @@ ValidationResult Validate::Run(Context& context) const {
         result.waived.push_back(name + " " + probe.method + " " + probe.path);
         continue;
       }
-      targets.push_back(CheckTargetFor(context, plan_, *env, name, probe));
+      const auto image = images_.find(name);
+      targets.push_back(CheckTargetFor(context, plan_, *env, name, probe,
+                                       image != images_.end() ? image->second : std::string()));
     }
   }
   if (targets.empty()) {

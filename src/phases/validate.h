@@ -93,13 +93,16 @@ enum class GoldenWaivers { kNever, kAllowed };
 /// would judge the build that is gone, not the release that is back; the probes judge that.
 enum class MetricChecks { kEvaluated, kSkippedAfterRollback };
 
+/// Service → the image it runs in the target: what {image} in its metric checks' queries means.
+using Images = std::map<std::string, std::string>;
+
 /// Validates `services` of `plan` in `target_env` under `policy` (see the contract above).
 class Validate {
  public:
   Validate(const plan::Plan& plan, std::string target_env, std::vector<std::string> services,
            plan::ValidationPolicy policy, Waivers waived = {},
            GoldenWaivers golden = GoldenWaivers::kNever,
-           MetricChecks metrics = MetricChecks::kEvaluated);
+           MetricChecks metrics = MetricChecks::kEvaluated, Images images = {});
 
   ValidationResult Run(Context& context) const;
 
@@ -111,6 +114,7 @@ class Validate {
   Waivers waived_;
   GoldenWaivers golden_;
   MetricChecks metrics_;
+  Images images_;
 };
 
 }  // namespace promote::phases

@@ -795,3 +795,29 @@ TEST_CASE("a plan's metric check may bring its own limits, and count no data as 
           "limit 1) on shop-api-prod");
   }
 }
+
+TEST_CASE("validate fills {image} with the image each service runs after its wave",
+          "[validate][metrics]") {
+  std::string text = kMetricsPlan;
+  text.replace(text.find(R"(req{ns="{namespace}",code!~"5.."})"), 33,
+               R"(req{ns="{namespace}",image="{image}",code!~"5.."})");
+  auto loaded = promote::plan::ParsePlan(text, "shop.yaml");
+  INFO((loaded ? "" : loaded.error().Format()));
+  REQUIRE(loaded);
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+  FakeMetrics metrics([](int, const ProbeTarget&) { return 0.99; });
+  context.metrics = &metrics;
+  const ValidationResult result =
+      Validate(*loaded, "prod", {"api"}, Policy(seconds(1), seconds(1), 1, 0, 0), {},
+               GoldenWaivers::kNever, MetricChecks::kEvaluated, {{"api", "registry.test/api:2"}})
+          .Run(context);
+  CHECK(result.passed);
+  REQUIRE_FALSE(metrics.queries.empty());
+  CHECK_THAT(
+      metrics.queries.front(),
+      Catch::StartsWith(
+          R"(sum(rate(req{ns="shop-api-prod",image="registry.test/api:2",code!~"5.."}[1s])))"));
+}

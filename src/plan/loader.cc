@@ -368,7 +368,8 @@ const std::vector<std::string> kTemplateProvidersUnsupported = {
 const std::vector<std::string> kTemplatePrometheusKeys = {"address", "query", "timeout"};
 const std::vector<std::string> kTemplatePrometheusUnsupported = {"headers", "insecure",
                                                                  "authentication", "rangeQuery"};
-const std::vector<std::string> kQueryPlaceholders = {"service", "namespace", "env", "interval"};
+const std::vector<std::string> kQueryPlaceholders = {"service", "namespace", "env", "interval",
+                                                     "image"};
 const std::vector<std::string> kRegistryKeys = {"verify", "mirrors", "credentials"};
 const std::vector<std::string> kLockKeys = {"backend", "namespace", "name", "duration"};
 const std::vector<std::string> kLockBackends = {"file", "lease"};

@@ -115,7 +115,7 @@ std::vector<Capability> Plan::CapabilitiesWithRest() const {
 }
 
 std::string Plan::ExpandQuery(const Probe& check, const std::string& env,
-                              const std::string& service) const {
+                              const std::string& service, const std::string& image) const {
   if (!check.metric) return "";
   const Environment* environment = FindEnvironment(env);
   const long long ms = validate.interval.count();
@@ -126,7 +126,12 @@ std::string Plan::ExpandQuery(const Probe& check, const std::string& env,
   query = Substitute(std::move(query), "{namespace}",
                      environment ? environment->NamespaceFor(service) : std::string());
   query = Substitute(std::move(query), "{env}", env);
+  query = Substitute(std::move(query), "{image}", image);
   return Substitute(std::move(query), "{interval}", interval);
+}
+
+bool Plan::NeedsImage(const Probe& check) {
+  return check.metric && check.metric->query.find("{image}") != std::string::npos;
 }
 
 bool MetricComparison::Holds(double value) const {

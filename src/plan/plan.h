@@ -149,8 +149,8 @@ struct MeasurementLimits {
 /// A Prometheus query a metric check evaluates, and what its value must be: a range (Flagger's
 /// thresholdRange) or Argo Rollouts' success and failure conditions.
 struct MetricQuery {
-  /// PromQL; {service}, {namespace}, {env} and {interval} (the validation interval, as
-  /// Prometheus writes durations) are substituted before it is sent.
+  /// PromQL; {service}, {namespace}, {env}, {interval} (the validation interval, as Prometheus
+  /// writes durations) and {image} (what the service runs) are substituted before it is sent.
   std::string query;
   std::optional<double> min;  ///< the value must be ≥ min
   std::optional<double> max;  ///< the value must be ≤ max
@@ -309,9 +309,12 @@ struct Plan {
   bool HasMetrics() const;
   /// The query of metric check `check` of `service` in environment `env`, its placeholders
   /// filled in: {service}, {namespace} (the service's there), {env}, {interval} (the validation
-  /// interval as Prometheus writes a duration: "10s", "500ms").
-  std::string ExpandQuery(const Probe& check, const std::string& env,
-                          const std::string& service) const;
+  /// interval as Prometheus writes a duration: "10s", "500ms") and {image} (`image`: the image
+  /// the service runs there, as its workload names it; "" when not known).
+  std::string ExpandQuery(const Probe& check, const std::string& env, const std::string& service,
+                          const std::string& image = "") const;
+  /// Whether `check` is a metric check whose query needs the service's image ({image}).
+  static bool NeedsImage(const Probe& check);
   /// The URL names probes give as their base, each once, in plan order.
   std::vector<std::string> ProbeBases() const;
   /// Service names grouped by wave, waves ascending, plan order within a wave.

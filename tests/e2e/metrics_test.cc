@@ -28,8 +28,9 @@ using World = promote::testing::KeybuzzWorld;
 
 const std::string kApi = promote::testing::kKeybuzzApi;
 
-/// The keybuzz world's plan with a golden success-rate check on the api, queried in each
-/// environment's Prometheus, and rounds slow enough for a 1 s scrape.
+/// The keybuzz world's plan with a golden success-rate check on the api's running image (the
+/// stand-in labels each request with the image that answered it), queried in each environment's
+/// Prometheus, and rounds slow enough for a 1 s scrape.
 void AddSuccessRate(World& world) {
   for (const char* env :
        {"namespace: \"keybuzz-{service}-dev\"", "namespace: \"keybuzz-{service}-prod\""}) {
@@ -39,7 +40,7 @@ void AddSuccessRate(World& world) {
   world.EditPlan("    wave: 1\n", R"(    wave: 1
     metrics:
       - name: success-rate
-        query: 'sum(rate(standin_http_requests_total{service="api",env="{env}",status!~"5.."}[5s])) / sum(rate(standin_http_requests_total{service="api",env="{env}"}[5s]))'
+        query: 'sum(rate(standin_http_requests_total{service="api",env="{env}",image="{image}",status!~"5.."}[5s])) / sum(rate(standin_http_requests_total{service="api",env="{env}",image="{image}"}[5s]))'
         min: 0.95
         golden: true
 )");
@@ -59,7 +60,7 @@ void AddArgoTemplate(World& world) {
           << "\n        args: { service-name: \"{service}.{namespace}.svc.cluster.local\" }\n";
   world.EditPlan(R"(    metrics:
       - name: success-rate
-        query: 'sum(rate(standin_http_requests_total{service="api",env="{env}",status!~"5.."}[5s])) / sum(rate(standin_http_requests_total{service="api",env="{env}"}[5s]))'
+        query: 'sum(rate(standin_http_requests_total{service="api",env="{env}",image="{image}",status!~"5.."}[5s])) / sum(rate(standin_http_requests_total{service="api",env="{env}",image="{image}"}[5s]))'
         min: 0.95
         golden: true
 )",
@@ -156,6 +157,9 @@ TEST_CASE("metric checks against a real Prometheus: a good build promoted, a bad
     const std::string report =
         ReadFile(world.state() / "runs" / outcome["run"].get<std::string>() / "promotion.md");
     CHECK(report.find("METRIC success-rate") != std::string::npos);
+    // The evidence is the query as sent: {image} was the image the wave rolled out, so only
+    // the new build's requests were judged, not the old one's still in the window.
+    CHECK(report.find("image=\"" + build) != std::string::npos);
   }
 }
 
