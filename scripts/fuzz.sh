@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target (fuzz/) for a bounded time from its seed corpus: the plan loader on
-# YAML and JSON, the journal reader, and the kubectl and helm JSON readers. A crash, a sanitizer
-# report, a leak, a timeout (10 s on one input) or an out-of-memory (2 GB) fails it and leaves
+# YAML and JSON, the Argo Rollouts AnalysisTemplate reader, the journal reader, and the kubectl
+# and helm JSON readers. A crash, a sanitizer report, a leak, a timeout (10 s on one input) or an out-of-memory (2 GB) fails it and leaves
 # the input in BUILD/artifacts/. Usage: scripts/fuzz.sh [SECONDS per target, default 60].
 # Needs clang (scripts/bootstrap.sh installs it); builds into $PROMOTE_FUZZ_BUILD_DIR (build-fuzz).
 set -euo pipefail
@@ -20,6 +20,7 @@ seeds() {
   case $1 in
     plan_yaml) ls plans/*.yaml tests/plans/good/*.yaml tests/plans/bad/*.yaml ;;
     plan_json) ls tests/plans/good/*.json tests/plans/bad/*.json ;;
+    analysis_template) ls tests/plans/analysis/*.yaml ;;
     *) ls "fuzz/seeds/$1"/* ;;
   esac
 }
@@ -28,7 +29,7 @@ mkdir -p "$build/artifacts"
 export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 status=0
-for target in plan_yaml plan_json journal kube_json helm_json; do
+for target in plan_yaml plan_json analysis_template journal kube_json helm_json; do
   corpus="$build/corpus/$target"  # grows across runs; never written into the repository
   mkdir -p "$corpus"
   while read -r seed; do cp -n "$seed" "$corpus/" 2>/dev/null || true; done < <(seeds "$target")
