@@ -56,10 +56,13 @@ std::vector<PlannedWave> WavesFor(const plan::Plan& plan, const phases::AuditRep
   return waves;
 }
 
-std::string ValidationText(const plan::ValidationPolicy& v, const PlannedWave& wave,
+std::string ValidationText(const plan::Plan& plan, const PlannedWave& wave,
                            const std::string& target) {
+  const plan::ValidationPolicy& v = plan.validate;
+  const std::size_t checks = plan.environment_checks.size();
   return "probe wave " + std::to_string(wave.number) + " (" + std::to_string(wave.services.size()) +
          " service(s)" + (wave.changes.empty() ? ", none changed: validated all the same" : "") +
+         (checks > 0 ? ", and the environment's " + std::to_string(checks) + " check(s)" : "") +
          ") in " + target + " after " + FormatDuration(v.initial_delay) + ", every " +
          FormatDuration(v.interval) + " for " + FormatDuration(v.soak) + ": " +
          std::to_string(v.successes) + " consecutive passes, failure limit " +
@@ -104,11 +107,8 @@ std::vector<PlannedStep> StepsFor(const plan::Plan& plan, const RunPlan& run,
                            "/" + ref.name + " (its status read through kubectl proxy)",
                        {}});
     }
-    steps.push_back({StepKind::kValidate,
-                     wave.number,
-                     "",
-                     ValidationText(plan.validate, wave, run.target),
-                     {}});
+    steps.push_back(
+        {StepKind::kValidate, wave.number, "", ValidationText(plan, wave, run.target), {}});
   }
   steps.push_back(
       {StepKind::kAfterAudit,
@@ -228,6 +228,12 @@ RunPlan Prepare(const plan::Plan& plan, const phases::AuditReport& audit,
   run.waves = WavesFor(plan, audit);
   for (const auto& c : audit.comparisons) {
     if (!c.waived_probes.empty()) run.waived[c.service] = c.waived_probes;
+  }
+  // The environment's own checks (key ""): the target is not held to one the source fails too.
+  for (const auto& check : audit.source_env.checks) {
+    if (!check.passed() && !check.golden && !phases::WithoutValue(check)) {
+      run.waived[""].push_back(check.probe_name);
+    }
   }
   for (const auto& seen : audit.target_env.services) {
     for (const auto& probe : seen.probes) {

@@ -124,6 +124,17 @@ Verdict JudgeEnvironment(const EnvironmentObservation& env) {
       }
     }
   }
+  for (const auto& check : env.checks) {
+    if (check.passed()) continue;
+    const std::string line = "the environment's " + ProbeLine(check) + " in " + env.name;
+    if (WithoutValue(check)) {
+      unknown.push_back(line);
+    } else if (check.golden) {
+      golden_failures.push_back(check.probe_name + " impossible: " + line);
+    } else {
+      other_problems.push_back(line);
+    }
+  }
   // Secrets that could not be checked are unknown, not missing: only one sentence says so.
   if (env.secrets_error) {
     other_problems.push_back("secrets unreadable: " + *env.secrets_error);
@@ -729,6 +740,51 @@ RootCause EnvironmentCause(const AuditReport& report, const ServiceObservation& 
   return cause;
 }
 
+// The plan's environment checks failing in the target: no one service can be named, so one
+// failing only there is the images' difference when some service runs another image in each
+// environment, else the target environment's; one failing in both no promotion fixes.
+void AttributeEnvironmentChecks(const AuditReport& report, std::vector<RootCause>& causes) {
+  std::vector<std::string> only_target;
+  std::vector<std::string> routes;
+  std::vector<std::string> everywhere;
+  std::vector<std::string> everywhere_routes;
+  for (const auto& check : report.target_env.checks) {
+    if (check.passed() || WithoutValue(check)) continue;  // no value blames nothing
+    const auto theirs =
+        std::find_if(report.source_env.checks.begin(), report.source_env.checks.end(),
+                     [&](const ProbeResult& p) { return p.probe_name == check.probe_name; });
+    if (theirs == report.source_env.checks.end() || WithoutValue(*theirs)) continue;
+    const std::string line = Route(check) + " (" + theirs->verdict.note + " in " + report.source +
+                             ", " + check.verdict.note + " in " + report.target + ")";
+    (theirs->passed() ? only_target : everywhere).push_back(line);
+    (theirs->passed() ? routes : everywhere_routes).push_back(Route(check));
+  }
+  if (!only_target.empty()) {
+    bool images_differ = false;
+    for (const auto& target : report.target_env.services) {
+      const ServiceObservation* source = report.source_env.Find(target.service);
+      images_differ |= source && !SameRelease(*source, target);
+    }
+    RootCause cause;
+    cause.kind = images_differ ? RootCause::Kind::kImage : RootCause::Kind::kEnvironment;
+    cause.probes = routes;
+    cause.sentence =
+        "the environment's " + Join(only_target, ", ") + " fails only in " + report.target +
+        (images_differ ? ", whose images differ from " + report.source + "'s"
+                       : ", which runs the same images as " + report.source +
+                             ": the difference is in " + report.target + "'s environment");
+    causes.push_back(std::move(cause));
+  }
+  if (!everywhere.empty()) {
+    RootCause cause;
+    cause.kind = RootCause::Kind::kEverywhere;
+    cause.probes = everywhere_routes;
+    cause.sentence = "the environment's " + Join(everywhere, ", ") + " fails in " + report.source +
+                     " too: no promotion can fix it";
+    causes.push_back(std::move(cause));
+  }
+}
+
 // For every service, the probes failing in the target: those that pass in the source are the
 // images' difference, or the environment's when both run one image; those failing in both no
 // promotion fixes.
@@ -777,6 +833,7 @@ std::vector<RootCause> AttributeCauses(const AuditReport& report) {
       causes.push_back(std::move(cause));
     }
   }
+  AttributeEnvironmentChecks(report, causes);
   return causes;
 }
 
@@ -1123,9 +1180,10 @@ AuditReport Audit::Run(Context& context) const {
   // metric check whose query names {image} waits for the read, which says what runs.
   std::vector<std::string> probed = {source_, target_};
   if (release_) probed = {target_};  // a release's manifest is not a place to probe
+  constexpr std::size_t kEnvironment = static_cast<std::size_t>(-1);
   struct Owner {
     std::size_t env = 0;      ///< index in `probed`
-    std::size_t service = 0;  ///< index in the plan's services
+    std::size_t service = 0;  ///< index in the plan's services; kEnvironment for its own checks
     const plan::Probe* check = nullptr;
     bool after_read = false;  ///< its query needs the image the read finds
   };
@@ -1142,6 +1200,10 @@ AuditReport Audit::Run(Context& context) const {
           targets.push_back(CheckTargetFor(context, plan_, planned, service.name, probe));
       }
     }
+    for (const auto& check : plan_.environment_checks) {
+      owners.push_back({e, kEnvironment, &check, false});
+      targets.push_back(CheckTargetFor(context, plan_, planned, std::string(), check));
+    }
   }
   auto probing = std::async(std::launch::async, [&] { return RunChecks(context, targets); });
 
@@ -1157,9 +1219,11 @@ AuditReport Audit::Run(Context& context) const {
   }
 
   // Observe keeps the plan's service order, so (env, service) finds each probe's owner.
+  const auto environment = [&](const Owner& owner) -> EnvironmentObservation& {
+    return probed[owner.env] == target_ ? report.target_env : report.source_env;
+  };
   const auto observed = [&](const Owner& owner) -> ServiceObservation& {
-    return (probed[owner.env] == target_ ? report.target_env : report.source_env)
-        .services.at(owner.service);
+    return environment(owner).services.at(owner.service);
   };
   std::vector<adapters::probe::ProbeTarget> with_image;
   for (const Owner& owner : owners) {
@@ -1178,7 +1242,9 @@ AuditReport Audit::Run(Context& context) const {
     auto& batch = owner.after_read ? measured : answered;
     std::size_t& next = owner.after_read ? next_measured : next_answered;
     if (next >= batch.size()) continue;  // RunChecks answers every target; never read past it
-    observed(owner).probes.push_back(std::move(batch[next++]));
+    auto& results =
+        owner.service == kEnvironment ? environment(owner).checks : observed(owner).probes;
+    results.push_back(std::move(batch[next++]));
   }
 
   report.force_reason = request_.force_reason;

@@ -115,6 +115,9 @@ struct EnvironmentObservation {
   /// What users can and cannot do here, capability by capability (plan::CapabilitiesWithRest);
   /// empty for a release's manifest, which is not probed.
   std::vector<CapabilityState> capabilities;
+  /// The plan's environment checks here (plan::Plan::environment_checks): metric checks of no
+  /// service, `service` empty in each result; empty for a release's manifest.
+  std::vector<adapters::probe::ProbeResult> checks;
   /// The images a run would deploy here, looked up in the registry this environment pulls from
   /// (only a target whose plan sets registry.verify); unset = not looked up.
   std::optional<std::vector<RegistryFinding>> registry;

@@ -570,3 +570,44 @@ capabilities:
     for (const auto& probe : cause.probes) CHECK(probe != "METRIC p90-latency");
   }
 }
+
+TEST_CASE(
+    "the environment's own checks: in the verdict, and a cause when failing only in the target",
+    "[audit][metrics]") {
+  auto loaded = promote::plan::ParsePlan(std::string(kPlan), "shop.yaml");
+  REQUIRE(loaded);
+  // Both environments' login works; PROD's error budget is spent, DEV's is not.
+  auto report = Situation(/*prod_login_works=*/true, "v2", /*dev_login_works=*/true);
+  ProbeResult spent = Probe("error-budget", "METRIC", "error-budget", false, -1,
+                            ProbeOutcome::kFailed, "0.5, above max 0.1");
+  spent.metric = true;
+  ProbeResult fine = Probe("error-budget", "METRIC", "error-budget", false, -1,
+                           ProbeOutcome::kPassed, "0.01 (max 0.1)");
+  fine.metric = true;
+  spent.service = fine.service = "";
+  report.target_env.checks.push_back(spent);
+  report.source_env.checks.push_back(fine);
+  Conclude(*loaded, report);
+  CHECK(report.target_verdict.functional == Functional::kDegraded);
+  CHECK_THAT(report.target_verdict.reason,
+             Catch::Contains("the environment's METRIC error-budget → 0.5, above max 0.1 in prod"));
+  const auto cause = std::find_if(report.causes.begin(), report.causes.end(),
+                                  [](const RootCause& c) { return c.service.empty(); });
+  REQUIRE(cause != report.causes.end());
+  CHECK(cause->kind == RootCause::Kind::kImage);  // the api's images differ (v1 and v2)
+  CHECK(cause->sentence ==
+        "the environment's METRIC error-budget (0.01 (max 0.1) in dev, 0.5, above max 0.1 in "
+        "prod) fails only in prod, whose images differ from dev's");
+
+  SECTION("failing in the source too, it is a cause no promotion fixes") {
+    auto both = Situation(true, "v2", true);
+    both.target_env.checks.push_back(spent);
+    ProbeResult spent_too = spent;
+    both.source_env.checks.push_back(spent_too);
+    Conclude(*loaded, both);
+    const auto everywhere = std::find_if(both.causes.begin(), both.causes.end(),
+                                         [](const RootCause& c) { return c.service.empty(); });
+    REQUIRE(everywhere != both.causes.end());
+    CHECK(everywhere->kind == RootCause::Kind::kEverywhere);
+  }
+}

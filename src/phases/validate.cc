@@ -207,6 +207,11 @@ class Soak {
     result_.elapsed = std::chrono::duration_cast<milliseconds>(context_.now() - first_start_);
   }
 
+  /// " on NAMESPACE" of a service's check; " in ENV" of a check of the environment as a whole.
+  std::string Where(const ProbeResult& probe) const {
+    return probe.service.empty() ? " in " + env_.name : " on " + env_.NamespaceFor(probe.service);
+  }
+
   /// Its own measurement policy, for a metric check that brings one (an AnalysisTemplate's).
   const plan::MeasurementLimits* OwnLimits(size_t i) const {
     const auto& metric = targets_[i].probe.metric;
@@ -259,17 +264,17 @@ class Soak {
       return;
     }
     const ProbeResult& first = round.problems.front();
-    context_.logger.info("validate {} round {}: {}/{} passed, {} failed, {} errored ({} {} on {})",
+    context_.logger.info("validate {} round {}: {}/{} passed, {} failed, {} errored ({} {}{})",
                          env_.name, round.number, total - round.failed - round.errored, total,
                          round.failed, round.errored, ProbeName(first), AnswerText(first),
-                         env_.NamespaceFor(first.service));
+                         Where(first));
   }
 
   /// Whether the last round ended the validation (limits first, then the pass, then the bound).
   bool Decided() {
     if (golden_failed_ >= 0) {
       const ProbeResult& probe = result_.last_round[static_cast<size_t>(golden_failed_)];
-      Fail(ProbeName(probe) + " " + AnswerText(probe) + " on " + env_.NamespaceFor(probe.service) +
+      Fail(ProbeName(probe) + " " + AnswerText(probe) + Where(probe) +
                ": a golden check fails the validation at once",
            true);
       return true;
@@ -281,7 +286,7 @@ class Soak {
       const ProbeResult& probe = result_.last_round[static_cast<size_t>(worst)];
       Fail(ProbeName(probe) + " " + AnswerText(probe) + " in " +
                Plural(failed_rounds_[static_cast<size_t>(worst)], "round") + " (failure limit " +
-               std::to_string(failure_limit_) + ") on " + env_.NamespaceFor(probe.service),
+               std::to_string(failure_limit_) + ")" + Where(probe),
            true);
       return true;
     }
@@ -291,8 +296,8 @@ class Soak {
           std::max(Worst(ByRounds(result_.last_round), ProbeOutcome::kErrored, no_weight), 0);
       const ProbeResult& probe = result_.last_round[static_cast<size_t>(worst)];
       // No answer is not a wrong answer: it cannot tell a bad build from a bad network.
-      Fail(ProbeName(probe) + " " + AnswerText(probe) + " on " + env_.NamespaceFor(probe.service) +
-               ": " + std::to_string(consecutive_errors_) +
+      Fail(ProbeName(probe) + " " + AnswerText(probe) + Where(probe) + ": " +
+               std::to_string(consecutive_errors_) +
                " consecutive rounds without an answer (error limit " +
                std::to_string(error_limit_) + ")",
            false);
@@ -322,7 +327,7 @@ class Soak {
       if (!limits) continue;
       const Measured& own = measured_[i];
       const ProbeResult& probe = result_.last_round[i];
-      const std::string where = " on " + env_.NamespaceFor(probe.service);
+      const std::string where = Where(probe);
       if (own.failed > limits->failure_limit) {
         Fail(ProbeName(probe) + " " + AnswerText(probe) + " in " +
                  Plural(own.failed, "measurement") + " of " + std::to_string(own.count) +
@@ -410,12 +415,16 @@ class Soak {
           continue;
         }
         const std::string& service = targets_[i].service;
+        // A check of the whole environment cannot say which service's image is at fault.
+        if (service.empty()) continue;
         result_.failed_probes[service].push_back(targets_[i].probe.name);
         if (result_.failed_services.count(service)) continue;
         const ProbeResult& probe = result_.last_round[i];
         result_.failed_services[service] = ProbeName(probe) + " " + AnswerText(probe) + " in " +
                                            Plural(failed_rounds_[i], "round");
       }
+      // Decided by the environment's checks alone: a wrong value, but no image to name.
+      if (result_.failed_services.empty()) result_.judged = false;
     }
     context_.logger.warn("validate {} failed: {}", env_.name, result_.reason);
   }
@@ -482,6 +491,22 @@ ValidationResult Validate::Run(Context& context) const {
       targets.push_back(CheckTargetFor(context, plan_, *env, name, probe,
                                        image != images_.end() ? image->second : std::string()));
     }
+  }
+  // The environment's own checks, after every wave: what the wave changed may have moved them.
+  const auto waived_env = waived_.find(std::string());
+  for (const auto& check : plan_.environment_checks) {
+    const std::string name = "the environment's " + check.method + " " + check.path;
+    if (metrics_ == MetricChecks::kSkippedAfterRollback) {
+      skipped.push_back(name);
+      continue;
+    }
+    if ((!check.golden || golden_ == GoldenWaivers::kAllowed) && waived_env != waived_.end() &&
+        std::find(waived_env->second.begin(), waived_env->second.end(), check.name) !=
+            waived_env->second.end()) {
+      result.waived.push_back(name);
+      continue;
+    }
+    targets.push_back(CheckTargetFor(context, plan_, *env, std::string(), check));
   }
   if (targets.empty()) {
     result.passed = true;

@@ -31,7 +31,11 @@
 //   only on what the source proved. A golden probe is never waived.
 // - A failure decided by the failure limit is `judged` (a verdict on the images, naming each
 //   service whose probe answered wrong in the round that exceeded it); one decided by missing
-//   answers, or by the clock (giving up after the soak), is not.
+//   answers, or by the clock (giving up after the soak), is not; nor is one decided by the
+//   plan's environment checks alone (they hold the whole environment to a value, and cannot
+//   name the image at fault).
+// - The plan's environment checks are validated with every wave's services, as checks of no
+//   service (ProbeResult.service empty, "in ENV" in the reasons); waived under the key "".
 #pragma once
 
 #include <chrono>

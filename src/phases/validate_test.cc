@@ -821,3 +821,53 @@ TEST_CASE("validate fills {image} with the image each service runs after its wav
       Catch::StartsWith(
           R"(sum(rate(req{ns="shop-api-prod",image="registry.test/api:2",code!~"5.."}[1s])))"));
 }
+
+TEST_CASE("the environment's own checks are validated with every wave, and judge no image",
+          "[validate][metrics]") {
+  const std::string text = std::string(kMetricsPlan) + R"(metrics:
+  - { name: error-budget, query: 'sum(rate(errors{env="{env}"}[{interval}]))', max: 0.1 }
+)";
+  auto loaded = promote::plan::ParsePlan(text, "shop.yaml");
+  INFO((loaded ? "" : loaded.error().Format()));
+  REQUIRE(loaded);
+  REQUIRE(loaded->environment_checks.size() == 1);
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+  // The api's success rate is fine; the environment's error budget is spent.
+  FakeMetrics metrics([](int, const ProbeTarget& target) -> std::optional<double> {
+    return target.service.empty() ? 0.5 : 0.99;
+  });
+  context.metrics = &metrics;
+  const auto policy = Policy(seconds(1), seconds(2), 1, 1, 1);
+
+  SECTION("a value out of range fails the wave, naming the environment, and judges nothing") {
+    const ValidationResult result = Validate(*loaded, "prod", {"api"}, policy).Run(context);
+    INFO(result.reason);
+    CHECK_FALSE(result.passed);
+    CHECK_FALSE(result.judged);  // no image to name: the release is unverified, not bad
+    CHECK(result.failed_services.empty());
+    CHECK(result.reason ==
+          "METRIC error-budget measured 0.5, above max 0.1 in 2 rounds (failure limit 1) in prod");
+    CHECK(std::find(metrics.queries.begin(), metrics.queries.end(),
+                    R"(sum(rate(errors{env="prod"}[1s])))") != metrics.queries.end());
+    REQUIRE_FALSE(result.history.empty());
+    CHECK(result.history[0].problems.at(0).service.empty());
+  }
+  SECTION("one the source fails too is waived, like a probe") {
+    const ValidationResult result =
+        Validate(*loaded, "prod", {"api"}, policy, {{"", {"error-budget"}}}).Run(context);
+    INFO(result.reason);
+    CHECK(result.passed);
+    CHECK(result.waived == std::vector<std::string>{"the environment's METRIC error-budget"});
+  }
+  SECTION("after a rollback it is not evaluated, as a service's metric") {
+    const ValidationResult result =
+        Validate(*loaded, "prod", {"api"}, policy, {}, GoldenWaivers::kAllowed,
+                 MetricChecks::kSkippedAfterRollback)
+            .Run(context);
+    CHECK(result.passed);
+    CHECK_THAT(result.reason, Catch::EndsWith("the environment's METRIC error-budget"));
+  }
+}

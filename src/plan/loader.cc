@@ -317,9 +317,11 @@ std::string SanitizeName(const std::string& name, NameRule rule) {
 // ---------------------------------------------------------------------------------------------
 // The schema walker.
 
-const std::vector<std::string> kTopKeys = {"apiVersion",   "name",        "releases", "secretEnv",
-                                           "environments", "services",    "validate", "rollback",
-                                           "hooks",        "capabilities"};
+const std::vector<std::string> kTopKeys = {"apiVersion",   "name",     "releases",    "secretEnv",
+                                           "environments", "services", "metrics",     "validate",
+                                           "rollback",     "hooks",    "capabilities"};
+// What an environment's own checks cannot name: they belong to no service.
+const std::vector<std::string> kServicePlaceholders = {"{service}", "{namespace}", "{image}"};
 const std::vector<std::string> kCapabilityKeys = {"probes", "golden"};
 const std::vector<std::string> kReleaseKeys = {"repo", "tag", "remote"};
 const std::vector<std::string> kEnvironmentKeys = {
@@ -488,6 +490,7 @@ class SchemaReader {
     plan.environments = ReadEnvironments(
         Require(top, "environments", "{ dev: {...}, prod: {...} }"), plan.services);
     CheckHelmTargets(plan, service_fields);
+    if (auto field = top.Get("metrics")) plan.environment_checks = ReadEnvironmentChecks(*field);
     CheckPrometheus(plan, top);
     if (auto field = top.Get("capabilities")) {
       plan.capabilities = ReadCapabilities(*field, plan.services);
@@ -860,8 +863,19 @@ class SchemaReader {
     return service;
   }
 
+  /// The plan's top-level `metrics:`, checks of each environment as a whole: written as a
+  /// service's are, but with no service to fill {service}, {namespace} or {image} from.
+  std::vector<Probe> ReadEnvironmentChecks(const Field& field) const {
+    Service environment;  // the checks' one namespace of names
+    ReadMetrics(field, environment, Owner::kEnvironment);
+    return std::move(environment.probes);
+  }
+
+  /// Whose metric checks are read: a service's, or the environment's (the plan's own).
+  enum class Owner { kService, kEnvironment };
+
   // A service's metric checks join its probes: one list of checks, one namespace of names.
-  void ReadMetrics(const Field& field, Service& service) const {
+  void ReadMetrics(const Field& field, Service& service, Owner owner = Owner::kService) const {
     for (const Field& item : List(field, "a list of metric checks")) {
       const MapView map = Map(item, kMetricKeys,
                               "a metric check { name, query, min, max, golden } or "
@@ -888,12 +902,26 @@ class SchemaReader {
         checks.push_back(ReadMetricCheck(item, map));
       }
       const bool golden = map.Get("golden") ? Bool(*map.Get("golden")) : false;
+      for (const Probe& check : checks) {
+        for (const std::string& placeholder : kServicePlaceholders) {
+          if (owner == Owner::kService ||
+              check.metric->query.find(placeholder) == std::string::npos) {
+            continue;
+          }
+          Fail(item.mark,
+               item.path + ": metric '" + check.name + "' of the environment uses " + placeholder +
+                   ", which only a service's check has",
+               "use {env} and {interval}, or move the check under a service's metrics");
+        }
+      }
       for (Probe& check : checks) {
         for (const Probe& probe : service.probes) {
           if (probe.name == check.name) {
             Fail(item.mark,
-                 item.path + ": duplicate check name '" + check.name + "' in service '" +
-                     service.name + "' (a probe or another metric has it)",
+                 item.path + ": duplicate check name '" + check.name + "' " +
+                     (owner == Owner::kService
+                          ? "in service '" + service.name + "' (a probe or another metric has it)"
+                          : std::string("among the environment's metrics")),
                  "give the metric a distinct name");
           }
         }

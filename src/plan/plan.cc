@@ -169,6 +169,7 @@ std::string MetricQuery::Describe() const {
 }
 
 bool Plan::HasMetrics() const {
+  if (!environment_checks.empty()) return true;
   for (const Service& service : services) {
     for (const Probe& probe : service.probes) {
       if (probe.metric) return true;

@@ -299,13 +299,18 @@ struct Plan {
   /// The files the plan brings in (AnalysisTemplates), with the ContentHash of each as read:
   /// part of the plan's identity, so a changed template is a changed plan.
   std::vector<std::pair<std::string, std::string>> included_files;
+  /// Metric checks of each environment as a whole, not of one service (an error budget, the
+  /// ingress' 5xx rate): the audit evaluates them in both environments, every wave's validation
+  /// in the target. Their queries know {env} and {interval} only.
+  std::vector<Probe> environment_checks;
 
   const Environment* FindEnvironment(const std::string& name) const;
   const Service* FindService(const std::string& name) const;
   /// The plan's capabilities, then one implicit capability per service for its probes that none
   /// names ("api", or "api (other probes)" once the plan names capabilities of its own).
   std::vector<Capability> CapabilitiesWithRest() const;
-  /// Whether any service has a metric check (then every environment names its Prometheus).
+  /// Whether any service or environment has a metric check (then every environment names its
+  /// Prometheus).
   bool HasMetrics() const;
   /// The query of metric check `check` of `service` in environment `env`, its placeholders
   /// filled in: {service}, {namespace} (the service's there), {env}, {interval} (the validation

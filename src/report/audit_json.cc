@@ -123,6 +123,8 @@ json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role
                             {"probes", capability.probes},
                             {"failed", std::move(failed)}});
   }
+  json checks = json::array();  // the plan's environment checks (of no service)
+  for (const auto& check : env.checks) checks.push_back(ProbeJson(check));
   json registry;  // null: not looked up
   if (env.registry) {
     registry = json::array();
@@ -143,6 +145,7 @@ json EnvironmentJson(const phases::EnvironmentObservation& env, const char* role
           {"secrets", std::move(secrets)},
           {"secretsError", OrNull(env.secrets_error)},
           {"capabilities", std::move(capabilities)},
+          {"checks", std::move(checks)},
           {"registry", std::move(registry)}};
 }
 

@@ -315,6 +315,7 @@ void RenderEndpoints(std::ostringstream& out, const phases::EnvironmentObservati
   out << "### " << env.name << "\n\n";
   std::size_t count = 0;
   for (const auto& s : env.services) count += s.probes.size();
+  count += env.checks.size();
   if (count == 0) {
     out << "No probe ran.\n\n";
     return;
@@ -332,10 +333,16 @@ void RenderEndpoints(std::ostringstream& out, const phases::EnvironmentObservati
       if (!p.passed()) troubles.push_back(&p);
     }
   }
+  for (const auto& p : env.checks) {  // the environment's own, of no service
+    out << "| " << OutcomeIcon(p.verdict.outcome) << " | *(environment)* | " << Cell(p.method)
+        << " | " << (p.golden ? "**" + Cell(p.path) + "** ★" : Cell(p.path)) << " | " << kNone
+        << " | " << FormatDuration(p.latency) << " | " << ProbeNote(p) << " |\n";
+    if (!p.passed()) troubles.push_back(&p);
+  }
   out << "\n";
   for (const ProbeResult* p : troubles) {
     out << "- " << OutcomeIcon(p->verdict.outcome) << " " << Code(p->method + " " + p->path) << " ("
-        << p->service
+        << (p->service.empty() ? "the environment" : p->service)
         << "): " << Excerpt(p->verdict.reason.empty() ? p->verdict.note : p->verdict.reason);
     if (p->metric) {
       out << " — query: " << Code(CollapseSpaces(p->query));

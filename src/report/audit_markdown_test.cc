@@ -214,4 +214,27 @@ TEST_CASE("audit reports: a failing metric check shows its value and the query t
                  "query: sum(rate(req{code!~&quot;5..&quot;}[10s])) / sum(rate(req[10s]))"));
 }
 
+TEST_CASE("audit reports: the environment's own checks, as of no service", "[report][metrics]") {
+  auto report = testdata::KeybuzzAudit();
+  adapters::probe::ProbeResult budget = report.target_env.services[0].probes[0];
+  budget.service = "";
+  budget.probe_name = "error-budget";
+  budget.method = "METRIC";
+  budget.path = "error-budget";
+  budget.metric = true;
+  budget.status = -1;
+  budget.query = R"(sum(rate(errors{env="prod"}[10s])))";
+  budget.verdict = {ProbeOutcome::kFailed, "error-budget is 0.5, above its max 0.1",
+                    "0.5, above max 0.1"};
+  report.target_env.checks.push_back(budget);
+
+  const std::string prod =
+      Section(Section(RenderAuditMarkdown(report), "## Endpoints"), "### prod");
+  CHECK(Contains(Row(prod, {"| *(environment)* |"}), "| METRIC | error-budget | — |"));
+  CHECK(Contains(prod, "`METRIC error-budget` (the environment): error-budget is 0.5"));
+  const nlohmann::json json = nlohmann::json::parse(AuditJsonText(report));
+  CHECK(json.at("environments").at(1).at("checks").at(0).at("query") == budget.query);
+  CHECK(Contains(RenderJUnit(report), "testsuite name=\"audit.prod.environment\""));
+}
+
 }  // namespace promote::report

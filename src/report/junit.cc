@@ -40,7 +40,7 @@ struct Case {
 
 Case ProbeCase(const std::string& env, const adapters::probe::ProbeResult& probe) {
   Case c;
-  c.classname = env + "." + probe.service;
+  c.classname = env + "." + (probe.service.empty() ? "environment" : probe.service);
   c.name = probe.method + " " + probe.path;
   c.time = probe.latency;
   if (probe.verdict.outcome == ProbeOutcome::kPassed) return c;
@@ -112,6 +112,11 @@ std::vector<Suite> EnvironmentSuites(const phases::EnvironmentObservation& env) 
     for (const auto& service : env.services) {
       for (const auto& probe : service.probes) suite.cases.push_back(ProbeCase(env.name, probe));
     }
+  }
+  if (!env.checks.empty()) {  // the plan's checks of the environment as a whole
+    Suite& suite = suites.emplace_back();
+    suite.name = "audit." + env.name + ".environment";
+    for (const auto& check : env.checks) suite.cases.push_back(ProbeCase(env.name, check));
   }
   if (env.secrets.empty()) return suites;
   Suite& secrets = suites.emplace_back();

@@ -39,6 +39,32 @@ std::string MetricLine(const plan::Probe& check) {
   return out.str();
 }
 
+/// A probe or metric check as the JSON summary lists it.
+nlohmann::json CheckJson(const plan::Probe& probe) {
+  nlohmann::json entry = {
+      {"name", probe.name},
+      {"method", probe.method},
+      {"path", probe.path},
+      {"expect", probe.metric ? probe.metric->Describe() : probe.expect.Describe()},
+      {"golden", probe.golden}};
+  if (probe.metric) {
+    entry["query"] = probe.metric->query;
+    if (!probe.metric->template_file.empty()) {
+      entry["analysisTemplate"] = probe.metric->template_file;
+    }
+    if (const auto& limits = probe.metric->limits) {
+      entry["limits"] = {
+          {"interval", limits->interval ? FormatDuration(*limits->interval) : "every round"},
+          {"count", limits->count ? nlohmann::json(*limits->count) : nlohmann::json()},
+          {"failureLimit", limits->failure_limit},
+          {"consecutiveErrorLimit", limits->consecutive_error_limit},
+          {"inconclusiveLimit", limits->inconclusive_limit}};
+    }
+    entry["noData"] = probe.metric->no_data_inconclusive ? "inconclusive" : "error";
+  }
+  return entry;
+}
+
 std::string DescribeGate(const plan::ApprovalGate& gate) {
   if (!gate.required) return "no approval gate";
   std::ostringstream out;
@@ -154,6 +180,10 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
           << Join(probes, ", ") << "\n";
     }
   }
+  if (!plan.environment_checks.empty()) {
+    out << "\nEnvironment checks (of no one service: in the audit, and after every wave):\n";
+    for (const auto& check : plan.environment_checks) out << MetricLine(check);
+  }
   const auto& v = plan.validate;
   out << "\nValidation: initial delay " << FormatDuration(v.initial_delay) << ", every "
       << FormatDuration(v.interval) << " for " << FormatDuration(v.soak) << ", " << v.successes
@@ -189,30 +219,7 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
       namespaces[env_name] = env.NamespaceFor(service.name);
     }
     nlohmann::json probes = nlohmann::json::array();
-    for (const auto& probe : service.probes) {
-      nlohmann::json entry = {
-          {"name", probe.name},
-          {"method", probe.method},
-          {"path", probe.path},
-          {"expect", probe.metric ? probe.metric->Describe() : probe.expect.Describe()},
-          {"golden", probe.golden}};
-      if (probe.metric) {
-        entry["query"] = probe.metric->query;
-        if (!probe.metric->template_file.empty()) {
-          entry["analysisTemplate"] = probe.metric->template_file;
-        }
-        if (const auto& limits = probe.metric->limits) {
-          entry["limits"] = {
-              {"interval", limits->interval ? FormatDuration(*limits->interval) : "every round"},
-              {"count", limits->count ? nlohmann::json(*limits->count) : nlohmann::json()},
-              {"failureLimit", limits->failure_limit},
-              {"consecutiveErrorLimit", limits->consecutive_error_limit},
-              {"inconclusiveLimit", limits->inconclusive_limit}};
-        }
-        entry["noData"] = probe.metric->no_data_inconclusive ? "inconclusive" : "error";
-      }
-      probes.push_back(std::move(entry));
-    }
+    for (const auto& probe : service.probes) probes.push_back(CheckJson(probe));
     nlohmann::json helm = nullptr;
     if (service.helm) {
       helm = {{"release", service.helm->release},
@@ -230,11 +237,14 @@ nlohmann::json PlanSummaryJson(const plan::Plan& plan) {
                         {"probes", probes},
                         {"helm", helm}});
   }
+  nlohmann::json environment_checks = nlohmann::json::array();
+  for (const auto& check : plan.environment_checks) environment_checks.push_back(CheckJson(check));
   return {{"schema", "promote/plan-summary/v1"},
           {"name", plan.name},
           {"file", plan.source_file},
           {"environments", environments},
           {"services", services},
+          {"environmentChecks", environment_checks},
           {"rollback",
            {{"soakMs", plan.rollback.soak.count()},
             {"successes", plan.rollback.successes},

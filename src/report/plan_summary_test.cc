@@ -174,4 +174,33 @@ services:
   CHECK(checks[1].at("noData") == "error");
 }
 
+TEST_CASE("the plan summary lists the environment's own checks", "[report][metrics]") {
+  auto loaded = plan::ParsePlan(R"yaml(
+apiVersion: promote/v1
+name: shop
+releases: { repo: ../releases }
+environments:
+  dev: { context: dev, namespace: "shop-{service}-dev", url: "http://{service}.dev.test",
+         prometheus: { url: "http://prometheus.dev.test" } }
+  prod: { context: prod, namespace: "shop-{service}-prod", url: "http://{service}.prod.test",
+          prometheus: { url: "http://prometheus.prod.test" } }
+services:
+  - { name: api, workload: deployment/api, image: registry.test/api }
+metrics:
+  - { name: error-budget, query: 'sum(rate(errors{env="{env}"}[{interval}]))', max: 0.1,
+      golden: true }
+)yaml",
+                                "shop.yaml");
+  INFO((loaded ? "" : loaded.error().Format()));
+  REQUIRE(loaded);
+  CHECK_THAT(RenderPlanSummary(*loaded),
+             Catch::Contains("\nEnvironment checks (of no one service: in the audit, and after "
+                             "every wave):\n      metric error-budget ★: max 0.1\n        query: "
+                             "sum(rate(errors{env=\"{env}\"}[{interval}]))\n"));
+  const nlohmann::json json = PlanSummaryJson(*loaded);
+  REQUIRE(json.at("environmentChecks").size() == 1);
+  CHECK(json.at("environmentChecks")[0].at("name") == "error-budget");
+  CHECK(json.at("environmentChecks")[0].at("golden") == true);
+}
+
 }  // namespace promote::report

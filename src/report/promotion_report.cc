@@ -179,7 +179,7 @@ std::string EvidenceLine(const ProbeEvidence& e) {
     line += (first ? "" : "; ") + s.what + " in " + Plural(s.rounds, "round");
     first = false;
   }
-  line += " — " + e.service;
+  line += " — " + (e.service.empty() ? std::string("the environment") : e.service);
   if (e.golden) line += ", golden ★";
   if (e.passed_on_retry > 0) line += ", passed on retry in " + Plural(e.passed_on_retry, "round");
   line = OneLine(line);

@@ -67,6 +67,7 @@ void RedactEnvironment(const Redactor& r, phases::EnvironmentObservation& env) {
     RedactInPlace(r, s.read_error);
     for (auto& probe : s.probes) RedactProbe(r, probe);
   }
+  for (auto& check : env.checks) RedactProbe(r, check);
 }
 
 // A copy of `report` with every string redacted.

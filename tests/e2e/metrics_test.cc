@@ -44,6 +44,13 @@ void AddSuccessRate(World& world) {
         min: 0.95
         golden: true
 )");
+  // And a check of each environment as a whole: its 5xx rate over every service, lenient.
+  world.EditPlan("\nvalidate:", R"(
+metrics:
+  - name: server-errors
+    query: 'sum(rate(standin_http_requests_total{env="{env}",status=~"5.."}[5s])) or vector(0)'
+    max: 100
+validate:)");
   world.EditPlan("interval: 300ms", "interval: 1s");
   world.EditPlan("soak: 600ms", "soak: 4s");
   world.EditPlan("errorLimit: 3", "errorLimit: 6");
@@ -129,6 +136,13 @@ TEST_CASE("metric checks against a real Prometheus: a good build promoted, a bad
     const std::string report = ReadFile(
         world.state() / "runs" / Outcome(run)["run"].get<std::string>() / "audit" / "audit.md");
     CHECK(report.find("METRIC") != std::string::npos);
+    // The environment's own check was measured in both environments, as of no service.
+    const auto audit = nlohmann::json::parse(ReadFile(
+        world.state() / "runs" / Outcome(run)["run"].get<std::string>() / "audit" / "audit.json"));
+    for (const auto& env : audit.at("environments")) {
+      REQUIRE(env.at("checks").size() == 1);
+      CHECK(env.at("checks")[0].at("outcome") == "passed");
+    }
   }
 
   SECTION("a build that passes every probe but fails half its users in PROD is rolled back") {
