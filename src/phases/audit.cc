@@ -570,6 +570,16 @@ void RefuseWhatTheRunCannotPass(AuditReport& report) {
       }
     }
   }
+  // A golden check of the whole environment failing in the source: the source does not prove
+  // the release (as a source service failing a golden probe is blocked), and a golden check is
+  // never waived, so its validation would fail the run at once.
+  for (const auto& check : report.source_env.checks) {
+    if (!check.golden || check.passed() || WithoutValue(check)) continue;
+    report.refusals.push_back(report.source + "'s golden " + check.method + " " + check.path +
+                              " of the environment fails (" + check.verdict.note + "), so " +
+                              report.source + " does not prove the release; fix it in " +
+                              report.source + " first");
+  }
   if (const auto& findings = report.target_env.registry) {
     for (const auto& c : report.comparisons) {
       if (c.action != ServiceAction::kPromote) continue;

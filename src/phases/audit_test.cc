@@ -599,6 +599,18 @@ TEST_CASE(
         "the environment's METRIC error-budget (0.01 (max 0.1) in dev, 0.5, above max 0.1 in "
         "prod) fails only in prod, whose images differ from dev's");
 
+  SECTION("golden and failing in the source, it refuses the run: the source proves nothing") {
+    auto golden = Situation(false, "v2", true);
+    ProbeResult spent_in_dev = spent;
+    spent_in_dev.golden = true;
+    golden.source_env.checks.push_back(spent_in_dev);
+    Conclude(*loaded, golden);
+    REQUIRE(golden.refusals.size() == 1);
+    CHECK(golden.refusals[0] ==
+          "dev's golden METRIC error-budget of the environment fails (0.5, above max 0.1), so dev "
+          "does not prove the release; fix it in dev first");
+    CHECK(golden.recommendation != Recommendation::kPromote);
+  }
   SECTION("failing in the source too, it is a cause no promotion fixes") {
     auto both = Situation(true, "v2", true);
     both.target_env.checks.push_back(spent);

@@ -1,6 +1,7 @@
 #include "phases/targets.h"
 
 #include <future>
+#include <limits>
 
 #include "adapters/metrics/prometheus.h"
 #include "phases/context.h"
@@ -45,7 +46,10 @@ adapters::probe::ProbeTarget CheckTargetFor(const Context& context, const plan::
     if (auto u = e->second.find("prometheus"); u != e->second.end()) prometheus = u->second;
   }
   plan::Probe check = probe;
-  check.metric->query = plan.ExpandQuery(probe, env.name, service, image);
+  // Without the image, {image} stays as written: RunChecks then sends nothing for it, since
+  // `image=""` would match series of no image at all.
+  check.metric->query =
+      plan.ExpandQuery(probe, env.name, service, image.empty() ? std::string("{image}") : image);
   return {service, env.name, std::move(prometheus), std::move(check)};
 }
 
@@ -53,8 +57,15 @@ std::vector<adapters::probe::ProbeResult> RunChecks(
     Context& context, const std::vector<adapters::probe::ProbeTarget>& targets) {
   std::vector<adapters::probe::ProbeTarget> http;
   std::vector<adapters::probe::ProbeTarget> metrics;
-  std::vector<std::pair<bool, std::size_t>> where;  // (is a metric, index in its batch)
-  for (const auto& target : targets) {
+  // (is a metric, index in its batch); kUnknownImage: a metric check whose {image} is not known.
+  constexpr std::size_t kUnknownImage = std::numeric_limits<std::size_t>::max();
+  std::vector<std::pair<bool, std::size_t>> where;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& target = targets[i];
+    if (target.probe.metric && plan::Plan::NeedsImage(target.probe)) {
+      where.emplace_back(true, kUnknownImage);
+      continue;
+    }
     auto& batch = target.probe.metric ? metrics : http;
     where.emplace_back(target.probe.metric.has_value(), batch.size());
     batch.push_back(target);
@@ -80,7 +91,18 @@ std::vector<adapters::probe::ProbeResult> RunChecks(
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const auto& [metric, index] = where[i];
     const auto& batch = metric ? values : answered;
-    if (index < batch.size()) {
+    if (index == kUnknownImage) {
+      // No value, so unknown (not failed): the workload was not read, or is not there.
+      auto unknown = adapters::probe::ResultFor(targets[i]);
+      unknown.verdict = {adapters::probe::ProbeOutcome::kErrored,
+                         targets[i].probe.name +
+                             ": not queried, the image {image} stands for is not known (the "
+                             "service's workload was not read, or is not there)",
+                         "image unknown"};
+      unknown.attempts.push_back({unknown.verdict.outcome, -1, std::chrono::milliseconds(0),
+                                  unknown.verdict.reason, unknown.verdict.note});
+      results.push_back(std::move(unknown));
+    } else if (index < batch.size()) {
       results.push_back(batch[index]);
     } else {
       // A source that answered short: the check stands as errored, never as passed.

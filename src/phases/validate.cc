@@ -274,9 +274,10 @@ class Soak {
   bool Decided() {
     if (golden_failed_ >= 0) {
       const ProbeResult& probe = result_.last_round[static_cast<size_t>(golden_failed_)];
+      // The environment's own check cannot name an image: no verdict on one.
       Fail(ProbeName(probe) + " " + AnswerText(probe) + Where(probe) +
                ": a golden check fails the validation at once",
-           true);
+           !probe.service.empty());
       return true;
     }
     if (OwnLimitExceeded()) return true;
@@ -287,7 +288,7 @@ class Soak {
       Fail(ProbeName(probe) + " " + AnswerText(probe) + " in " +
                Plural(failed_rounds_[static_cast<size_t>(worst)], "round") + " (failure limit " +
                std::to_string(failure_limit_) + ")" + Where(probe),
-           true);
+           !probe.service.empty());
       return true;
     }
     if (consecutive_errors_ > error_limit_) {
@@ -332,7 +333,7 @@ class Soak {
         Fail(ProbeName(probe) + " " + AnswerText(probe) + " in " +
                  Plural(own.failed, "measurement") + " of " + std::to_string(own.count) +
                  " (failure limit " + std::to_string(limits->failure_limit) + ")" + where,
-             true);
+             !probe.service.empty());
         return true;
       }
       if (own.consecutive_errors > limits->consecutive_error_limit) {
@@ -423,8 +424,7 @@ class Soak {
         result_.failed_services[service] = ProbeName(probe) + " " + AnswerText(probe) + " in " +
                                            Plural(failed_rounds_[i], "round");
       }
-      // Decided by the environment's checks alone: a wrong value, but no image to name.
-      if (result_.failed_services.empty()) result_.judged = false;
+      if (result_.failed_services.empty()) result_.judged = false;  // nothing to name
     }
     context_.logger.warn("validate {} failed: {}", env_.name, result_.reason);
   }

@@ -822,6 +822,27 @@ TEST_CASE("validate fills {image} with the image each service runs after its wav
           R"(sum(rate(req{ns="shop-api-prod",image="registry.test/api:2",code!~"5.."}[1s])))"));
 }
 
+TEST_CASE("validate sends no query whose {image} it does not know", "[validate][metrics]") {
+  std::string text = kMetricsPlan;
+  text.replace(text.find(R"(req{ns="{namespace}",code!~"5.."})"), 33,
+               R"(req{ns="{namespace}",image="{image}",code!~"5.."})");
+  auto loaded = promote::plan::ParsePlan(text, "shop.yaml");
+  REQUIRE(loaded);
+  Fixture fixture;
+  FakeClock clock;
+  FakeProber prober(clock, AllPass);
+  Context context = FakeTimeContext(fixture, prober, clock);
+  FakeMetrics metrics([](int, const ProbeTarget&) { return 0.99; });
+  context.metrics = &metrics;
+  // No images: a run plan journaled before {image} existed, say.
+  const ValidationResult result =
+      Validate(*loaded, "prod", {"api"}, Policy(seconds(1), seconds(1), 1, 0, 0)).Run(context);
+  CHECK_FALSE(result.passed);
+  CHECK_FALSE(result.judged);  // image="" would match series of no image at all: no value
+  CHECK(metrics.calls == 0);
+  CHECK_THAT(result.reason, Catch::Contains("got no value (image unknown)"));
+}
+
 TEST_CASE("the environment's own checks are validated with every wave, and judge no image",
           "[validate][metrics]") {
   const std::string text = std::string(kMetricsPlan) + R"(metrics:
@@ -854,6 +875,21 @@ TEST_CASE("the environment's own checks are validated with every wave, and judge
                     R"(sum(rate(errors{env="prod"}[1s])))") != metrics.queries.end());
     REQUIRE_FALSE(result.history.empty());
     CHECK(result.history[0].problems.at(0).service.empty());
+  }
+  SECTION("when it decides, a service's tolerated miss in the same round judges nothing") {
+    // The api's login fails once (round 2), within the failure limit 1; the environment's
+    // check fails rounds 1 and 2 and decides.
+    FakeProber blip(clock, [](int round, const ProbeTarget&) {
+      return round == 2 ? ProbeOutcome::kFailed : ProbeOutcome::kPassed;
+    });
+    Context blipped = FakeTimeContext(fixture, blip, clock);
+    blipped.metrics = &metrics;
+    const ValidationResult result = Validate(*loaded, "prod", {"api"}, policy).Run(blipped);
+    INFO(result.reason);
+    CHECK_FALSE(result.passed);
+    CHECK_THAT(result.reason, Catch::StartsWith("METRIC error-budget"));
+    CHECK_FALSE(result.judged);
+    CHECK(result.failed_services.empty());
   }
   SECTION("one the source fails too is waived, like a probe") {
     const ValidationResult result =

@@ -120,7 +120,8 @@ std::string RenderPromotionPlan(const engine::RunPlan& plan, const Redactor& red
   }
   for (const auto& [service, probes] : plan.waived) {
     for (const auto& probe : probes) {
-      out << "  not required in " << plan.target << ": " << service << " probe '" << probe
+      out << "  not required in " << plan.target << ": "
+          << (service.empty() ? std::string("the environment's") : service) << " probe '" << probe
           << "' (it fails in " << plan.source << " too)\n";
     }
   }

@@ -279,7 +279,8 @@ void RenderVerdict(std::ostringstream& out, const engine::PromotionResult& resul
                       (refused ? ", so they are refused from now on:\n"
                                : "; they are not recorded as bad (see Release):\n")
                 : std::string("**Not judged:** nothing proved the images bad (a timeout, a "
-                              "dropped call, a setup error); a later run may promote them "
+                              "dropped call, a setup error, or a check of the whole environment, "
+                              "which names no image); a later run may promote them "
                               "without --force.\n"));
     for (const auto& judged : result.failure->images) {
       out << "\n- " << Cell(judged.service) << " " << Code(judged.image.image) << ": "
