@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/duration.h"
 #include "core/text.h"
 #include "core/time_format.h"
 #include "phases/context.h"
@@ -22,17 +23,6 @@ using adapters::probe::ProbeOutcome;
 using adapters::probe::ProbeResult;
 using adapters::probe::ProbeTarget;
 using std::chrono::milliseconds;
-
-// "600ms", "5s", "2m", "1m30s": as a person writes a duration in a plan.
-std::string DurationText(milliseconds duration) {
-  const long long ms = duration.count();
-  if (ms % 1000 != 0 || ms == 0) return std::to_string(ms) + "ms";
-  const long long seconds = ms / 1000;
-  if (seconds < 60) return std::to_string(seconds) + "s";
-  std::string text = std::to_string(seconds / 60) + "m";
-  if (seconds % 60 != 0) text += std::to_string(seconds % 60) + "s";
-  return text;
-}
 
 std::string Plural(int count, const std::string& word) {
   return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
@@ -146,7 +136,7 @@ class Soak {
       }
     }
     Fail("no verdict after " + Plural(result_.rounds, "round") +
-             ": the clock never reached the end of the soak (" + DurationText(soak_) + ")",
+             ": the clock never reached the end of the soak (" + FormatDuration(soak_) + ")",
          false);
     return std::move(result_);
   }
@@ -264,10 +254,16 @@ class Soak {
       return;
     }
     const ProbeResult& first = round.problems.front();
-    context_.logger.info("validate {} round {}: {}/{} passed, {} failed, {} errored ({} {}{})",
-                         env_.name, round.number, total - round.failed - round.errored, total,
-                         round.failed, round.errored, ProbeName(first), AnswerText(first),
-                         Where(first));
+    // An inconclusive measurement is counted apart: it is not an error of the check.
+    const auto inconclusive =
+        std::count_if(round.problems.begin(), round.problems.end(),
+                      [](const ProbeResult& probe) { return probe.verdict.inconclusive; });
+    context_.logger.info(
+        "validate {} round {}: {}/{} passed, {} failed, {} errored{} ({} {}{})", env_.name,
+        round.number, total - round.failed - round.errored, total, round.failed,
+        round.errored - inconclusive,
+        inconclusive > 0 ? ", " + std::to_string(inconclusive) + " inconclusive" : std::string(),
+        ProbeName(first), AnswerText(first), Where(first));
   }
 
   /// Whether the last round ended the validation (limits first, then the pass, then the bound).
@@ -311,7 +307,7 @@ class Soak {
     }
     if (result_.elapsed >= give_up_) {
       Fail("only " + std::to_string(result_.consecutive_successes) + " consecutive passes of " +
-               std::to_string(successes_needed_) + " needed after soak (" + DurationText(soak_) +
+               std::to_string(successes_needed_) + " needed after soak (" + FormatDuration(soak_) +
                "); gave up after " + Plural(result_.rounds, "round"),
            false);  // the clock decided, not a wrong answer
       return true;
@@ -377,7 +373,7 @@ class Soak {
     result_.passed = true;
     result_.reason = std::to_string(result_.consecutive_successes) + " consecutive pass" +
                      (result_.consecutive_successes == 1 ? "" : "es") + " after " +
-                     DurationText(soak_) + " of soak (" + Plural(result_.rounds, "round");
+                     FormatDuration(soak_) + " of soak (" + Plural(result_.rounds, "round");
     if (result_.failures > 0 || result_.errors > 0) {
       result_.reason += "; tolerated " + Plural(result_.failures, "failed round") + " and " +
                         Plural(result_.errors, "errored round");

@@ -3,9 +3,11 @@
 #include "phases/validate.h"
 
 #include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <catch2/catch.hpp>
 #include <functional>
+#include <sstream>
 #include <stdexcept>
 
 #include "adapters/kube/cluster.h"
@@ -763,9 +765,14 @@ TEST_CASE("a plan's metric check may bring its own limits, and count no data as 
       return n == 3 ? 0.5 : 0.99;
     });
     context.metrics = &metrics;
+    std::ostringstream log;
+    fixture.logger.sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_st>(log));
     const ValidationResult result = Validate(*loaded, "prod", {"api"}, policy).Run(context);
     INFO(result.reason);
     CHECK(result.passed);
+    // The round log counts a measurement without data apart from the errors.
+    CHECK_THAT(log.str(), Catch::Contains("round 2: 1/2 passed, 0 failed, 0 errored, "
+                                          "1 inconclusive (METRIC success-rate"));
     CHECK(metrics.calls == 4);  // its count, although the soak needed 3 rounds
     CHECK_THAT(result.reason, Catch::EndsWith("; METRIC success-rate within its limits: 1 failed, "
                                               "1 inconclusive of 4 measurements"));
