@@ -80,4 +80,8 @@ std::string NumberText(double value) {
   return text;
 }
 
+std::string Plural(long long count, std::string_view word) {
+  return std::to_string(count) + " " + std::string(word) + (count == 1 ? "" : "s");
+}
+
 }  // namespace promote

@@ -24,6 +24,10 @@ std::string Trim(std::string_view text);
 /// query written over several lines, as a report quotes it).
 std::string CollapseSpaces(std::string_view text);
 
+/// "1 round", "3 rounds": a count with its noun, in the plural unless the count is 1 (the nouns
+/// of the reports all take an "s").
+std::string Plural(long long count, std::string_view word);
+
 /// A measured or configured number as a report writes it: up to 4 significant digits ("0.9",
 /// "0.9512", "1250").
 std::string NumberText(double value);

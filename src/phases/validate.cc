@@ -24,10 +24,6 @@ using adapters::probe::ProbeResult;
 using adapters::probe::ProbeTarget;
 using std::chrono::milliseconds;
 
-std::string Plural(int count, const std::string& word) {
-  return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
-}
-
 // "answered 404 (route missing)" or "got no answer (timeout after 5s)".
 std::string AnswerText(const ProbeResult& probe) {
   // A metric's note is its value and range ("0.9, below min 0.95"), or why it has none.

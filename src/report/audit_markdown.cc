@@ -451,9 +451,9 @@ void RenderRecommendations(std::ostringstream& out, const phases::AuditReport& r
     }
   }
   if (!report.drift.empty()) {
-    out << "- Replace or release the " << report.drift.size() << " unreleased image"
-        << (report.drift.size() == 1 ? "" : "s") << " running in " << report.target
-        << " (see Drift)\n";
+    out << "- Replace or release the "
+        << Plural(static_cast<long long>(report.drift.size()), "unreleased image") << " running in "
+        << report.target << " (see Drift)\n";
   }
   if (report.NoReleaseYet()) {
     out << "- No release of " << report.target << " is recorded yet, so there is no drift to "

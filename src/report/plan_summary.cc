@@ -131,8 +131,8 @@ std::string RenderPlanSummary(const plan::Plan& plan) {
   }
   const auto waves = plan.Waves();
   const std::vector<std::string> helm_environments = HelmEnvironments(plan);
-  out << "\nServices (" << plan.services.size() << ", in " << waves.size() << " wave"
-      << (waves.size() == 1 ? "" : "s") << "):\n";
+  out << "\nServices (" << plan.services.size() << ", in "
+      << Plural(static_cast<long long>(waves.size()), "wave") << "):\n";
   for (const auto& wave : waves) {
     out << "  wave " << wave.front()->wave << ":\n";
     for (const plan::Service* service : wave) {

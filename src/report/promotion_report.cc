@@ -76,10 +76,6 @@ const char* StepIcon(StepStatus status) {
   return "❔";
 }
 
-std::string Plural(int count, const char* word) {
-  return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
-}
-
 /// One way a probe went wrong, and in how many rounds it did.
 struct Symptom {
   std::string what;  ///< "500 (server error)", "no answer (timeout after 5s)"
